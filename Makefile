@@ -1,0 +1,71 @@
+# The front door. `make run` runs the main job, `make test` runs every test; both install what they need.
+JOBS ?= $(shell nproc)
+CMAKE_GEN = -G Ninja
+FUZZ_SECONDS ?= 30
+BUILD_TYPE ?= Release
+
+.PHONY: all build deps run test unit e2e asan tsan bench fuzz lint format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build/build.ninja:
+	cmake -S . -B build $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: build/build.ninja
+	cmake --build build -j $(JOBS)
+
+run: deps build
+	./build/waitless showcase
+	./build/waitless hello --port $${PORT:-8080}
+
+# Release unit tests + end-to-end tests, then the unit tests again under ASan+UBSan.
+test: deps build
+	cd build && ctest --output-on-failure -j $(JOBS) -L unit
+	tests/run_e2e.sh build
+	$(MAKE) asan
+
+unit: build
+	cd build && ctest --output-on-failure -j $(JOBS) -L unit
+
+e2e: build
+	tests/run_e2e.sh build
+
+build-asan/build.ninja:
+	cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DWAITLESS_SANITIZE=address,undefined -DWAITLESS_BENCH=OFF
+
+asan: build-asan/build.ninja
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -L unit
+
+build-tsan/build.ninja:
+	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DWAITLESS_SANITIZE=thread -DWAITLESS_BENCH=OFF
+
+tsan: build-tsan/build.ninja
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L unit -R '$(TSAN_FILTER)'
+
+bench: deps build
+	WITH_NPM=1 scripts/deps.sh
+	bench/run_all.sh build
+
+build-fuzz/build.ninja:
+	CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DWAITLESS_SANITIZE=address,undefined,fuzzer-no-link -DWAITLESS_FUZZ=ON -DWAITLESS_TESTS=OFF -DWAITLESS_BENCH=OFF
+
+fuzz: deps build-fuzz/build.ninja
+	cmake --build build-fuzz -j $(JOBS)
+	fuzz/run_all.sh build-fuzz $(FUZZ_SECONDS)
+
+lint:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+	git ls-files 'waitless/*.cpp' | grep -v _test.cpp | xargs clang-tidy -p build --quiet
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz

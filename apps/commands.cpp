@@ -1,0 +1,12 @@
+#include "apps/commands.hpp"
+
+namespace waitless::apps {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> all = {
+      {"showcase", showcase_main},
+  };
+  return all;
+}
+
+}  // namespace waitless::apps

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what waitless needs to build, test and benchmark, idempotently.
+# Runs `apt-get update` only when a package is missing; npm peers go to a scratch folder outside the repo.
+set -euo pipefail
+PKGS=(build-essential cmake ninja-build ccache pkg-config g++ clang-14 libclang-rt-14-dev libfuzzer-14-dev
+      googletest libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev node-llhttp libc-ares-dev
+      libssl-dev zlib1g-dev libuv1-dev curl wrk nginx-light nodejs slowhttptest procps psmisc
+      clang-format clang-tidy valgrind)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# npm peers (benchmarks and tests only) live outside the repo.
+if [ "${WITH_NPM:-0}" = 1 ]; then
+  PEERS=${WAITLESS_PEERS:-/tmp/waitless-peers}
+  mkdir -p "$PEERS"
+  if [ ! -d "$PEERS/node_modules/express" ] || [ ! -d "$PEERS/node_modules/fastify" ]; then
+    (cd "$PEERS" && [ -f package.json ] || (cd "$PEERS" && npm init -y >/dev/null)
+     cd "$PEERS" && npm install --silent --no-audit --no-fund express@5 fastify@5 ws@8 >/dev/null)
+  fi
+fi

@@ -1,0 +1,429 @@
+#include "waitless/loop/loop.hpp"
+
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <exception>
+
+#include "waitless/base/error.hpp"
+#include "waitless/base/log.hpp"
+#include "waitless/loop/io_watcher.hpp"
+#include "waitless/loop/timer.hpp"
+
+namespace waitless {
+
+static_assert(sizeof(std::source_location) == sizeof(uintptr_t),
+              "the watchdog stores a source_location in one atomic word");
+
+namespace {
+
+int64_t monotonic_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+thread_local Loop* t_running = nullptr;
+
+}  // namespace
+
+// ---- cross-thread post ----------------------------------------------------------------------------------
+
+// Shared between the loop and every LoopRemote. `open` turns false when the loop is destroyed.
+struct LoopRemote::State {
+  std::mutex mutex;
+  std::vector<std::function<void()>> queue;
+  int eventfd = -1;
+  bool open = true;
+
+  std::error_code post(std::function<void()> fn) {
+    bool wake;
+    {
+      std::lock_guard lock(mutex);
+      if (!open) return Error::loop_closed;
+      wake = queue.empty();  // one eventfd write per batch: the first poster of a batch wakes the loop
+      queue.push_back(std::move(fn));
+    }
+    if (wake) {
+      uint64_t one = 1;
+      ssize_t r;
+      do r = ::write(eventfd, &one, sizeof one);
+      while (r < 0 && errno == EINTR);
+    }
+    return {};
+  }
+};
+
+std::error_code LoopRemote::post(std::function<void()> fn) const {
+  if (!state_) return Error::loop_closed;
+  return state_->post(std::move(fn));
+}
+
+// ---- Handle ---------------------------------------------------------------------------------------------
+
+Handle::Handle(Loop& loop) noexcept : loop_(&loop) { loop.handles_.push_back(*this); }
+
+Handle::~Handle() {
+  set_active(false);
+  // The hooks unlink themselves: a destroyed handle leaves the handle list and any pending close.
+}
+
+void Handle::ref() noexcept {
+  if (ref_) return;
+  ref_ = true;
+  if (active_) ++loop_->active_refs_;
+}
+
+void Handle::unref() noexcept {
+  if (!ref_) return;
+  ref_ = false;
+  if (active_) --loop_->active_refs_;
+}
+
+void Handle::set_active(bool active) noexcept {
+  if (active == active_) return;
+  active_ = active;
+  if (ref_) active ? ++loop_->active_refs_ : --loop_->active_refs_;
+}
+
+std::error_code Handle::close(std::function<void()> on_close) {
+  if (closing_) return Error::already_closing;
+  closing_ = true;
+  on_stop();
+  set_active(false);
+  close_cb_ = std::move(on_close);
+  loop_->closing_.push_back(*this);
+  return {};
+}
+
+// ---- Loop -----------------------------------------------------------------------------------------------
+
+Loop::Loop() : thread_id_(std::this_thread::get_id()) {
+  now_ = started_ns_ = monotonic_ns();
+  posted_ = std::make_shared<LoopRemote::State>();
+  posted_->eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  post_watcher_ = std::make_unique<IoWatcher>(*this, posted_->eventfd, [this](unsigned) { drain_posted(); });
+  post_watcher_->unref();  // posted work alone does not keep the loop alive
+  (void)post_watcher_->start(io::readable);
+  handles_.remove(*post_watcher_);  // internal: not counted in handle_count()
+}
+
+Loop::~Loop() {
+  {
+    std::lock_guard lock(posted_->mutex);
+    posted_->open = false;
+    posted_->queue.clear();
+  }
+  post_watcher_.reset();
+  ::close(posted_->eventfd);
+  if (!handles_.empty()) log::debug("loop destroyed with {} open handle(s)", handles_.size());
+  closing_.clear();
+  handles_.clear();
+}
+
+Loop& Loop::current() {
+  thread_local Loop loop;
+  return loop;
+}
+
+Loop* Loop::running() noexcept { return t_running; }
+
+Loop::Scope::Scope(Loop& loop) noexcept : outer_(t_running) { t_running = &loop; }
+Loop::Scope::~Scope() { t_running = outer_; }
+
+void Loop::update_time() noexcept { now_ = monotonic_ns(); }
+
+bool Loop::alive() const noexcept {
+  return active_refs_ > 0 || pending_requests_ > 0 || !immediates_.empty() || !pending_.empty() ||
+         !closing_.empty() || !microtasks_.empty();
+}
+
+bool Loop::run() {
+  stop_ = false;
+  bool still = alive();
+  while (still && !stop_) still = run_once();
+  stop_ = false;
+  return still;
+}
+
+bool Loop::run_nowait() {
+  stop_ = true;  // makes poll_timeout() zero
+  bool still = run_once();
+  stop_ = false;
+  return still;
+}
+
+bool Loop::run_once() {
+  Scope scope(*this);
+  update_time();
+  drain_microtasks();  // work queued before run() (e.g. by a spawn) goes first
+  run_timers();
+  run_pending();
+  run_poll();
+  run_immediates();
+  run_closing();
+  ++metrics_.iterations;
+  return alive();
+}
+
+int Loop::poll_timeout() const noexcept {
+  if (stop_ || !immediates_.empty() || !pending_.empty() || !closing_.empty() || !microtasks_.empty())
+    return 0;
+  if (active_refs_ == 0 && pending_requests_ == 0)
+    return 0;  // nothing can wake us: just collect what's ready
+  HeapNode* next = timers_.top();
+  if (!next) return -1;
+  int64_t wait_ns = next->key - now_;
+  if (wait_ns <= 0) return 0;
+  // Round up so a timer is never woken early (and then spun on).
+  int64_t ms = (wait_ns + 999'999) / 1'000'000;
+  return static_cast<int>(std::min<int64_t>(ms, 24LL * 3600 * 1000));
+}
+
+void Loop::run_timers() noexcept {
+  // Only timers that existed when the phase began may fire: a timer (re)started by a callback here has a
+  // larger seq, and equal-or-later deadline, so it sorts after every timer that may still fire now.
+  const uint64_t seq_limit = timer_seq_;
+  while (HeapNode* top = timers_.top()) {
+    if (top->key > now_ || top->seq >= seq_limit) break;
+    static_cast<Timer*>(top)->fire();
+  }
+}
+
+void Loop::run_pending() noexcept {
+  for (int i = 0; i < kMaxPendingPerIteration && !pending_.empty(); ++i) {
+    auto fn = pending_.pop();
+    invoke(fn, std::source_location::current());
+  }
+}
+
+void Loop::run_poll() noexcept {
+  int timeout = poll_timeout();
+  int64_t before = monotonic_ns();
+  metrics_.busy_ns += before - (poll_started_ ? poll_started_ : started_ns_);
+  int n = poller_.wait(timeout);
+  update_time();
+  metrics_.idle_ns += now_ - before;
+  poll_started_ = now_;
+  for (int i = 0; i < n; ++i) {
+    Poller::Event& ev = poller_.event(i);
+    if (!ev.data) continue;  // its watcher was stopped earlier in this batch
+    static_cast<IoWatcher*>(ev.data)->dispatch(ev.events);
+  }
+}
+
+void Loop::run_immediates() noexcept {
+  if (immediates_.empty()) return;
+  immediates_run_.swap(immediates_);
+  for (Immediate& im : immediates_run_) {
+    if (!im.fn) continue;  // cleared
+    auto fn = std::move(im.fn);
+    invoke(fn, im.where);
+  }
+  immediates_run_.clear();
+}
+
+void Loop::run_closing() noexcept {
+  while (Handle* h = closing_.pop_front()) {
+    auto cb = std::move(h->close_cb_);
+    // From here on the handle may be destroyed by its own close callback.
+    if (cb) invoke(cb, std::source_location::current());
+  }
+}
+
+uint64_t Loop::set_immediate(std::function<void()> fn, std::source_location where) {
+  uint64_t id = next_immediate_id_++;
+  immediates_.push_back(Immediate{id, std::move(fn), where});
+  return id;
+}
+
+bool Loop::clear_immediate(uint64_t id) noexcept {
+  for (auto* list : {&immediates_, &immediates_run_}) {
+    for (Immediate& im : *list) {
+      if (im.id == id && im.fn) {
+        im.fn = nullptr;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void Loop::queue_microtask(std::function<void()> fn) { microtasks_.push(Microtask{{}, std::move(fn)}); }
+
+void Loop::queue_resume(std::coroutine_handle<> h) { microtasks_.push(Microtask{h, {}}); }
+
+void Loop::defer(std::function<void()> fn) { pending_.push(std::move(fn)); }
+
+std::error_code Loop::post(std::function<void()> fn) const { return posted_->post(std::move(fn)); }
+
+LoopRemote Loop::remote() const {
+  LoopRemote r;
+  r.state_ = posted_;
+  return r;
+}
+
+void Loop::drain_posted() noexcept {
+  uint64_t count;
+  while (::read(posted_->eventfd, &count, sizeof count) < 0 && errno == EINTR) {
+  }
+  {
+    std::lock_guard lock(posted_->mutex);
+    posted_run_.swap(posted_->queue);
+  }
+  for (auto& fn : posted_run_) invoke(fn, std::source_location::current());
+  posted_run_.clear();
+}
+
+void Loop::drain_microtasks() noexcept {
+  while (!microtasks_.empty()) {
+    Microtask m = microtasks_.pop();
+    try {
+      if (m.coro) {
+        m.coro.resume();
+      } else {
+        m.fn();
+      }
+    } catch (...) {
+      report_exception(std::source_location::current());
+    }
+  }
+}
+
+void Loop::begin_callback(const std::source_location& where) noexcept {
+  ++metrics_.callbacks;
+  cb_where_.store(std::bit_cast<uintptr_t>(where), std::memory_order_relaxed);
+  cb_started_.store(monotonic_ns(), std::memory_order_release);
+}
+
+void Loop::end_callback() noexcept { cb_started_.store(0, std::memory_order_release); }
+
+Loop::Running Loop::running_callback() const noexcept {
+  int64_t started = cb_started_.load(std::memory_order_acquire);
+  uintptr_t where = cb_where_.load(std::memory_order_relaxed);
+  return Running{started, std::bit_cast<std::source_location>(where)};
+}
+
+void Loop::report_exception(const std::source_location& where) noexcept {
+  ++metrics_.exceptions;
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    log::error("callback from {}:{} threw: {}", where.file_name(), where.line(), e.what());
+  } catch (...) {
+    log::error("callback from {}:{} threw a non-std exception", where.file_name(), where.line());
+  }
+}
+
+LoopUtilization Loop::utilization(const LoopUtilization& since) const noexcept {
+  LoopUtilization u;
+  u.idle_ns = metrics_.idle_ns;
+  u.active_ns = metrics_.busy_ns + (monotonic_ns() - (poll_started_ ? poll_started_ : started_ns_));
+  int64_t idle = u.idle_ns - since.idle_ns, active = u.active_ns - since.active_ns;
+  u.utilization = idle + active > 0 ? static_cast<double>(active) / static_cast<double>(idle + active) : 0;
+  return u;
+}
+
+// ---- Timer ----------------------------------------------------------------------------------------------
+
+std::error_code Timer::start(Duration timeout, std::function<void()> cb, Duration repeat,
+                             std::source_location where) {
+  if (is_closing()) return Error::closed;
+  cb_ = std::move(cb);
+  repeat_ = repeat.count();
+  where_ = where;
+  schedule(std::max<int64_t>(timeout.count(), 0));
+  return {};
+}
+
+void Timer::schedule(int64_t timeout_ns) noexcept {
+  Loop& l = loop();
+  l.timers_.remove(*this);
+  key = l.now_ + timeout_ns;
+  seq = l.timer_seq_++;
+  l.timers_.push(*this);
+  set_active(true);
+}
+
+std::error_code Timer::stop() noexcept {
+  if (!in_heap()) return Error::not_started;
+  loop().timers_.remove(*this);
+  set_active(false);
+  return {};
+}
+
+std::error_code Timer::again() {
+  if (repeat_ == 0 || !cb_) return Error::not_started;
+  schedule(repeat_);
+  return {};
+}
+
+int64_t Timer::due_in() const noexcept { return in_heap() ? std::max<int64_t>(key - loop().now(), 0) : 0; }
+
+void Timer::fire() noexcept {
+  Loop& l = loop();
+  int64_t lag = l.now_ - key;
+  l.metrics_.last_lag_ns = lag;
+  l.metrics_.max_lag_ns = std::max(l.metrics_.max_lag_ns, lag);
+  l.timers_.remove(*this);
+  if (repeat_ > 0) {
+    schedule(repeat_);  // before the callback, which may stop or restart it
+  } else {
+    set_active(false);
+  }
+  // The callback may destroy this timer (a coroutine frame ending): run it from locals, and touch `this`
+  // afterwards only if the destructor did not clear `alive`.
+  bool alive = true;
+  alive_ = &alive;
+  auto cb = std::move(cb_);
+  std::source_location where = where_;
+  l.invoke(cb, where);
+  if (!alive) return;
+  alive_ = nullptr;
+  if (!cb_) cb_ = std::move(cb);  // unless the callback started the timer with a new one
+}
+
+// ---- IoWatcher ------------------------------------------------------------------------------------------
+
+std::error_code IoWatcher::start(unsigned events) noexcept {
+  if (is_closing()) return Error::closed;
+  if (events == 0) {
+    stop();
+    return {};
+  }
+  if (events == events_ && registered_) return {};
+  Poller& p = loop().poller();
+  std::error_code ec = registered_ ? p.modify(fd_, events, this) : p.add(fd_, events, this);
+  if (ec) return ec;
+  registered_ = true;
+  events_ = events;
+  set_active(true);
+  return {};
+}
+
+void IoWatcher::stop() noexcept {
+  if (registered_) {
+    loop().poller().remove(fd_, this);
+    registered_ = false;
+  }
+  events_ = 0;
+  set_active(false);
+}
+
+void IoWatcher::dispatch(unsigned events) noexcept {
+  // As in Timer::fire: the callback may destroy this watcher.
+  bool alive = true;
+  alive_ = &alive;
+  std::source_location where = where_;
+  Callback cb = std::move(cb_);
+  loop().invoke([&] { cb(events); }, where);
+  if (!alive) return;
+  alive_ = nullptr;
+  if (!cb_) cb_ = std::move(cb);
+}
+
+}  // namespace waitless

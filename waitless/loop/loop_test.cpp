@@ -1,0 +1,271 @@
+#include "waitless/loop/loop.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "waitless/loop/io_watcher.hpp"
+#include "waitless/loop/timer.hpp"
+
+namespace waitless {
+namespace {
+
+// Every test ends with the loop empty: no leaked handle, timer or request.
+void expect_empty(const Loop& loop) {
+  EXPECT_EQ(loop.handle_count(), 0u);
+  EXPECT_EQ(loop.timer_count(), 0u);
+  EXPECT_EQ(loop.pending_requests(), 0u);
+  EXPECT_FALSE(loop.alive());
+}
+
+TEST(Loop, EmptyLoopReturnsAtOnce) {
+  Loop loop;
+  EXPECT_FALSE(loop.run());
+  expect_empty(loop);
+}
+
+// Node's classic: inside an I/O callback, microtasks run first, then the immediate, then the 0 ms timer.
+TEST(Loop, ImmediateBeforeZeroTimerInsideIoCallback) {
+  Loop loop;
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  std::string order;
+  Timer timer(loop);
+  IoWatcher w(loop, fds[0], [&](unsigned) {
+    w.stop();
+    (void)timer.start(0ms, [&] { order += "timer,"; });
+    loop.set_immediate([&] { order += "immediate,"; });
+    loop.queue_microtask([&] { order += "microtask,"; });
+    order += "io,";
+  });
+  ASSERT_FALSE(w.start(io::readable));
+  loop.run();
+  EXPECT_EQ(order, "io,microtask,immediate,timer,");
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(Loop, PhaseOrderTimersPendingPollImmediatesClose) {
+  Loop loop;
+  std::string order;
+  Timer t(loop);
+  Timer closer(loop);
+  (void)t.start(0ms, [&] {
+    order += "timer,";
+    loop.defer([&] { order += "pending,"; });
+    loop.set_immediate([&] { order += "immediate,"; });
+    (void)closer.close([&] { order += "close,"; });
+  });
+  loop.run();
+  EXPECT_EQ(order, "timer,pending,immediate,close,");
+}
+
+TEST(Loop, MicrotasksDrainAfterEveryCallback) {
+  Loop loop;
+  std::string order;
+  loop.set_immediate([&] {
+    order += "a,";
+    loop.queue_microtask([&] {
+      order += "ma,";
+      loop.queue_microtask([&] { order += "ma2,"; });
+    });
+  });
+  loop.set_immediate([&] { order += "b,"; });
+  loop.run();
+  EXPECT_EQ(order, "a,ma,ma2,b,");
+}
+
+TEST(Loop, SelfReschedulingImmediateDoesNotStarveTimers) {
+  Loop loop;
+  int immediates = 0;
+  bool timer_fired = false;
+  std::function<void()> again = [&] {
+    ++immediates;
+    if (!timer_fired) loop.set_immediate(again);
+  };
+  loop.set_immediate(again);
+  Timer t(loop);
+  (void)t.start(1ms, [&] { timer_fired = true; });
+  loop.run();
+  EXPECT_TRUE(timer_fired);
+  EXPECT_GT(immediates, 1);
+}
+
+TEST(Loop, ZeroTimerStartedInTimerPhaseWaitsForNextIteration) {
+  Loop loop;
+  Timer t(loop);
+  int fired = 0;
+  std::function<void()> cb = [&] {
+    if (++fired < 1000) (void)t.start(0ms, cb);
+  };
+  (void)t.start(0ms, cb);
+  uint64_t before = loop.metrics().iterations;
+  loop.run();
+  EXPECT_EQ(fired, 1000);
+  EXPECT_GE(loop.metrics().iterations - before, 1000u);  // one per iteration, never a spin inside one
+}
+
+TEST(Loop, ClearImmediate) {
+  Loop loop;
+  bool ran = false;
+  uint64_t id = loop.set_immediate([&] { ran = true; });
+  EXPECT_TRUE(loop.clear_immediate(id));
+  EXPECT_FALSE(loop.clear_immediate(id));
+  EXPECT_FALSE(loop.clear_immediate(12345));
+  loop.run();
+  EXPECT_FALSE(ran);
+  expect_empty(loop);
+}
+
+TEST(Loop, ThrowingCallbackIsLoggedAndLoopGoesOn) {
+  Loop loop;
+  bool after = false;
+  loop.set_immediate([] { throw std::runtime_error("boom"); });
+  loop.set_immediate([&] { after = true; });
+  loop.run();
+  EXPECT_TRUE(after);
+  EXPECT_EQ(loop.metrics().exceptions, 1u);
+}
+
+TEST(Loop, PostFromEightThreadsLosesNothing) {
+  Loop loop;
+  constexpr int kThreads = 8, kPerThread = 100'000;
+  std::atomic<int> finished{0};
+  long received = 0;
+  auto keepalive_owner = std::make_unique<Timer>(loop);
+  Timer& keepalive = *keepalive_owner;  // posted work alone does not keep the loop alive
+  (void)keepalive.start(60s, [] {});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) ASSERT_FALSE(loop.post([&] { ++received; }));
+      if (++finished == kThreads) {
+        ASSERT_FALSE(loop.post([&] { loop.post([&] { (void)keepalive.stop(); }); }));
+      }
+    });
+  }
+  loop.run();
+  for (auto& th : threads) th.join();
+  loop.run();  // anything posted after the last drain
+  EXPECT_EQ(received, long{kThreads} * kPerThread);
+  keepalive_owner.reset();
+  expect_empty(loop);
+}
+
+TEST(Loop, PostToDestroyedLoopIsAnError) {
+  LoopRemote remote;
+  {
+    Loop loop;
+    remote = loop.remote();
+    EXPECT_FALSE(remote.post([] {}));
+  }
+  EXPECT_EQ(remote.post([] {}), make_error_code(Error::loop_closed));
+  EXPECT_EQ(LoopRemote{}.post([] {}), make_error_code(Error::loop_closed));
+}
+
+TEST(Loop, CloseTwiceIsAnErrorValue) {
+  Loop loop;
+  int closed = 0;
+  {
+    Timer t(loop);
+    (void)t.start(10ms, [] {});
+    EXPECT_FALSE(t.close([&] { ++closed; }));
+    EXPECT_EQ(t.close([&] { ++closed; }), make_error_code(Error::already_closing));
+    EXPECT_EQ(t.start(1ms, [] {}), make_error_code(Error::closed));
+    loop.run();
+  }
+  EXPECT_EQ(closed, 1);
+  expect_empty(loop);
+}
+
+TEST(Loop, HandleDestroyedBeforeCloseCallbackRunsIsForgotten) {
+  Loop loop;
+  bool ran = false;
+  {
+    Timer t(loop);
+    (void)t.close([&] { ran = true; });
+  }
+  loop.run();
+  EXPECT_FALSE(ran);
+  expect_empty(loop);
+}
+
+TEST(Loop, UnrefdHandleDoesNotKeepLoopAlive) {
+  Loop loop;
+  Timer t(loop);
+  bool fired = false;
+  (void)t.start(1h, [&] { fired = true; });
+  t.unref();
+  EXPECT_FALSE(loop.run());
+  EXPECT_FALSE(fired);
+  t.ref();
+  EXPECT_TRUE(loop.alive());
+  (void)t.stop();
+  EXPECT_FALSE(loop.alive());
+}
+
+TEST(Loop, StopReturnsFromRun) {
+  Loop loop;
+  Timer t(loop);
+  int n = 0;
+  (void)t.start(
+      1ms,
+      [&] {
+        if (++n == 3) loop.stop();
+      },
+      1ms);
+  EXPECT_TRUE(loop.run());
+  EXPECT_EQ(n, 3);
+  (void)t.stop();
+  EXPECT_FALSE(loop.run());
+}
+
+TEST(Loop, IoWatcherStoppedEarlierInBatchGetsNoCallback) {
+  Loop loop;
+  int a[2], b[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
+  ASSERT_EQ(write(a[1], "x", 1), 1);
+  ASSERT_EQ(write(b[1], "x", 1), 1);
+  int calls = 0;
+  std::unique_ptr<IoWatcher> wa, wb;
+  // Whichever runs first destroys the other: the second must never be called.
+  wa = std::make_unique<IoWatcher>(loop, a[0], [&](unsigned) {
+    ++calls;
+    wb.reset();
+    wa->stop();
+  });
+  wb = std::make_unique<IoWatcher>(loop, b[0], [&](unsigned) {
+    ++calls;
+    wa.reset();
+    wb->stop();
+  });
+  ASSERT_FALSE(wa->start(io::readable));
+  ASSERT_FALSE(wb->start(io::readable));
+  loop.run_once();
+  EXPECT_EQ(calls, 1);
+  wa.reset();
+  wb.reset();
+  for (int fd : {a[0], a[1], b[0], b[1]}) close(fd);
+  expect_empty(loop);
+}
+
+TEST(Loop, UtilizationAndLag) {
+  Loop loop;
+  Timer t(loop);
+  (void)t.start(20ms, [] {});
+  loop.run();
+  auto u = loop.utilization();
+  EXPECT_GT(u.idle_ns, 10'000'000);  // mostly waited in poll
+  EXPECT_LT(u.utilization, 0.5);
+  EXPECT_GE(loop.metrics().last_lag_ns, 0);
+}
+
+}  // namespace
+}  // namespace waitless
