@@ -297,15 +297,15 @@ void Loop::drain_microtasks() noexcept {
 void Loop::begin_callback(const std::source_location& where) noexcept {
   ++metrics_.callbacks;
   cb_where_.store(std::bit_cast<uintptr_t>(where), std::memory_order_relaxed);
-  cb_started_.store(monotonic_ns(), std::memory_order_release);
+  cb_seq_.store(++cb_seq_local_, std::memory_order_release);
 }
 
-void Loop::end_callback() noexcept { cb_started_.store(0, std::memory_order_release); }
+void Loop::end_callback() noexcept { cb_seq_.store(++cb_seq_local_, std::memory_order_release); }
 
 Loop::Running Loop::running_callback() const noexcept {
-  int64_t started = cb_started_.load(std::memory_order_acquire);
+  uint64_t seq = cb_seq_.load(std::memory_order_acquire);
   uintptr_t where = cb_where_.load(std::memory_order_relaxed);
-  return Running{started, std::bit_cast<std::source_location>(where)};
+  return Running{seq, std::bit_cast<std::source_location>(where)};
 }
 
 void Loop::report_exception(const std::source_location& where) noexcept {

@@ -187,10 +187,13 @@ class Loop {
   std::size_t timer_count() const noexcept { return timers_.size(); }
   std::thread::id thread_id() const noexcept { return thread_id_; }
 
-  // For the watchdog: when the callback now running started (0 if none) and where it was registered.
+  // For the watchdog, readable from any thread: `seq` counts callback starts and ends (odd while a callback
+  // runs), `where` is where that callback was registered. A watchdog that sees the same odd seq for longer
+  // than its threshold has found a callback blocking the loop. The loop itself reads no clock for this.
   struct Running {
-    int64_t started_ns;
+    uint64_t seq;
     std::source_location where;
+    bool in_callback() const noexcept { return seq & 1; }
   };
   Running running_callback() const noexcept;
 
@@ -259,7 +262,8 @@ class Loop {
 
   LoopMetrics metrics_;
   int64_t poll_started_ = 0;
-  std::atomic<int64_t> cb_started_{0};
+  uint64_t cb_seq_local_ = 0;
+  std::atomic<uint64_t> cb_seq_{0};
   std::atomic<uintptr_t> cb_where_{0};
 };
 
