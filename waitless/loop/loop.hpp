@@ -206,7 +206,7 @@ class Loop {
     } catch (...) {
       report_exception(where);
     }
-    drain_microtasks();
+    if (!microtasks_.empty()) drain_microtasks();
     end_callback();
   }
   void drain_microtasks() noexcept;
@@ -261,7 +261,7 @@ class Loop {
   std::unique_ptr<IoWatcher> post_watcher_;
 
   LoopMetrics metrics_;
-  int64_t poll_started_ = 0;
+  int64_t poll_ended_ = 0;  // when the last poll returned: busy time counts from there
   uint64_t cb_seq_local_ = 0;
   std::atomic<uint64_t> cb_seq_{0};
   std::atomic<uintptr_t> cb_where_{0};
