@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "waitless/async/cancel.hpp"
+#include "waitless/async/frame_allocator.hpp"
 #include "waitless/base/error.hpp"
 #include "waitless/base/log.hpp"
 #include "waitless/loop/loop.hpp"
@@ -37,6 +38,9 @@ struct PromiseBase {
   bool detached = false;
   bool consumed = false;       // the result was handed to an awaiter
   std::source_location where;  // for detached tasks: where spawn() was called, in error reports
+
+  static void* operator new(std::size_t size) { return allocate_frame(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { free_frame(p, size); }
 
   std::suspend_always initial_suspend() noexcept { return {}; }
   void unhandled_exception() noexcept { exception = std::current_exception(); }
