@@ -34,7 +34,8 @@ e2e: build
 	tests/run_e2e.sh build
 
 build-asan/build.ninja:
-	cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DWAITLESS_SANITIZE=address,undefined -DWAITLESS_BENCH=OFF
+	cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-g -O1' \
+	  -DWAITLESS_SANITIZE=address,undefined -DWAITLESS_BENCH=OFF
 
 asan: build-asan/build.ninja
 	cmake --build build-asan -j $(JOBS)
@@ -42,7 +43,8 @@ asan: build-asan/build.ninja
 	  ctest --output-on-failure -j $(JOBS) -L unit
 
 build-tsan/build.ninja:
-	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DWAITLESS_SANITIZE=thread -DWAITLESS_BENCH=OFF
+	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-g -O1' \
+	  -DWAITLESS_SANITIZE=thread -DWAITLESS_BENCH=OFF
 
 tsan: build-tsan/build.ninja
 	cmake --build build-tsan -j $(JOBS)

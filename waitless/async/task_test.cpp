@@ -23,10 +23,12 @@ Task<> fails() {
 TEST(Task, LazyUntilAwaited) {
   Loop loop;
   bool ran = false;
-  auto t = [&]() -> Task<> {
+  // The lambda must outlive its coroutine (captures live in the lambda object, not the frame).
+  auto body = [&]() -> Task<> {
     ran = true;
     co_return;
-  }();
+  };
+  auto t = body();
   EXPECT_FALSE(ran);
   run(std::move(t), loop);
   EXPECT_TRUE(ran);
@@ -51,6 +53,14 @@ TEST(Task, ExceptionDeliveredAtAwait) {
   EXPECT_EQ(run(outer(), loop), "nope");
 }
 
+// Symmetric transfer is a tail call only when the compiler may make one: not under AddressSanitizer, whose
+// stack redzones forbid it. There the chain is kept short; the Release run checks the real depth.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kChainDepth = 1'000;
+#else
+constexpr int kChainDepth = 100'000;
+#endif
+
 TEST(Task, DeepChainDoesNotGrowTheStack) {
   Loop loop;
   struct Rec {
@@ -59,7 +69,7 @@ TEST(Task, DeepChainDoesNotGrowTheStack) {
       co_return 1 + co_await count(n - 1);
     }
   };
-  EXPECT_EQ(run(Rec::count(100'000), loop), 100'000);
+  EXPECT_EQ(run(Rec::count(kChainDepth), loop), kChainDepth);
 }
 
 TEST(Task, AwaitingTwiceIsAnError) {
