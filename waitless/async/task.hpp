@@ -10,7 +10,7 @@
 #include <coroutine>
 #include <exception>
 #include <optional>
-#include <source_location>
+#include "waitless/base/source_location.hpp"
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -37,7 +37,7 @@ struct PromiseBase {
   bool started = false;
   bool detached = false;
   bool consumed = false;       // the result was handed to an awaiter
-  std::source_location where;  // for detached tasks: where spawn() was called, in error reports
+  SourceLocation where;  // for detached tasks: where spawn() was called, in error reports
 
   static void* operator new(std::size_t size) { return allocate_frame(size); }
   static void operator delete(void* p, std::size_t size) noexcept { free_frame(p, size); }
@@ -197,7 +197,7 @@ inline Task<void> Promise<void>::get_return_object() noexcept {
 // function called without await in Node). Its exception is logged with where spawn() was called, never lost.
 template <typename T>
 void spawn(Task<T> task, CancelToken token = {},
-           std::source_location where = std::source_location::current()) {
+           SourceLocation where = SourceLocation::current()) {
   auto h = task.release();
   if (!h) {
     log::error("spawn at {}:{} of an empty or already awaited task ignored", where.file_name(), where.line());

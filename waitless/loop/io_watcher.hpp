@@ -2,7 +2,7 @@
 // stops (or destroys) the watcher before closing it.
 #pragma once
 #include <functional>
-#include <source_location>
+#include "waitless/base/source_location.hpp"
 
 #include "waitless/loop/loop.hpp"
 
@@ -12,7 +12,7 @@ class IoWatcher final : public Handle {
  public:
   using Callback = std::function<void(unsigned events)>;  // events: io:: bits
 
-  IoWatcher(Loop& loop, int fd, Callback cb, std::source_location where = std::source_location::current())
+  IoWatcher(Loop& loop, int fd, Callback cb, SourceLocation where = SourceLocation::current())
       : Handle(loop), fd_(fd), cb_(std::move(cb)), where_(where) {}
   ~IoWatcher() override {
     stop();
@@ -34,7 +34,7 @@ class IoWatcher final : public Handle {
   unsigned events_ = 0;
   bool registered_ = false;
   Callback cb_;
-  std::source_location where_;
+  SourceLocation where_;
   bool* alive_ = nullptr;  // set while the callback runs; cleared by the destructor
 };
 

@@ -16,8 +16,6 @@
 
 namespace waitless {
 
-static_assert(sizeof(std::source_location) == sizeof(uintptr_t),
-              "the watchdog stores a source_location in one atomic word");
 
 namespace {
 
@@ -197,7 +195,7 @@ void Loop::run_timers() noexcept {
 void Loop::run_pending() noexcept {
   for (int i = 0; i < kMaxPendingPerIteration && !pending_.empty(); ++i) {
     auto fn = pending_.pop();
-    invoke(fn, std::source_location::current());
+    invoke(fn, SourceLocation::current());
   }
 }
 
@@ -238,11 +236,11 @@ void Loop::run_closing() noexcept {
   while (Handle* h = closing_.pop_front()) {
     auto cb = std::move(h->close_cb_);
     // From here on the handle may be destroyed by its own close callback.
-    if (cb) invoke(cb, std::source_location::current());
+    if (cb) invoke(cb, SourceLocation::current());
   }
 }
 
-uint64_t Loop::set_immediate(std::function<void()> fn, std::source_location where) {
+uint64_t Loop::set_immediate(std::function<void()> fn, SourceLocation where) {
   uint64_t id = next_immediate_id_++;
   immediates_.push_back(Immediate{id, std::move(fn), where});
   return id;
@@ -283,12 +281,12 @@ void Loop::drain_posted() noexcept {
     posted_run_.swap(posted_->queue);
   }
   // The batch is one callback for the watchdog; microtasks still drain after each function.
-  begin_callback(std::source_location::current());
+  begin_callback(SourceLocation::current());
   for (auto& fn : posted_run_) {
     try {
       fn();
     } catch (...) {
-      report_exception(std::source_location::current());
+      report_exception(SourceLocation::current());
     }
     if (!microtasks_.empty()) drain_microtasks();
   }
@@ -306,14 +304,15 @@ void Loop::drain_microtasks() noexcept {
         m.fn();
       }
     } catch (...) {
-      report_exception(std::source_location::current());
+      report_exception(SourceLocation::current());
     }
   }
 }
 
-void Loop::begin_callback(const std::source_location& where) noexcept {
+void Loop::begin_callback(const SourceLocation& where) noexcept {
   ++metrics_.callbacks;
-  cb_where_.store(std::bit_cast<uintptr_t>(where), std::memory_order_relaxed);
+  cb_file_.store(where.file_name(), std::memory_order_relaxed);
+  cb_line_.store(where.line(), std::memory_order_relaxed);
   cb_seq_.store(++cb_seq_local_, std::memory_order_release);
 }
 
@@ -321,11 +320,12 @@ void Loop::end_callback() noexcept { cb_seq_.store(++cb_seq_local_, std::memory_
 
 Loop::Running Loop::running_callback() const noexcept {
   uint64_t seq = cb_seq_.load(std::memory_order_acquire);
-  uintptr_t where = cb_where_.load(std::memory_order_relaxed);
-  return Running{seq, std::bit_cast<std::source_location>(where)};
+  const char* file = cb_file_.load(std::memory_order_relaxed);
+  uint32_t line = cb_line_.load(std::memory_order_relaxed);
+  return Running{seq, SourceLocation::current(file, line)};
 }
 
-void Loop::report_exception(const std::source_location& where) noexcept {
+void Loop::report_exception(const SourceLocation& where) noexcept {
   ++metrics_.exceptions;
   try {
     throw;
@@ -348,7 +348,7 @@ LoopUtilization Loop::utilization(const LoopUtilization& since) const noexcept {
 // ---- Timer ----------------------------------------------------------------------------------------------
 
 std::error_code Timer::start(Duration timeout, std::function<void()> cb, Duration repeat,
-                             std::source_location where) {
+                             SourceLocation where) {
   if (is_closing()) return Error::closed;
   cb_ = std::move(cb);
   repeat_ = repeat.count();
@@ -397,7 +397,7 @@ void Timer::fire() noexcept {
   bool alive = true;
   alive_ = &alive;
   auto cb = std::move(cb_);
-  std::source_location where = where_;
+  SourceLocation where = where_;
   l.invoke(cb, where);
   if (!alive) return;
   alive_ = nullptr;
@@ -435,7 +435,7 @@ void IoWatcher::dispatch(unsigned events) noexcept {
   // As in Timer::fire: the callback may destroy this watcher.
   bool alive = true;
   alive_ = &alive;
-  std::source_location where = where_;
+  SourceLocation where = where_;
   Callback cb = std::move(cb_);
   loop().invoke([&] { cb(events); }, where);
   if (!alive) return;

@@ -29,7 +29,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <source_location>
+#include "waitless/base/source_location.hpp"
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -159,7 +159,7 @@ class Loop {
   // Node's setImmediate / clearImmediate. Ids are never reused; clearing an unknown or run id is a no-op
   // that returns false.
   uint64_t set_immediate(std::function<void()> fn,
-                         std::source_location where = std::source_location::current());
+                         SourceLocation where = SourceLocation::current());
   bool clear_immediate(uint64_t id) noexcept;
   // Node's queueMicrotask: runs after the current callback, before anything else.
   void queue_microtask(std::function<void()> fn);
@@ -190,16 +190,17 @@ class Loop {
   // For the watchdog, readable from any thread: `seq` counts callback starts and ends (odd while a callback
   // runs), `where` is where that callback was registered. A watchdog that sees the same odd seq for longer
   // than its threshold has found a callback blocking the loop. The loop itself reads no clock for this.
+  // `where` is consistent with `seq` when two reads return the same seq.
   struct Running {
     uint64_t seq;
-    std::source_location where;
+    SourceLocation where;
     bool in_callback() const noexcept { return seq & 1; }
   };
   Running running_callback() const noexcept;
 
   // Runs one user callback: records it for the watchdog, catches exceptions, drains microtasks after.
   template <typename F>
-  void invoke(F&& f, const std::source_location& where) noexcept {
+  void invoke(F&& f, const SourceLocation& where) noexcept {
     begin_callback(where);
     try {
       f();
@@ -217,7 +218,7 @@ class Loop {
   struct Immediate {
     uint64_t id;
     std::function<void()> fn;
-    std::source_location where;
+    SourceLocation where;
   };
   struct Microtask {
     std::coroutine_handle<> coro;
@@ -231,9 +232,9 @@ class Loop {
   void run_closing() noexcept;
   int poll_timeout() const noexcept;
   void drain_posted() noexcept;
-  void begin_callback(const std::source_location& where) noexcept;
+  void begin_callback(const SourceLocation& where) noexcept;
   void end_callback() noexcept;
-  void report_exception(const std::source_location& where) noexcept;
+  void report_exception(const SourceLocation& where) noexcept;
 
   Poller poller_;
   std::thread::id thread_id_;
@@ -264,7 +265,8 @@ class Loop {
   int64_t poll_ended_ = 0;  // when the last poll returned: busy time counts from there
   uint64_t cb_seq_local_ = 0;
   std::atomic<uint64_t> cb_seq_{0};
-  std::atomic<uintptr_t> cb_where_{0};
+  std::atomic<const char*> cb_file_{""};
+  std::atomic<uint32_t> cb_line_{0};
 };
 
 }  // namespace waitless

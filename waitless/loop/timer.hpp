@@ -2,7 +2,7 @@
 // heap node. Starting a running timer reschedules it; stopping a stopped one is a no-op.
 #pragma once
 #include <functional>
-#include <source_location>
+#include "waitless/base/source_location.hpp"
 
 #include "waitless/base/intrusive_heap.hpp"
 #include "waitless/loop/loop.hpp"
@@ -20,7 +20,7 @@ class Timer final : public Handle, private HeapNode {
   // Fires `cb` after `timeout` (from the loop's cached now()), then every `repeat` if it is non-zero.
   // Returns Error::closed if the timer is closing.
   std::error_code start(Duration timeout, std::function<void()> cb, Duration repeat = Duration::zero(),
-                        std::source_location where = std::source_location::current());
+                        SourceLocation where = SourceLocation::current());
   // Stops the timer; returns Error::not_started (a harmless no-op) if it was not running.
   std::error_code stop() noexcept;
   // Restarts a repeating timer from now with its repeat interval; Error::not_started if it has none.
@@ -39,7 +39,7 @@ class Timer final : public Handle, private HeapNode {
 
   std::function<void()> cb_;
   int64_t repeat_ = 0;
-  std::source_location where_;
+  SourceLocation where_;
   bool* alive_ = nullptr;  // set while the callback runs; cleared by the destructor
 };
 
