@@ -1,0 +1,471 @@
+#!/usr/bin/env python3
+"""Differential HTTP/1.1 request-smuggling runner (standard library only).
+
+Sends every case of a corpus (cases.txt) on a fresh TCP connection to each target, reads the reply
+stream until the server closes or goes quiet, parses every response in it, and compares the targets.
+
+    run.py [--cases FILE] [--differences FILE] [--only SUBSTR] [--jobs N] name=host:port ...
+
+Targets must be loopback addresses. The target named `waitless` is the one under test: the run
+exits 1 when it
+  (a) accepts a case that every other target rejects,
+  (b) accepts a case whose expectation is "reject",
+  (c) sends more final responses than the case holds requests (`max`): a smuggled response,
+  (d) accepts a case whose expectation is "reject" (even an allow-listed one) without closing.
+(a) and (b) are waived for case names allow-listed in DIFFERENCES.md; (c) and (d) never are.
+Findings that do not fail the run are still printed (reject kept open, valid request refused, hang).
+Exit 2: usage error, unreadable corpus or unreachable target.
+"""
+import argparse
+import concurrent.futures
+import os
+import re
+import socket
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IDLE_TIMEOUT = 1.0  # seconds without a byte after which the reply stream is taken as complete
+MAX_TIME = 3.0  # hard cap per case and target
+EXPECTATIONS = ("accept", "reject", "any")
+
+
+class Case:
+    def __init__(self, name, expect, max_responses, note, raw, line):
+        self.name, self.expect, self.max, self.note, self.raw, self.line = (
+            name, expect, max_responses, note, raw, line)
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus
+
+_ESCAPES = {"r": b"\r", "n": b"\n", "t": b"\t", "0": b"\0", "\\": b"\\", "s": b" ",
+            "{": b"{", "}": b"}"}
+
+
+def _macro_end(text, start):
+    """Index of the "}}" closing the "{{" at start (macros nest), or -1."""
+    depth, i = 0, start
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text.startswith("{{", i):
+            depth, i = depth + 1, i + 2
+        elif text.startswith("}}", i):
+            depth -= 1
+            if depth == 0:
+                return i
+            i += 2
+        else:
+            i += 1
+    return -1
+
+
+def unescape(text, where):
+    """Decodes \\r \\n \\t \\0 \\s (space) \\\\ \\{ \\} \\xHH and {{N*text}} (text repeated N times)."""
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        if text.startswith("{{", i):
+            end = _macro_end(text, i)
+            m = re.fullmatch(r"(\d+)\*(.*)", text[i + 2:end], re.S) if end > 0 else None
+            if not m:
+                raise ValueError(f"{where}: bad repeat macro, want {{{{N*text}}}}")
+            out += unescape(m.group(2), where) * int(m.group(1))
+            i = end + 2
+            continue
+        c = text[i]
+        if c != "\\":
+            out += c.encode("utf-8")
+            i += 1
+            continue
+        nxt = text[i + 1:i + 2]
+        if nxt == "x":
+            hexpair = text[i + 2:i + 4]
+            if not re.fullmatch(r"[0-9a-fA-F]{2}", hexpair):
+                raise ValueError(f"{where}: bad \\x escape")
+            out.append(int(hexpair, 16))
+            i += 4
+        elif nxt in _ESCAPES:
+            out += _ESCAPES[nxt]
+            i += 2
+        else:
+            raise ValueError(f"{where}: unknown escape \\{nxt}")
+    return bytes(out)
+
+
+def load_cases(path):
+    """Parses the corpus format described at the top of cases.txt."""
+    cases, names = [], set()
+    cur = None
+    header = re.compile(r"^\[([A-Za-z0-9_.-]+)\]\s+(\w+)(?:\s+max=(\d+))?\s*(?:;\s*(.*))?$")
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    for lineno, line in enumerate(lines, 1):
+        where = f"{path}:{lineno}"
+        if line.startswith("#"):
+            continue
+        if line.startswith("["):
+            m = header.match(line)
+            if not m:
+                raise ValueError(f"{where}: bad case header {line!r}")
+            name, expect, mx, note = m.groups()
+            if expect not in EXPECTATIONS:
+                raise ValueError(f"{where}: expectation must be one of {EXPECTATIONS}")
+            if name in names:
+                raise ValueError(f"{where}: duplicate case name {name}")
+            names.add(name)
+            cur = Case(name, expect, int(mx) if mx else 1, note or "", bytearray(), lineno)
+            cases.append(cur)
+            continue
+        if line == "":
+            cur = None
+            continue
+        if cur is None:
+            raise ValueError(f"{where}: raw line outside a case")
+        cur.raw += unescape(line, where)
+    for c in cases:
+        if not c.raw:
+            raise ValueError(f"{path}:{c.line}: case {c.name} has no bytes")
+        c.raw = bytes(c.raw)
+    return cases
+
+
+def load_allowlist(path):
+    """Case names allow-listed in DIFFERENCES.md: list items that start with `name`."""
+    allowed = {}
+    if not os.path.exists(path):
+        return allowed
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"^\s*[-*]\s+`([A-Za-z0-9_.-]+)`\s*[:\u2014-]?\s*(.*)$", line)
+            if m:
+                allowed[m.group(1)] = m.group(2).strip()
+    return allowed
+
+
+# ---------------------------------------------------------------------------------------------
+# Talking to a server
+
+def exchange(host, port, raw):
+    """Sends raw on a fresh connection; returns (reply bytes, how the stream ended).
+
+    The end is "closed" (EOF), "reset" (ECONNRESET/EPIPE) or "open" (idle or time limit reached)."""
+    start = time.monotonic()
+    data = bytearray()
+    ending = "open"
+    try:
+        s = socket.create_connection((host, port), timeout=MAX_TIME)
+    except OSError as e:
+        return b"", f"connect-error {e.strerror or e}"
+    with s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            s.sendall(raw)
+        except (BrokenPipeError, ConnectionResetError):
+            ending = "reset"  # still read what arrived before the reset
+        except socket.timeout:
+            pass  # server stopped reading: the reply (if any) is what counts
+        while True:
+            left = MAX_TIME - (time.monotonic() - start)
+            if left <= 0:
+                break
+            s.settimeout(min(IDLE_TIMEOUT, left))
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                ending = "reset"
+                break
+            except OSError:
+                ending = "reset"
+                break
+            if not chunk:
+                if ending != "reset":
+                    ending = "closed"
+                break
+            data += chunk
+            if ending == "reset":
+                ending = "open"  # data after a failed send: keep reading to see the real end
+    return bytes(data), ending
+
+
+def parse_responses(data, ended):
+    """Splits a reply stream into responses; returns (list of status strings, trailing note).
+
+    Interim 1xx responses are listed as e.g. "100"; a reply that is not HTTP/1.x (an HTTP/0.9
+    answer: a bare body) is listed as "0.9". Bodies are framed by chunked, Content-Length or close."""
+    statuses = []
+    pos = 0
+    while pos < len(data):
+        if not data.startswith(b"HTTP/", pos):
+            statuses.append("0.9" if pos == 0 else "garbage")
+            return statuses, ""
+        head_end = data.find(b"\r\n\r\n", pos)
+        sep = 4
+        if head_end < 0:
+            head_end, sep = data.find(b"\n\n", pos), 2
+        if head_end < 0:
+            statuses.append("partial")
+            return statuses, "truncated head"
+        head = data[pos:head_end].decode("latin-1").replace("\r\n", "\n").split("\n")
+        m = re.match(r"HTTP/\d\.\d (\d{3})", head[0])
+        if not m:
+            statuses.append("garbage")
+            return statuses, "bad status line"
+        status = int(m.group(1))
+        statuses.append(str(status))
+        fields = {}
+        for h in head[1:]:
+            k, _, v = h.partition(":")
+            fields.setdefault(k.strip().lower(), v.strip())
+        pos = head_end + sep
+        if 100 <= status < 200 or status in (204, 304):
+            continue
+        if "chunked" in fields.get("transfer-encoding", "").lower():
+            while True:
+                eol = data.find(b"\r\n", pos)
+                if eol < 0:
+                    return statuses, "truncated chunked body"
+                try:
+                    size = int(data[pos:eol].split(b";")[0], 16)
+                except ValueError:
+                    return statuses, "bad chunk in response"
+                pos = eol + 2
+                if size == 0:
+                    end = data.find(b"\r\n\r\n", pos - 2)
+                    if end < 0:
+                        return statuses, "truncated trailers"
+                    pos = end + 4
+                    break
+                pos += size + 2
+        elif "content-length" in fields:
+            try:
+                pos += int(fields["content-length"])
+            except ValueError:
+                return statuses, "bad response content-length"
+            if pos > len(data):
+                return statuses, "truncated body"
+        else:
+            if ended == "open":
+                return statuses, "body without length still open"
+            return statuses, ""  # body runs to close
+    return statuses, ""
+
+
+ACCEPTED_EXTRA = {404, 405}  # routed, so parsed: waitless hello answers 404 off /plaintext
+
+
+def classify(status):
+    """'accept' when the server parsed and routed the request, 'reject' when it refused it."""
+    if status == "0.9":
+        return "accept"
+    if not status.isdigit():
+        return "reject"
+    code = int(status)
+    if 200 <= code < 400 or code in ACCEPTED_EXTRA:
+        return "accept"
+    return "reject"
+
+
+class Result:
+    def __init__(self, statuses, ending, note):
+        self.statuses, self.ending, self.note = statuses, ending, note
+        self.final = [s for s in statuses if not (s.isdigit() and 100 <= int(s) < 200)]
+        self.closed = ending in ("closed", "reset")
+        if self.final:
+            self.verdict = classify(self.final[0])
+        elif ending.startswith("connect-error"):
+            self.verdict = "error"
+        elif self.closed:
+            self.verdict = "reject"  # closed without a word
+        else:
+            self.verdict = "hang"
+
+    def cell(self):
+        if not self.statuses:
+            text = "-"
+        else:
+            parts, prev, n = [], None, 0
+            for s in self.statuses + [None]:
+                if s == prev:
+                    n += 1
+                    continue
+                if prev is not None:
+                    parts.append(prev + (f"x{n}" if n > 1 else ""))
+                prev, n = s, 1
+            text = ",".join(parts)
+        return f"{text} {self.ending}"
+
+
+def run_case(target, case):
+    name, host, port = target
+    data, ending = exchange(host, port, case.raw)
+    statuses, note = parse_responses(data, ending)
+    r = Result(statuses, ending, note)
+    r.reply = data
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging
+
+def judge(cases, targets, results, allowed, sut="waitless"):
+    """Returns (failures, findings, differences): failures are (case name, line), the rest lines."""
+    failures, findings, differences = [], [], []
+    names = [t[0] for t in targets]
+    for case in cases:
+        row = {n: results[(n, case.name)] for n in names}
+        verdicts = {n: r.verdict for n, r in row.items()}
+        if len(set(verdicts.values())) > 1:
+            differences.append(f"{case.name} (expect {case.expect}): " + ", ".join(
+                f"{n}={row[n].cell()}" for n in names))
+        for n, r in row.items():
+            if len(r.final) > case.max:
+                line = (f"{n}: {case.name}: {len(r.final)} responses for at most {case.max} "
+                        f"request(s): {r.cell()}")
+                if n == sut:
+                    failures.append((case.name, "(c) " + line))
+                else:
+                    findings.append("(c) " + line)
+            if case.expect == "reject" and r.verdict == "reject" and not r.closed and r.final:
+                findings.append(f"{n}: {case.name}: rejected ({r.final[0]}) but kept the connection open")
+            if case.expect == "accept" and r.verdict != "accept":
+                findings.append(f"{n}: {case.name}: valid request not served: {r.cell()}")
+            if r.verdict == "hang":
+                findings.append(f"{n}: {case.name}: no answer and connection still open after "
+                                f"{MAX_TIME:.0f} s: {r.cell()}")
+            if r.verdict == "error":
+                findings.append(f"{n}: {case.name}: {r.ending}")
+        if sut not in row:
+            continue
+        w = row[sut]
+        others = [n for n in names if n != sut]
+        waived = case.name in allowed
+        tag = " [allow-listed]" if waived else ""
+        if w.verdict == "accept" and others and all(verdicts[o] == "reject" for o in others):
+            line = f"(a) {case.name}: {sut} accepts ({w.cell()}) what every other target rejects" + tag
+            findings.append(line) if waived else failures.append((case.name, line))
+        if case.expect == "reject" and w.verdict == "accept":
+            line = f"(b) {case.name}: expected reject, {sut} answers {w.cell()}" + tag
+            findings.append(line) if waived else failures.append((case.name, line))
+            if not w.closed:
+                failures.append((case.name, f"(d) {case.name}: {sut} accepts a reject case without closing: {w.cell()}"))
+    return failures, findings, differences
+
+
+def print_table(cases, targets, results, allowed, out):
+    names = [t[0] for t in targets]
+    wname = max(len(c.name) for c in cases) + (2 if allowed else 0)
+    widths = {n: max(len(n), *(len(results[(n, c.name)].cell()) for c in cases)) for n in names}
+    header = f"{'case':<{wname}}  {'expect':<6}  " + "  ".join(f"{n:<{widths[n]}}" for n in names)
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for c in cases:
+        mark = " *" if c.name in allowed else ""
+        cells = []
+        for n in names:
+            r = results[(n, c.name)]
+            cells.append(f"{r.cell():<{widths[n]}}")
+        print(f"{c.name + mark:<{wname}}  {c.expect:<6}  " + "  ".join(cells), file=out)
+    if allowed:
+        print("(* allow-listed in DIFFERENCES.md)", file=out)
+
+
+def parse_target(spec):
+    m = re.fullmatch(r"([A-Za-z0-9_.-]+)=([^:]+):(\d+)", spec)
+    if not m:
+        raise argparse.ArgumentTypeError(f"target {spec!r}: want name=host:port")
+    name, host, port = m.group(1), m.group(2), int(m.group(3))
+    if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
+        raise argparse.ArgumentTypeError(f"target {spec!r}: loopback addresses only")
+    return name, host, port
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("targets", nargs="+", type=parse_target, help="name=host:port (loopback only)")
+    ap.add_argument("--cases", default=os.path.join(HERE, "cases.txt"))
+    ap.add_argument("--differences", default=os.path.join(HERE, "DIFFERENCES.md"))
+    ap.add_argument("--only", action="append", default=[], help="run only cases whose name contains this")
+    ap.add_argument("--jobs", type=int, default=16, help="connections in flight at once")
+    ap.add_argument("--sut", default="waitless", help="name of the target under test")
+    ap.add_argument("--dump", action="store_true",
+                    help="print each case's bytes and every target's raw reply (use with --only)")
+    args = ap.parse_args(argv)
+
+    try:
+        cases = load_cases(args.cases)
+    except (OSError, ValueError) as e:
+        print(f"run.py: {e}", file=sys.stderr)
+        return 2
+    if args.only:
+        cases = [c for c in cases if any(s in c.name for s in args.only)]
+        if not cases:
+            print("run.py: no case matches --only", file=sys.stderr)
+            return 2
+    allowed = load_allowlist(args.differences)
+    unknown = sorted(set(allowed) - {c.name for c in load_cases(args.cases)})
+    if unknown:
+        print(f"run.py: DIFFERENCES.md names unknown cases: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    names = [t[0] for t in args.targets]
+    if len(set(names)) != len(names):
+        print("run.py: target names must differ", file=sys.stderr)
+        return 2
+
+    # Reachability first, so a dead server is an error, not 80 "rejects".
+    for name, host, port in args.targets:
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+        except OSError as e:
+            print(f"run.py: target {name} at {host}:{port} unreachable: {e}", file=sys.stderr)
+            return 2
+
+    started = time.monotonic()
+    results = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futs = {pool.submit(run_case, t, c): (t[0], c.name) for t in args.targets for c in cases}
+        for f in concurrent.futures.as_completed(futs):
+            results[futs[f]] = f.result()
+    elapsed = time.monotonic() - started
+
+    out = sys.stdout
+    if args.dump:
+        for c in cases:
+            print(f"== {c.name} ({c.expect}, max {c.max}) sends {len(c.raw)} bytes: {c.raw[:400]!r}", file=out)
+            for n in names:
+                r = results[(n, c.name)]
+                print(f"   {n}: {r.cell()}{' (' + r.note + ')' if r.note else ''}: {r.reply[:600]!r}", file=out)
+        print(file=out)
+    print(f"{len(cases)} cases x {len(names)} targets ({', '.join(names)}) in {elapsed:.1f} s\n", file=out)
+    print_table(cases, args.targets, results, allowed, out)
+    failures, findings, differences = judge(cases, args.targets, results, allowed, args.sut)
+
+    print(f"\nDifferences in verdict (accept/reject/hang) between targets: {len(differences)}", file=out)
+    for d in differences:
+        print("  " + d, file=out)
+    print("\nPer target: accepted / rejected / hang (of cases)", file=out)
+    for n in names:
+        v = [results[(n, c.name)].verdict for c in cases]
+        closed_rej = sum(1 for c in cases if results[(n, c.name)].verdict == "reject"
+                         and results[(n, c.name)].closed)
+        print(f"  {n:<10} {v.count('accept'):>3} / {v.count('reject'):>3} / {v.count('hang'):>3}"
+              f"   (rejects that closed: {closed_rej})", file=out)
+    print(f"\nFindings (reported, not failing): {len(findings)}", file=out)
+    for f in findings:
+        print("  " + f, file=out)
+    if args.sut not in names:
+        print(f"\nno target named {args.sut}: nothing judged, comparison only", file=out)
+        return 0
+    failed = {name for name, _ in failures}
+    print(f"\nFailures for {args.sut}: {len(failures)}", file=out)
+    for _, f in failures:
+        print("  " + f, file=out)
+    print(f"adversarial: {len(cases) - len(failed)} passed, {len(failed)} failed", file=out)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
