@@ -1,0 +1,168 @@
+#include "waitless/loop/thread_pool.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace waitless {
+namespace detail {
+namespace {
+
+int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::error_code PoolCore::enqueue(std::shared_ptr<PoolJob> job, Loop& loop) {
+  job->loop = &loop;
+  job->remote = loop.remote();
+  {
+    std::lock_guard lock(mutex);
+    if (closed) return Error::closed;
+    // Outstanding = waiting + running. Counting both makes the bound exact from the loop's point of view,
+    // whatever the workers have picked up yet.
+    if (queued + busy >= threads + max_queue) {
+      ++rejected;
+      return Error::queue_full;
+    }
+    job->state = PoolJob::State::queued;
+    job->enqueued_ns = steady_ns();
+    PoolJob& ref = *job;
+    ref.self = std::move(job);
+    queue.push_back(ref);
+    ++queued;
+    ++submitted;
+  }
+  // The completion can only run on this (busy) thread, so holding the request after the push is safe.
+  loop.add_pending_request();
+  wake.notify_one();
+  return {};
+}
+
+bool PoolCore::cancel(PoolJob& job) {
+  std::shared_ptr<PoolJob> self;  // released after the lock (the caller holds another reference)
+  {
+    std::lock_guard lock(mutex);
+    if (job.state != PoolJob::State::queued) return false;
+    queue.remove(job);
+    --queued;
+    ++cancelled;
+    job.state = PoolJob::State::finished;
+    self = std::move(job.self);
+  }
+  job.loop->remove_pending_request();
+  return true;
+}
+
+void PoolCore::post_completion(std::shared_ptr<PoolJob> job) noexcept {
+  LoopRemote remote = job->remote;
+  // If the loop is gone, post() drops the function and with it the last reference to the job.
+  (void)remote.post([job = std::move(job)] {
+    job->loop->remove_pending_request();
+    job->deliver();
+  });
+}
+
+void PoolCore::work() noexcept {
+  std::unique_lock lock(mutex);
+  for (;;) {
+    wake.wait(lock, [this] { return closed || !queue.empty(); });
+    if (queue.empty()) return;  // closed, and the destructor took what was queued
+    PoolJob* job = queue.pop_front();
+    --queued;
+    ++busy;
+    job->state = PoolJob::State::running;
+    last_wait_ns = steady_ns() - job->enqueued_ns;
+    max_wait_ns = std::max(max_wait_ns, last_wait_ns);
+    std::shared_ptr<PoolJob> ref = std::move(job->self);
+    lock.unlock();
+
+    ref->execute();
+
+    lock.lock();
+    --busy;
+    ++completed;
+    ref->state = PoolJob::State::finished;
+    // Counters first, then the completion: whoever awaits the result sees the metrics already updated.
+    lock.unlock();
+    post_completion(std::move(ref));
+    lock.lock();
+  }
+}
+
+}  // namespace detail
+
+ThreadPool::ThreadPool(std::string name, std::size_t threads, std::size_t max_queue)
+    : core_(std::make_shared<detail::PoolCore>()) {
+  core_->name = std::move(name);
+  core_->threads = std::max<std::size_t>(threads, 1);
+  core_->max_queue = max_queue;
+  workers_.reserve(core_->threads);
+  for (std::size_t i = 0; i < core_->threads; ++i) {
+    workers_.emplace_back([core = core_.get(), i] {
+      std::string thread_name = core->name + "-" + std::to_string(i);
+      thread_name.resize(std::min<std::size_t>(thread_name.size(), 15));  // the kernel's limit
+      pthread_setname_np(pthread_self(), thread_name.c_str());
+      core->work();
+    });
+  }
+}
+
+ThreadPool::~ThreadPool() {
+  std::vector<std::shared_ptr<detail::PoolJob>> dropped;
+  {
+    std::lock_guard lock(core_->mutex);
+    core_->closed = true;
+    while (detail::PoolJob* job = core_->queue.pop_front()) {
+      --core_->queued;
+      job->state = detail::PoolJob::State::finished;
+      job->status = Error::closed;
+      dropped.push_back(std::move(job->self));
+    }
+  }
+  core_->wake.notify_all();
+  for (std::thread& t : workers_) t.join();
+  // Each loop learns the fate of its jobs (and releases their pending requests) through its own queue.
+  for (auto& job : dropped) detail::PoolCore::post_completion(std::move(job));
+}
+
+ThreadPoolMetrics ThreadPool::metrics() const {
+  std::lock_guard lock(core_->mutex);
+  ThreadPoolMetrics m;
+  m.threads = core_->threads;
+  m.max_queue = core_->max_queue;
+  m.queue_depth = core_->queued;
+  m.busy_threads = core_->busy;
+  m.submitted = core_->submitted;
+  m.completed = core_->completed;
+  m.rejected = core_->rejected;
+  m.cancelled = core_->cancelled;
+  m.last_queue_wait_ns = core_->last_wait_ns;
+  m.max_queue_wait_ns = core_->max_wait_ns;
+  return m;
+}
+
+namespace pools {
+
+// Function-local statics: built on first use, destroyed (threads joined) at process exit.
+ThreadPool& fs() {
+  static ThreadPool pool("fs", 4);
+  return pool;
+}
+
+ThreadPool& cpu() {
+  static ThreadPool pool("cpu", std::max(1u, std::thread::hardware_concurrency()));
+  return pool;
+}
+
+ThreadPool& blocking() {
+  static ThreadPool pool("blocking", 4);
+  return pool;
+}
+
+}  // namespace pools
+}  // namespace waitless

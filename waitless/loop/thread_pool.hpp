@@ -1,0 +1,358 @@
+// ThreadPool: named, bounded pools of threads for work the kernel cannot do asynchronously (file I/O,
+// CPU-heavy work, user code that blocks). Results return to the submitting loop through Loop::post (one
+// eventfd write per batch); while a job is outstanding it holds a pending request, so the loop stays alive.
+//
+// libuv runs everything on one shared pool, so slow DNS lookups can starve file I/O. waitless keeps
+// separate pools with their own threads and queues: pools::fs(), pools::cpu(), pools::blocking().
+//
+//   Result<std::string> r = co_await pools::cpu().run([body] { return pbkdf2_hex(body, 200000); });
+//
+// run(fn) resumes the awaiting task on its own loop with Result<T> (T = fn's return type; see Unwrap below
+// for Result/error_code-returning fns). If fn throws, the exception is rethrown at the co_await.
+//
+// Bound: at most threads + max_queue jobs are outstanding (running or waiting) per pool. Past it,
+// run() answers Error::queue_full at once and submit() returns it: the loop never blocks on a full pool.
+//
+// Cancellation (the awaiting task's CancelToken):
+//   - a job still queued is removed from the queue and the await completes with Error::cancelled at once;
+//     fn never runs;
+//   - a job already running runs to the end and its result is DELIVERED (not reported as cancelled): its
+//     effects happened (a write reached the file, an fd was opened) and reporting "cancelled" would lose
+//     or leak them. The awaiting task resumes only when fn has returned, so fn's captures stay valid. The
+//     task sees the cancellation at its next await.
+//
+// Lifetime: fn should own what it uses (capture by value). A task destroyed while its job runs detaches
+// the job: fn finishes on the worker and its result is dropped; anything fn captured by reference from the
+// destroyed frame would dangle by then.
+//
+// GCC 12 miscompiles a lambda WITH CAPTURES that is written inside a co_await expression (the closure
+// temporary is destroyed twice: a double free / refcount underflow; seen under ASan, also reported by other
+// projects). Capture-less and by-reference lambdas are unaffected. Until the toolchain moves on, either
+// name the lambda first or pass the values as arguments, which run() stores and hands to fn:
+//   auto job = [body] { return hash(body); };            // named: fine
+//   co_await pool.run(std::move(job));
+//   co_await pool.run([](const std::string& b) { return hash(b); }, body);   // arguments: fine
+//   co_await pool.run([body] { return hash(body); });    // AVOID on GCC 12
+// (The same holds for any braced aggregate temporary written inside co_await.)
+//
+// Threading: run() and submit() are called on the submitting loop's thread (they touch its pending-request
+// count); the pool itself may be shared by any number of loops. Destroying a pool stops taking work,
+// completes queued jobs with Error::closed on their loops, waits for running jobs and joins its threads.
+#pragma once
+#include <condition_variable>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// For detail::loop_of / detail::token_of (the awaiting task's loop and token). The loop layer needs them
+// only for the co_await face of the pool; they could move to a small header of their own.
+#include "waitless/async/task.hpp"
+#include "waitless/base/intrusive_list.hpp"
+#include "waitless/base/result.hpp"
+#include "waitless/loop/loop.hpp"
+
+namespace waitless {
+
+// A snapshot, taken under the pool's lock.
+struct ThreadPoolMetrics {
+  std::size_t threads = 0;
+  std::size_t max_queue = 0;
+  std::size_t queue_depth = 0;     // jobs waiting for a thread
+  std::size_t busy_threads = 0;    // jobs running now
+  uint64_t submitted = 0;          // jobs accepted
+  uint64_t completed = 0;          // jobs whose fn ran to the end (returned or threw)
+  uint64_t rejected = 0;           // submissions refused with Error::queue_full
+  uint64_t cancelled = 0;          // jobs removed from the queue before they ran
+  int64_t last_queue_wait_ns = 0;  // enqueue-to-start time of the most recently started job
+  int64_t max_queue_wait_ns = 0;   // worst enqueue-to-start time since the pool started
+};
+
+namespace detail {
+
+// run()'s value type for a fn returning R: R itself, except that a fn which already answers with an error
+// value is not wrapped twice: Result<U> gives Result<U>, std::error_code gives Result<void> (an error code
+// is a status, and Result<std::error_code> would be ambiguous).
+template <typename R>
+struct Unwrap {
+  using type = R;
+};
+template <typename U>
+struct Unwrap<Result<U>> {
+  using type = U;
+};
+template <>
+struct Unwrap<std::error_code> {
+  using type = void;
+};
+
+// What a job produced on its worker: fn's value or its exception.
+template <typename R>
+struct Outcome {
+  std::optional<R> value;
+  std::exception_ptr exception;
+
+  template <typename F>
+  void run(F& fn) noexcept {
+    try {
+      value.emplace(fn());
+    } catch (...) {
+      exception = std::current_exception();
+    }
+  }
+  // `status` is the job's own fate (Error::cancelled / Error::closed), empty when fn ran.
+  Result<typename Unwrap<R>::type> take(std::error_code status) {
+    if (status) return status;
+    if (exception) std::rethrow_exception(exception);
+    if constexpr (std::is_same_v<R, std::error_code>) {
+      if (*value) return *value;
+      return {};
+    } else {
+      return std::move(*value);
+    }
+  }
+};
+
+template <>
+struct Outcome<void> {
+  std::exception_ptr exception;
+
+  template <typename F>
+  void run(F& fn) noexcept {
+    try {
+      fn();
+    } catch (...) {
+      exception = std::current_exception();
+    }
+  }
+  Result<void> take(std::error_code status) {
+    if (status) return status;
+    if (exception) std::rethrow_exception(exception);
+    return {};
+  }
+};
+
+// fn with its arguments, for run(fn, args...). A class with a constructor, not an aggregate, and built
+// inside run(): nothing in it is a temporary of the awaiting coroutine's co_await expression.
+template <typename F, typename... Args>
+class Bound {
+ public:
+  template <typename G, typename... A>
+  explicit Bound(G&& fn, A&&... args) : fn_(std::forward<G>(fn)), args_(std::forward<A>(args)...) {}
+  // Called once, on the worker.
+  decltype(auto) operator()() { return std::apply(fn_, std::move(args_)); }
+
+ private:
+  F fn_;
+  std::tuple<Args...> args_;
+};
+
+// One unit of work. Ownership: `self` is the pool's reference from enqueue until the job leaves the queue
+// (cancelled, closed) or its completion is handed to Loop::post (whose queue then owns it, and frees it
+// even if the loop is gone before running it). Awaiters hold a reference of their own.
+struct PoolJob : ListHook<> {
+  enum class State : uint8_t { queued, running, finished };
+
+  virtual ~PoolJob() = default;
+  virtual void execute() noexcept = 0;  // on a worker thread
+  // On the submitting loop's thread, inside a posted callback (which catches and logs what it throws).
+  virtual void deliver() = 0;
+
+  std::shared_ptr<PoolJob> self;
+  Loop* loop = nullptr;
+  LoopRemote remote;
+  int64_t enqueued_ns = 0;
+  State state = State::queued;  // guarded by PoolCore::mutex
+  std::error_code status;       // written before delivery: {} if fn ran, else Error::cancelled / closed
+};
+
+// The pool's shared state. Awaiters keep it alive, so a cancellation that fires after the ThreadPool
+// object is gone still finds a valid lock (and a job that is no longer queued).
+struct PoolCore {
+  std::string name;
+  std::size_t threads = 0;
+  std::size_t max_queue = 0;
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  IntrusiveList<PoolJob> queue;  // guarded by mutex, as everything below
+  std::size_t queued = 0;
+  std::size_t busy = 0;
+  bool closed = false;
+  uint64_t submitted = 0, completed = 0, rejected = 0, cancelled = 0;
+  int64_t last_wait_ns = 0, max_wait_ns = 0;
+
+  // On the loop's thread: queues the job (taking the pool's reference) and holds a pending request.
+  std::error_code enqueue(std::shared_ptr<PoolJob> job, Loop& loop);
+  // On the loop's thread: removes a job that is still queued and releases its pending request. Returns
+  // false (and changes nothing) if the job already started or finished.
+  bool cancel(PoolJob& job);
+  void work() noexcept;
+  // Hands a finished job's completion to its loop (drops it if the loop is gone).
+  static void post_completion(std::shared_ptr<PoolJob> job) noexcept;
+};
+
+}  // namespace detail
+
+class ThreadPool {
+ public:
+  static constexpr std::size_t kDefaultMaxQueue = 65536;
+
+  // `threads` of 0 is taken as 1. Threads are named "<name>-<i>" (truncated to the kernel's 15 chars).
+  ThreadPool(std::string name, std::size_t threads, std::size_t max_queue = kDefaultMaxQueue);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  const std::string& name() const noexcept { return core_->name; }
+  std::size_t threads() const noexcept { return core_->threads; }
+  std::size_t max_queue() const noexcept { return core_->max_queue; }
+  ThreadPoolMetrics metrics() const;
+
+  template <typename F>
+  class RunAwaiter;
+
+  // co_await pool.run(fn) -> Result<T>. Nothing is queued until the co_await.
+  template <typename F>
+  RunAwaiter<std::decay_t<F>> run(F&& fn) {
+    return RunAwaiter<std::decay_t<F>>(core_, std::forward<F>(fn));
+  }
+  // co_await pool.run(fn, args...) -> Result<T>: fn(args...) on the pool; the args are stored by value
+  // (decay-copied or moved in) and handed to fn as rvalues.
+  template <typename F, typename Arg, typename... Args>
+  auto run(F&& fn, Arg&& arg, Args&&... args) {
+    using B = detail::Bound<std::decay_t<F>, std::decay_t<Arg>, std::decay_t<Args>...>;
+    return RunAwaiter<B>(core_, B(std::forward<F>(fn), std::forward<Arg>(arg), std::forward<Args>(args)...));
+  }
+
+  // Callback face, for code that is not a coroutine. Runs fn on the pool, then on_done on `loop` (call
+  // this on loop's thread) as on_done(Result<T> result, std::exception_ptr exception). If fn threw,
+  // `exception` holds what it threw and `result` is std::errc::state_not_recoverable. If submit() returns
+  // an error (Error::queue_full, Error::closed), on_done is never called. No cancellation here: on_done
+  // always runs once the job was accepted (with Error::closed if the pool is destroyed first).
+  template <typename F, typename Done>
+  std::error_code submit(Loop& loop, F&& fn, Done&& on_done);
+
+ private:
+  std::shared_ptr<detail::PoolCore> core_;
+  std::vector<std::thread> workers_;
+};
+
+template <typename F>
+class [[nodiscard]] ThreadPool::RunAwaiter {
+  using R = std::invoke_result_t<F&>;
+  using Value = typename detail::Unwrap<R>::type;
+
+  struct Job final : detail::PoolJob {
+    explicit Job(F&& f) : fn(std::move(f)) {}
+    void execute() noexcept override { outcome.run(fn); }
+    void deliver() override {
+      if (waiter) waiter->on_delivered();
+    }
+    F fn;
+    detail::Outcome<R> outcome;
+    RunAwaiter* waiter = nullptr;  // touched on the loop's thread only
+  };
+
+ public:
+  RunAwaiter(std::shared_ptr<detail::PoolCore> core, F fn) : core_(std::move(core)), fn_(std::move(fn)) {}
+  RunAwaiter(const RunAwaiter&) = delete;
+  RunAwaiter& operator=(const RunAwaiter&) = delete;
+  ~RunAwaiter() {
+    if (!pending_) return;
+    // The awaiting frame is being destroyed mid-wait: leave the queue, or let a running job finish alone.
+    job_->waiter = nullptr;
+    (void)core_->cancel(*job_);
+  }
+
+  bool await_ready() const noexcept { return false; }
+
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    Loop& loop = detail::loop_of(awaiting);
+    CancelToken token = detail::token_of(awaiting);
+    if (token.cancelled()) {
+      status_ = Error::cancelled;
+      return false;
+    }
+    auto job = std::make_shared<Job>(std::move(fn_));
+    if (std::error_code ec = core_->enqueue(job, loop)) {
+      status_ = ec;
+      return false;
+    }
+    job->waiter = this;
+    job_ = std::move(job);
+    awaiting_ = awaiting;
+    pending_ = true;
+    cancel_.attach(token, [this] { on_cancel(); });
+    return true;
+  }
+
+  Result<Value> await_resume() {
+    if (status_) return status_;
+    return job_->outcome.take(job_->status);
+  }
+
+ private:
+  void on_delivered() {
+    pending_ = false;
+    cancel_.detach();
+    awaiting_.resume();
+  }
+  void on_cancel() {
+    if (!core_->cancel(*job_)) return;  // running: its result will be delivered
+    pending_ = false;
+    status_ = Error::cancelled;
+    job_->loop->queue_resume(awaiting_);
+  }
+
+  std::shared_ptr<detail::PoolCore> core_;
+  F fn_;
+  std::shared_ptr<Job> job_;
+  std::coroutine_handle<> awaiting_;
+  std::error_code status_;
+  bool pending_ = false;
+  CancelCallback cancel_;
+};
+
+template <typename F, typename Done>
+std::error_code ThreadPool::submit(Loop& loop, F&& fn, Done&& on_done) {
+  using Fn = std::decay_t<F>;
+  using R = std::invoke_result_t<Fn&>;
+  using OnDone = std::decay_t<Done>;
+  struct Job final : detail::PoolJob {
+    Job(Fn&& f, OnDone&& d) : fn(std::move(f)), done(std::move(d)) {}
+    void execute() noexcept override { outcome.run(fn); }
+    void deliver() override {
+      std::exception_ptr exception = std::exchange(outcome.exception, nullptr);
+      std::error_code status = this->status;
+      if (exception && !status) status = std::make_error_code(std::errc::state_not_recoverable);
+      done(outcome.take(status), std::move(exception));
+    }
+    Fn fn;
+    OnDone done;
+    detail::Outcome<R> outcome;
+  };
+  return core_->enqueue(std::make_shared<Job>(Fn(std::forward<F>(fn)), OnDone(std::forward<Done>(on_done))),
+                        loop);
+}
+
+namespace pools {
+// File system work (waitless/fs): 4 threads.
+ThreadPool& fs();
+// CPU-bound work: one thread per core.
+ThreadPool& cpu();
+// User code that blocks (legacy clients, sleeps, synchronous libraries): 4 threads.
+ThreadPool& blocking();
+}  // namespace pools
+
+}  // namespace waitless
