@@ -46,6 +46,12 @@ wait_listening() {
   return 1
 }
 
+# The runner's own tests first: a harness that cannot see a smuggled response proves nothing.
+if ! python3 "$ADV/selftest.py" >"$TMP/selftest.log" 2>&1; then
+  echo "adversarial: FAIL: run.py self-test"; cat "$TMP/selftest.log"
+  exit 1
+fi
+
 TARGETS=()
 
 # --- Node 20 http

@@ -18,6 +18,7 @@ Exit 2: usage error, unreadable corpus or unreachable target.
 """
 import argparse
 import concurrent.futures
+import json
 import os
 import re
 import socket
@@ -407,6 +408,7 @@ def main(argv):
     ap.add_argument("--only", action="append", default=[], help="run only cases whose name contains this")
     ap.add_argument("--jobs", type=int, default=16, help="connections in flight at once")
     ap.add_argument("--sut", default="waitless", help="name of the target under test")
+    ap.add_argument("--json", metavar="FILE", help="also write every result as JSON to FILE")
     ap.add_argument("--dump", action="store_true",
                     help="print each case's bytes and every target's raw reply (use with --only)")
     args = ap.parse_args(argv)
@@ -472,6 +474,12 @@ def main(argv):
     print(f"\nFindings (reported, not failing): {len(findings)}", file=out)
     for f in findings:
         print("  " + f, file=out)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"cases": [{"name": c.name, "expect": c.expect, "max": c.max, "results": {
+                n: {"statuses": results[(n, c.name)].statuses, "end": results[(n, c.name)].ending,
+                    "verdict": results[(n, c.name)].verdict} for n in names}} for c in cases],
+                "failures": [line for _, line in failures], "findings": findings}, f, indent=1)
     if args.sut not in names:
         print(f"\nno target named {args.sut}: nothing judged, comparison only", file=out)
         return 0

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Tests of run.py itself (standard library unittest): the corpus loader, the reply parser and the
+judge, the last against fake servers on loopback whose misbehaviour the judge must catch."""
+import os
+import socket
+import socketserver
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+BAD = b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+
+class Fake(socketserver.ThreadingTCPServer):
+    """A loopback server whose reply is reply(received bytes) -> (bytes, close?)."""
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, reply):
+        self.reply = reply
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(h):
+                h.request.settimeout(0.2)
+                data = b""
+                try:
+                    while True:
+                        chunk = h.request.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                except socket.timeout:
+                    pass
+                out, close = self.reply(data)
+                h.request.sendall(out)
+                if not close:
+                    threading.Event().wait(run.MAX_TIME + 0.5)  # hold the connection open
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def target(self, name):
+        return (name, "127.0.0.1", self.server_address[1])
+
+
+def answer_every_head(data):
+    """Lenient and smuggling: one 200 per blank-line-terminated block, never closes."""
+    return OK * max(1, data.count(b"\r\n\r\n")), False
+
+
+def strict(data):
+    """Rejects anything that is not a plain GET with Host, then closes; answers one 200 otherwise."""
+    if data.startswith(b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n") and data.count(b"\r\n\r\n") == 1:
+        return OK, False
+    return BAD, True
+
+
+def reject_open(data):
+    return BAD.replace(b"Connection: close\r\n", b""), False
+
+
+class CorpusTest(unittest.TestCase):
+    def test_unescape(self):
+        self.assertEqual(run.unescape(r"a\r\n\t\0\s\\\x7f\{", "t"), b"a\r\n\t\0 \\\x7f{")
+        self.assertEqual(run.unescape(r"{{3*ab}}", "t"), b"ababab")
+        self.assertEqual(run.unescape(r"{{2*x{{2*y}}\r\n}}", "t"), b"xyy\r\nxyy\r\n")
+        with self.assertRaises(ValueError):
+            run.unescape(r"\q", "t")
+        with self.assertRaises(ValueError):
+            run.unescape(r"{{3*ab", "t")
+
+    def test_corpus_loads(self):
+        cases = run.load_cases(os.path.join(run.HERE, "cases.txt"))
+        self.assertGreaterEqual(len(cases), 80)
+        self.assertEqual(len({c.name for c in cases}), len(cases))
+        for c in cases:
+            self.assertIn(c.expect, run.EXPECTATIONS, c.name)
+            self.assertGreaterEqual(c.max, 1, c.name)
+        # The smuggled request inside the probes is 43 bytes; the Content-Lengths depend on it.
+        probe = next(c for c in cases if c.name == "get-body-holds-request")
+        self.assertTrue(probe.raw.endswith(b"\r\n\r\n" + b"GET /smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+        self.assertIn(b"Content-Length: 43\r\n", probe.raw)
+
+    def test_allowlist_names_exist(self):
+        names = {c.name for c in run.load_cases(os.path.join(run.HERE, "cases.txt"))}
+        for name in run.load_allowlist(os.path.join(run.HERE, "DIFFERENCES.md")):
+            self.assertIn(name, names)
+
+
+class ReplyParserTest(unittest.TestCase):
+    def test_statuses(self):
+        chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+        stream = b"HTTP/1.1 100 Continue\r\n\r\n" + chunked + OK + BAD
+        self.assertEqual(run.parse_responses(stream, "closed"), (["100", "200", "200", "400"], ""))
+        self.assertEqual(run.parse_responses(b"ok", "closed")[0], ["0.9"])
+        self.assertEqual(run.parse_responses(OK[:-1], "closed"), (["200"], "truncated body"))
+        r = run.Result(["100", "200", "200"], "open", "")
+        self.assertEqual((r.final, r.verdict, r.cell()), (["200", "200"], "accept", "100,200x2 open"))
+        self.assertEqual(run.Result([], "closed", "").verdict, "reject")
+        self.assertEqual(run.Result([], "open", "").verdict, "hang")
+        self.assertEqual(run.Result(["404"], "open", "").verdict, "accept")
+        self.assertEqual(run.Result(["431"], "closed", "").verdict, "reject")
+
+
+class JudgeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        run.IDLE_TIMEOUT, run.MAX_TIME = 0.4, 1.5
+        cls.servers = [Fake(answer_every_head), Fake(strict), Fake(reject_open)]
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.servers:
+            s.shutdown()
+            s.server_close()
+
+    def judge(self, sut_server, names, allowed=None):
+        cases = [c for c in run.load_cases(os.path.join(run.HERE, "cases.txt")) if c.name in names]
+        targets = [sut_server.target("waitless"), self.servers[1].target("peer")]
+        results = {(t[0], c.name): run.run_case(t, c) for t in targets for c in cases}
+        return run.judge(cases, targets, results, allowed or {})
+
+    def test_lenient_smuggling_server_fails(self):
+        failures, _, _ = self.judge(self.servers[0], {"cl-te-smuggle", "get-simple"})
+        self.assertEqual(len(failures), 1)
+        name, line = failures[0]
+        self.assertEqual(name, "cl-te-smuggle")
+        self.assertTrue(line.startswith("(a,b,c,d) "), line)
+
+    def test_allow_list_waives_a_and_b_only(self):
+        failures, findings, _ = self.judge(self.servers[0], {"cl-te-smuggle"}, {"cl-te-smuggle": "why"})
+        self.assertEqual(len(failures), 1)
+        self.assertTrue(failures[0][1].startswith("(c,d) "), failures[0][1])
+
+    def test_strict_server_passes_and_keep_open_reject_is_a_finding(self):
+        failures, findings, differences = self.judge(self.servers[1], {"cl-te-smuggle", "get-simple"})
+        self.assertEqual((failures, differences), ([], []))
+        failures, findings, _ = self.judge(self.servers[2], {"cl-plus"})
+        self.assertEqual(failures, [])
+        self.assertTrue(any("kept the connection open" in f for f in findings), findings)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
