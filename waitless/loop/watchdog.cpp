@@ -27,7 +27,7 @@ std::string describe(const Where& where) {
 Watchdog::Watchdog(Loop& loop, Duration threshold)
     : loop_(loop), threshold_(std::max(threshold, Duration(kMinThreshold))) {
   try {
-    thread_ = std::jthread([this](std::stop_token stop) { watch(std::move(stop)); });
+    thread_ = std::jthread([this](const std::stop_token& stop) { watch(stop); });
   } catch (const std::exception& e) {
     log::error("watchdog not started: {}", e.what());
   }
@@ -51,7 +51,7 @@ bool Watchdog::sample(Loop::Running& out) const noexcept {
   return true;
 }
 
-void Watchdog::watch(std::stop_token stop) noexcept {
+void Watchdog::watch(const std::stop_token& stop) noexcept {
   using Clock = std::chrono::steady_clock;
   const Duration period = std::max(threshold_ / 4, Duration(std::chrono::microseconds(250)));
   uint64_t seen_seq = 0;    // the callback being timed (odd), or 0

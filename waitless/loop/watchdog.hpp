@@ -45,7 +45,7 @@ class Watchdog {
   uint64_t warnings() const noexcept { return warnings_.load(std::memory_order_relaxed); }
 
  private:
-  void watch(std::stop_token stop) noexcept;
+  void watch(const std::stop_token& stop) noexcept;
   // Reads a (seq, where) pair that belongs together; false if the loop moved on while reading.
   bool sample(Loop::Running& out) const noexcept;
 
