@@ -311,8 +311,8 @@ void Loop::drain_microtasks() noexcept {
 
 void Loop::begin_callback(const SourceLocation& where) noexcept {
   ++metrics_.callbacks;
-  cb_file_.store(where.file_name(), std::memory_order_relaxed);
-  cb_line_.store(where.line(), std::memory_order_relaxed);
+  cb_file_.store(where.file_name(), std::memory_order_release);
+  cb_line_.store(where.line(), std::memory_order_release);
   cb_seq_.store(++cb_seq_local_, std::memory_order_release);
 }
 
@@ -320,8 +320,8 @@ void Loop::end_callback() noexcept { cb_seq_.store(++cb_seq_local_, std::memory_
 
 Loop::Running Loop::running_callback() const noexcept {
   uint64_t seq = cb_seq_.load(std::memory_order_acquire);
-  const char* file = cb_file_.load(std::memory_order_relaxed);
-  uint32_t line = cb_line_.load(std::memory_order_relaxed);
+  const char* file = cb_file_.load(std::memory_order_acquire);
+  uint32_t line = cb_line_.load(std::memory_order_acquire);
   return Running{seq, SourceLocation::current(file, line)};
 }
 
