@@ -15,7 +15,7 @@
 //   and completes it with Error::cancelled. A waiter already handed its permit/item when the token fires
 //   keeps it (the wait succeeded), so nothing is lost. The try_*() calls ignore tokens.
 // - No allocation per wait: the waiter node is intrusive, inside the awaiter, inside the awaiting frame.
-//   Each primitive allocates one small wake queue on its first wait that has to suspend.
+//   A primitive allocates one small wake queue (two for a Channel) the first time a wait suspends.
 // - A waiting frame destroyed mid-wait unlinks itself. One destroyed after being handed a permit or the
 //   mutex but before it resumed gives it back (to the next waiter); a Channel item handed to a receiver
 //   destroyed that way is dropped with it.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,30 @@ TEST(Mutex, DestroyedWhileHandedOverGivesItBack) {
   run(body(), loop);
   EXPECT_TRUE(second_got_it);
   EXPECT_FALSE(m.locked());
+  expect_loop_empty(loop);
+}
+
+TEST(Mutex, DestroyedWhileHandingOverClosesTheWaiters) {
+  Loop loop;
+  std::error_code a_ec, b_ec;
+  struct Waiter {
+    static Task<> run(Mutex* m, std::error_code* ec) {
+      auto lock = co_await m->lock();
+      *ec = lock.error();
+    }
+  };
+  auto body = [&]() -> Task<> {
+    auto m = std::make_unique<Mutex>();
+    auto held = m->try_lock();
+    spawn(Waiter::run(m.get(), &a_ec));
+    spawn(Waiter::run(m.get(), &b_ec));
+    held->unlock();  // handed to a, which has not resumed yet
+    m.reset();       // a would get a guard to a dead mutex: it gets Error::closed instead
+    co_await yield();
+  };
+  run(body(), loop);
+  EXPECT_EQ(a_ec, kClosed);
+  EXPECT_EQ(b_ec, kClosed);
   expect_loop_empty(loop);
 }
 
@@ -507,6 +532,38 @@ TEST(Channel, CancelledSenderLeavesTheQueue) {
   run(body(), loop);
   EXPECT_EQ(last, kCancelled);
   EXPECT_EQ(sent, 0);
+  expect_loop_empty(loop);
+}
+
+// A waiter cancelled because a when_all sibling failed leaves the channel intact.
+TEST(Channel, ReceiverCancelledByAFailingSibling) {
+  Loop loop;
+  Channel<int> ch(1);
+  std::error_code ec;
+  struct Parts {
+    static Task<int> receive(Channel<int>* ch, std::error_code* ec) {
+      Result<int> r = co_await ch->receive();
+      *ec = r.error();
+      co_return r.value_or(-1);
+    }
+    static Task<int> fail() {
+      (void)co_await sleep(1ms);
+      throw std::runtime_error("sibling failed");
+    }
+  };
+  auto body = [&]() -> Task<std::string> {
+    try {
+      (void)co_await when_all(Parts::receive(&ch, &ec), Parts::fail());
+    } catch (const std::runtime_error& e) {
+      co_return e.what();
+    }
+    co_return "";
+  };
+  EXPECT_EQ(run(body(), loop), "sibling failed");
+  EXPECT_EQ(ec, kCancelled);
+  EXPECT_EQ(ch.waiting_receivers(), 0u);
+  EXPECT_FALSE(ch.try_send(1));
+  EXPECT_EQ(ch.try_receive(), std::optional<int>(1));
   expect_loop_empty(loop);
 }
 

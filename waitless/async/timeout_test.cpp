@@ -7,6 +7,7 @@
 #include <string>
 
 #include "waitless/async/sleep.hpp"
+#include "waitless/async/when_all.hpp"
 
 namespace waitless {
 namespace {
@@ -243,6 +244,20 @@ TEST(WithTimeout, HugeDeadlineDoesNotFire) {
   auto r = run(body(), loop);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, 6);
+  expect_loop_empty(loop);
+}
+
+TEST(WithTimeout, BoundsAWhenAll) {
+  Loop loop;
+  Trace a, b;
+  auto body = [&]() -> Task<bool> {
+    auto r = co_await with_timeout(when_all(value_after(1ms, 1, &a), value_after(10s, 2, &b)), 10ms);
+    co_return r.error() == Error::timed_out;
+  };
+  EXPECT_TRUE(run(body(), loop));
+  EXPECT_FALSE(a.ec);
+  EXPECT_EQ(b.ec, make_error_code(Error::cancelled));
+  EXPECT_LT(b.finished - b.started, 1000 * kMs);
   expect_loop_empty(loop);
 }
 

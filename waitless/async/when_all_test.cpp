@@ -265,6 +265,28 @@ TEST(WhenAll, ChildWithItsOwnTokenIsNotCancelledButAwaited) {
   expect_loop_empty(loop);
 }
 
+// Completion is O(1) per child (each has its own joiner), so a wide fan-out stays cheap.
+TEST(WhenAll, WideFanOut) {
+  Loop loop;
+  constexpr int kTasks = 10'000;
+  auto body = []() -> Task<long> {
+    std::vector<Task<int>> tasks;
+    tasks.reserve(kTasks);
+    for (int i = 0; i < kTasks; ++i) tasks.push_back(value_after(std::chrono::milliseconds(i % 7), i));
+    auto values = co_await when_all(std::move(tasks));
+    long sum = 0;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (values[i] != static_cast<int>(i)) co_return -1;
+      sum += values[i];
+    }
+    co_return sum;
+  };
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(run(body(), loop), static_cast<long>(kTasks) * (kTasks - 1) / 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  expect_loop_empty(loop);
+}
+
 TEST(WhenAll, UnstartableChildIsAnError) {
   Loop loop;
   auto body = []() -> Task<bool> {
