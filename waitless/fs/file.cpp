@@ -141,7 +141,8 @@ std::error_code write_file_atomic_sync(const std::string& path, const std::strin
   std::string tmp;
   int fd = -1;
   for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
-    tmp = dir + "/." + base + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+    tmp.assign(dir).append("/.").append(base).append(".tmp.");
+    tmp.append(std::to_string(::getpid())).append(".").append(std::to_string(counter++));
     Result<int> opened = open_fd(tmp, O_WRONLY | O_CREAT | O_EXCL, mode);
     if (opened) {
       fd = *opened;

@@ -228,7 +228,7 @@ void kick(const std::shared_ptr<WriteStream::State>& s) {
   auto job = [fd = s->file.fd(), batch = std::move(batch), offset, append = s->append] {
     return write_batch(fd, batch, offset, append);
   };
-  auto done = [s](Result<std::size_t> result, std::exception_ptr) { on_written(s, std::move(result)); };
+  auto done = [s](Result<std::size_t> result, const std::exception_ptr&) { on_written(s, result); };
   if (std::error_code ec = pools::fs().submit(*s->loop, std::move(job), std::move(done))) {
     s->writing = false;
     s->error = ec;

@@ -22,7 +22,7 @@
 
 namespace waitless::fs {
 
-inline constexpr std::size_t kDefaultHighWaterMark = 64 * 1024;
+inline constexpr std::size_t kDefaultHighWaterMark = std::size_t{64} * 1024;
 
 // A source of chunks. read() answers the next chunk, an empty one at the end (and again if asked again).
 // One read() at a time.

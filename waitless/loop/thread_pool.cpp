@@ -125,7 +125,14 @@ ThreadPool::~ThreadPool() {
     }
   }
   core_->wake.notify_all();
-  for (std::thread& t : workers_) t.join();
+  for (std::thread& t : workers_) {
+    // exit() called inside a job runs the default pools' destructors on that worker: it cannot join itself.
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();
+    } else {
+      t.join();
+    }
+  }
   // Each loop learns the fate of its jobs (and releases their pending requests) through its own queue.
   for (auto& job : dropped) detail::PoolCore::post_completion(std::move(job));
 }
