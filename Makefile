@@ -21,11 +21,14 @@ run: deps build
 	./build/waitless showcase
 	./build/waitless hello --port $${PORT:-8080}
 
-# Release unit tests + end-to-end tests, then the unit tests again under ASan+UBSan.
+# Everything CI runs: Release unit tests, end-to-end tests (incl. the adversarial corpus and zero-loss
+# shutdown), the unit tests again under ASan+UBSan and the threaded ones under TSan, each fuzz target 30 s.
 test: deps build
 	cd build && ctest --output-on-failure -j $(JOBS) -L unit
 	tests/run_e2e.sh build
 	$(MAKE) asan
+	$(MAKE) tsan
+	$(MAKE) fuzz FUZZ_SECONDS=30
 
 unit: build
 	cd build && ctest --output-on-failure -j $(JOBS) -L unit
@@ -38,7 +41,7 @@ build-asan/build.ninja:
 	  -DWAITLESS_SANITIZE=address,undefined -DWAITLESS_BENCH=OFF
 
 asan: build-asan/build.ninja
-	cmake --build build-asan -j $(JOBS)
+	cmake --build build-asan -j $(JOBS) --target unit_tests
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit
 
@@ -46,8 +49,10 @@ build-tsan/build.ninja:
 	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-g -O1' \
 	  -DWAITLESS_SANITIZE=thread -DWAITLESS_BENCH=OFF
 
+# The tests whose subject is threads: pools, cross-thread post, multi-loop servers, the watchdog.
+TSAN_FILTER ?= ThreadPool|Pool|Post|Watchdog|MultiLoop|Server
 tsan: build-tsan/build.ninja
-	cmake --build build-tsan -j $(JOBS)
+	cmake --build build-tsan -j $(JOBS) --target unit_tests
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L unit -R '$(TSAN_FILTER)'
 
 bench: deps build
