@@ -31,10 +31,22 @@ MAX_TIME = 3.0  # hard cap per case and target
 EXPECTATIONS = ("accept", "reject", "any")
 
 
+PAUSE = 0.05  # seconds after each \p piece of a case
+SPLIT_PAUSE = 0.005  # seconds between split=N pieces: short, so 100 one-byte pieces take 0.5 s
+
+
 class Case:
-    def __init__(self, name, expect, max_responses, note, raw, line):
-        self.name, self.expect, self.max, self.note, self.raw, self.line = (
-            name, expect, max_responses, note, raw, line)
+    """raw: all the bytes; pieces: how they are sent (a pause between two pieces); heads: the
+    first `heads` final responses answer HEAD requests (no body follows them)."""
+
+    def __init__(self, name, expect, opts, note, line):
+        self.name, self.expect, self.note, self.line = name, expect, note, line
+        self.max = opts.get("max", 1)
+        self.split = opts.get("split", 0)
+        self.pause = SPLIT_PAUSE if self.split else PAUSE
+        self.heads = opts.get("head", 0)
+        self.pieces = [bytearray()]
+        self.raw = b""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,7 +76,16 @@ def _macro_end(text, start):
 
 def unescape(text, where):
     """Decodes \\r \\n \\t \\0 \\s (space) \\\\ \\{ \\} \\xHH and {{N*text}} (text repeated N times)."""
-    out = bytearray()
+    pieces = unescape_pieces(text, where)
+    if len(pieces) != 1:
+        raise ValueError(f"{where}: \\p (pause) is not allowed here")
+    return pieces[0]
+
+
+def unescape_pieces(text, where):
+    """As unescape, and \\p splits the result: returns the list of pieces between pauses."""
+    pieces = [bytearray()]
+    out = pieces[0]
     i = 0
     while i < len(text):
         if text.startswith("{{", i):
@@ -90,16 +111,20 @@ def unescape(text, where):
         elif nxt in _ESCAPES:
             out += _ESCAPES[nxt]
             i += 2
+        elif nxt == "p":
+            out = bytearray()
+            pieces.append(out)
+            i += 2
         else:
             raise ValueError(f"{where}: unknown escape \\{nxt}")
-    return bytes(out)
+    return [bytes(p) for p in pieces]
 
 
 def load_cases(path):
     """Parses the corpus format described at the top of cases.txt."""
     cases, names = [], set()
     cur = None
-    header = re.compile(r"^\[([A-Za-z0-9_.-]+)\]\s+(\w+)(?:\s+max=(\d+))?\s*(?:;\s*(.*))?$")
+    header = re.compile(r"^\[([A-Za-z0-9_.-]+)\]\s+(\w+)((?:\s+\w+=\d+)*)\s*(?:;\s*(.*))?$")
     with open(path, encoding="utf-8") as f:
         lines = f.read().split("\n")
     for lineno, line in enumerate(lines, 1):
@@ -110,13 +135,17 @@ def load_cases(path):
             m = header.match(line)
             if not m:
                 raise ValueError(f"{where}: bad case header {line!r}")
-            name, expect, mx, note = m.groups()
+            name, expect, optstr, note = m.groups()
             if expect not in EXPECTATIONS:
                 raise ValueError(f"{where}: expectation must be one of {EXPECTATIONS}")
             if name in names:
                 raise ValueError(f"{where}: duplicate case name {name}")
+            opts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", optstr)}
+            unknown = set(opts) - {"max", "split", "head"}
+            if unknown or opts.get("max", 1) < 1:
+                raise ValueError(f"{where}: options are max=N (N >= 1), split=N, head=N")
             names.add(name)
-            cur = Case(name, expect, int(mx) if mx else 1, note or "", bytearray(), lineno)
+            cur = Case(name, expect, opts, note or "", lineno)
             cases.append(cur)
             continue
         if line == "":
@@ -124,11 +153,16 @@ def load_cases(path):
             continue
         if cur is None:
             raise ValueError(f"{where}: raw line outside a case")
-        cur.raw += unescape(line, where)
+        pieces = unescape_pieces(line, where)
+        cur.pieces[-1] += pieces[0]
+        cur.pieces += [bytearray(p) for p in pieces[1:]]
     for c in cases:
+        c.raw = b"".join(c.pieces)
         if not c.raw:
             raise ValueError(f"{path}:{c.line}: case {c.name} has no bytes")
-        c.raw = bytes(c.raw)
+        if c.split:
+            c.pieces = [c.raw[i:i + c.split] for i in range(0, len(c.raw), c.split)]
+        c.pieces = [bytes(p) for p in c.pieces if p]
     return cases
 
 
@@ -155,8 +189,8 @@ def load_allowlist(path):
 # ---------------------------------------------------------------------------------------------
 # Talking to a server
 
-def exchange(host, port, raw):
-    """Sends raw on a fresh connection; returns (reply bytes, how the stream ended).
+def exchange(host, port, pieces, pause=PAUSE):
+    """Sends the pieces on a fresh connection, `pause` apart; returns (reply bytes, how the stream ended).
 
     The end is "closed" (EOF), "reset" (ECONNRESET/EPIPE) or "open" (idle or time limit reached)."""
     start = time.monotonic()
@@ -169,7 +203,10 @@ def exchange(host, port, raw):
     with s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            s.sendall(raw)
+            for i, piece in enumerate(pieces):
+                if i:
+                    time.sleep(pause)  # let the server read (and parse) what it has so far
+                s.sendall(piece)
         except (BrokenPipeError, ConnectionResetError):
             ending = "reset"  # still read what arrived before the reset
         except socket.timeout:
@@ -199,12 +236,14 @@ def exchange(host, port, raw):
     return bytes(data), ending
 
 
-def parse_responses(data, ended):
+def parse_responses(data, ended, heads=0):
     """Splits a reply stream into responses; returns (list of status strings, trailing note).
 
     Interim 1xx responses are listed as e.g. "100"; a reply that is not HTTP/1.x (an HTTP/0.9
-    answer: a bare body) is listed as "0.9". Bodies are framed by chunked, Content-Length or close."""
+    answer: a bare body) is listed as "0.9". Bodies are framed by chunked, Content-Length or close;
+    the first `heads` final responses answer HEAD requests and have none."""
     statuses = []
+    finals = 0
     pos = 0
     while pos < len(data):
         if not data.startswith(b"HTTP/", pos):
@@ -229,7 +268,10 @@ def parse_responses(data, ended):
             k, _, v = h.partition(":")
             fields.setdefault(k.strip().lower(), v.strip())
         pos = head_end + sep
-        if 100 <= status < 200 or status in (204, 304):
+        if 100 <= status < 200:
+            continue
+        finals += 1
+        if status in (204, 304) or finals <= heads:
             continue
         if "chunked" in fields.get("transfer-encoding", "").lower():
             while True:
@@ -309,8 +351,8 @@ class Result:
 
 def run_case(target, case):
     name, host, port = target
-    data, ending = exchange(host, port, case.raw)
-    statuses, note = parse_responses(data, ending)
+    data, ending = exchange(host, port, case.pieces, case.pause)
+    statuses, note = parse_responses(data, ending, case.heads)
     r = Result(statuses, ending, note)
     r.reply = data
     return r

@@ -72,6 +72,9 @@ class CorpusTest(unittest.TestCase):
             run.unescape(r"\q", "t")
         with self.assertRaises(ValueError):
             run.unescape(r"{{3*ab", "t")
+        self.assertEqual(run.unescape_pieces(r"ab\pc\r\p", "t"), [b"ab", b"c\r", b""])
+        with self.assertRaises(ValueError):
+            run.unescape(r"a\pb", "t")  # no pause inside a repeat macro or other plain context
 
     def test_corpus_loads(self):
         cases = run.load_cases(os.path.join(run.HERE, "cases.txt"))
@@ -81,7 +84,13 @@ class CorpusTest(unittest.TestCase):
             self.assertIn(c.expect, run.EXPECTATIONS, c.name)
             self.assertGreaterEqual(c.max, 1, c.name)
         # The smuggled request inside the probes is 43 bytes; the Content-Lengths depend on it.
-        probe = next(c for c in cases if c.name == "get-body-holds-request")
+        by_name = {c.name: c for c in cases}
+        split = by_name["get-bytewise"]
+        self.assertEqual(split.pieces, [bytes([b]) for b in split.raw])
+        paused = by_name["crlf-split-across-reads"]
+        self.assertTrue(all(p.endswith(b"\r") for p in paused.pieces[:-1]), paused.pieces)
+        self.assertEqual(b"".join(paused.pieces), paused.raw)
+        probe = by_name["get-body-holds-request"]
         self.assertTrue(probe.raw.endswith(b"\r\n\r\n" + b"GET /smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n"))
         self.assertIn(b"Content-Length: 43\r\n", probe.raw)
 
@@ -98,6 +107,10 @@ class ReplyParserTest(unittest.TestCase):
         self.assertEqual(run.parse_responses(stream, "closed"), (["100", "200", "200", "400"], ""))
         self.assertEqual(run.parse_responses(b"ok", "closed")[0], ["0.9"])
         self.assertEqual(run.parse_responses(OK[:-1], "closed"), (["200"], "truncated body"))
+        head_ok = OK.replace(b"\r\n\r\nok", b"\r\n\r\n")
+        self.assertEqual(run.parse_responses(head_ok + OK, "open", heads=1)[0], ["200", "200"])
+        # A body sent after a HEAD response shows as garbage where the next status line should be.
+        self.assertEqual(run.parse_responses(OK + OK, "open", heads=1)[0], ["200", "garbage"])
         r = run.Result(["100", "200", "200"], "open", "")
         self.assertEqual((r.final, r.verdict, r.cell()), (["200", "200"], "accept", "100,200x2 open"))
         self.assertEqual(run.Result([], "closed", "").verdict, "reject")
