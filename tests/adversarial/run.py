@@ -45,6 +45,7 @@ class Case:
         self.split = opts.get("split", 0)
         self.pause = SPLIT_PAUSE if self.split else PAUSE
         self.heads = opts.get("head", 0)
+        self.fin = bool(opts.get("fin", 0))
         self.pieces = [bytearray()]
         self.raw = b""
 
@@ -141,9 +142,9 @@ def load_cases(path):
             if name in names:
                 raise ValueError(f"{where}: duplicate case name {name}")
             opts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", optstr)}
-            unknown = set(opts) - {"max", "split", "head"}
+            unknown = set(opts) - {"max", "split", "head", "fin"}
             if unknown or opts.get("max", 1) < 1:
-                raise ValueError(f"{where}: options are max=N (N >= 1), split=N, head=N")
+                raise ValueError(f"{where}: options are max=N (N >= 1), split=N, head=N, fin=1")
             names.add(name)
             cur = Case(name, expect, opts, note or "", lineno)
             cases.append(cur)
@@ -189,8 +190,9 @@ def load_allowlist(path):
 # ---------------------------------------------------------------------------------------------
 # Talking to a server
 
-def exchange(host, port, pieces, pause=PAUSE):
-    """Sends the pieces on a fresh connection, `pause` apart; returns (reply bytes, how the stream ended).
+def exchange(host, port, pieces, pause=PAUSE, fin=False):
+    """Sends the pieces on a fresh connection, `pause` apart, then shuts down the sending side if fin;
+    returns (reply bytes, how the stream ended).
 
     The end is "closed" (EOF), "reset" (ECONNRESET/EPIPE) or "open" (idle or time limit reached)."""
     start = time.monotonic()
@@ -207,10 +209,12 @@ def exchange(host, port, pieces, pause=PAUSE):
                 if i:
                     time.sleep(pause)  # let the server read (and parse) what it has so far
                 s.sendall(piece)
-        except (BrokenPipeError, ConnectionResetError):
-            ending = "reset"  # still read what arrived before the reset
+            if fin:
+                s.shutdown(socket.SHUT_WR)
         except socket.timeout:
             pass  # server stopped reading: the reply (if any) is what counts
+        except OSError:  # EPIPE, ECONNRESET, ENOTCONN from shutdown after a reset
+            ending = "reset"  # still read what arrived before the reset
         while True:
             left = MAX_TIME - (time.monotonic() - start)
             if left <= 0:
@@ -351,7 +355,7 @@ class Result:
 
 def run_case(target, case):
     name, host, port = target
-    data, ending = exchange(host, port, case.pieces, case.pause)
+    data, ending = exchange(host, port, case.pieces, case.pause, case.fin)
     statuses, note = parse_responses(data, ending, case.heads)
     r = Result(statuses, ending, note)
     r.reply = data
@@ -360,6 +364,21 @@ def run_case(target, case):
 
 # ---------------------------------------------------------------------------------------------
 # Judging
+
+def smuggled(r, most):
+    """Why r holds a response to bytes that were not a request, or None.
+
+    A case holds at most `most` requests: no more than `most` may be served. After the last of them,
+    one error response to trailing garbage is legitimate (a 400 for an incomplete or malformed next
+    request), but nothing may follow an error: the server must stop parsing there."""
+    served = [s for s in r.final if classify(s) == "accept"]
+    if len(served) > most:
+        return f"{len(served)} served for at most {most} request(s)"
+    for i, s in enumerate(r.final[:-1]):
+        if classify(s) == "reject":
+            return f"{r.final[i + 1]} after refusing with {s}: the leftovers were parsed"
+    return None  # so at most `most` served plus one final error
+
 
 def judge(cases, targets, results, allowed, sut="waitless"):
     """Returns (failures, findings, differences): failures are (case name, line), the rest lines."""
@@ -372,9 +391,9 @@ def judge(cases, targets, results, allowed, sut="waitless"):
             differences.append(f"{case.name} (expect {case.expect}): " + ", ".join(
                 f"{n}={row[n].cell()}" for n in names))
         for n, r in row.items():
-            if len(r.final) > case.max and n != sut:
-                findings.append(f"{n}: {case.name}: {len(r.final)} responses for at most {case.max} "
-                                f"request(s) (smuggled): {r.cell()}")
+            extra = smuggled(r, case.max)
+            if extra and n != sut:
+                findings.append(f"{n}: {case.name}: smuggled response: {extra}: {r.cell()}")
             if case.expect == "reject" and r.verdict == "reject" and not r.closed and r.final:
                 findings.append(f"{n}: {case.name}: rejected ({r.final[0]}) but kept the connection open")
             if case.expect == "accept" and r.verdict != "accept":
@@ -390,9 +409,10 @@ def judge(cases, targets, results, allowed, sut="waitless"):
         others = [n for n in names if n != sut]
         waived = case.name in allowed
         hard, soft, why = [], [], []  # failing letters, waived letters, explanations
-        if len(w.final) > case.max:
+        extra = smuggled(w, case.max)
+        if extra:
             hard.append("c")
-            why.append(f"{len(w.final)} responses for at most {case.max} request(s)")
+            why.append(extra)
         # (a) is about cases the corpus does not call valid: rejecting a valid request is the others'
         # strictness, not a waitless bug.
         if (case.expect != "accept" and w.verdict == "accept" and others

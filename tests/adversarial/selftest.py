@@ -118,6 +118,16 @@ class ReplyParserTest(unittest.TestCase):
         self.assertEqual(run.Result(["404"], "open", "").verdict, "accept")
         self.assertEqual(run.Result(["431"], "closed", "").verdict, "reject")
 
+    def test_smuggled(self):
+        def why(statuses, most):
+            return run.smuggled(run.Result(statuses, "closed", ""), most)
+        self.assertIsNone(why(["200", "400"], 1))  # a served request, then garbage refused
+        self.assertIsNone(why(["100", "200", "200"], 2))
+        self.assertIn("served", why(["200", "200"], 1))
+        self.assertIn("leftovers", why(["400", "200"], 1))
+        self.assertIn("leftovers", why(["400", "400"], 1))
+        self.assertIn("leftovers", why(["200", "400", "400"], 2))
+
 
 class JudgeTest(unittest.TestCase):
     @classmethod
@@ -143,6 +153,7 @@ class JudgeTest(unittest.TestCase):
         name, line = failures[0]
         self.assertEqual(name, "cl-te-smuggle")
         self.assertTrue(line.startswith("(a,b,c,d) "), line)
+        self.assertIn("served for at most 1", line)
 
     def test_allow_list_waives_a_and_b_only(self):
         failures, findings, _ = self.judge(self.servers[0], {"cl-te-smuggle"}, {"cl-te-smuggle": "why"})
