@@ -10,7 +10,8 @@ Targets must be loopback addresses. The target named `waitless` is the one under
 exits 1 when it
   (a) accepts a case that every other target rejects,
   (b) accepts a case whose expectation is "reject",
-  (c) sends more final responses than the case holds requests (`max`): a smuggled response,
+  (c) answers bytes that were not a request: serves more requests than the case holds (`max`),
+      or sends anything after an error response (see smuggled()),
   (d) accepts a case whose expectation is "reject" (even an allow-listed one) without closing.
 (a) and (b) are waived for case names allow-listed in DIFFERENCES.md; (c) and (d) never are.
 Findings that do not fail the run are still printed (reject kept open, valid request refused, hang).
@@ -29,8 +30,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 IDLE_TIMEOUT = 1.0  # seconds without a byte after which the reply stream is taken as complete
 MAX_TIME = 3.0  # hard cap per case and target
 EXPECTATIONS = ("accept", "reject", "any")
-
-
 PAUSE = 0.05  # seconds after each \p piece of a case
 SPLIT_PAUSE = 0.005  # seconds between split=N pieces: short, so 100 one-byte pieces take 0.5 s
 
@@ -224,10 +223,7 @@ def exchange(host, port, pieces, pause=PAUSE, fin=False):
                 chunk = s.recv(65536)
             except socket.timeout:
                 break
-            except ConnectionResetError:
-                ending = "reset"
-                break
-            except OSError:
+            except OSError:  # ECONNRESET
                 ending = "reset"
                 break
             if not chunk:
@@ -371,6 +367,8 @@ def smuggled(r, most):
     A case holds at most `most` requests: no more than `most` may be served. After the last of them,
     one error response to trailing garbage is legitimate (a 400 for an incomplete or malformed next
     request), but nothing may follow an error: the server must stop parsing there."""
+    if "garbage" in r.final:
+        return "bytes that are not a response in the reply stream (a body after HEAD, a split response)"
     served = [s for s in r.final if classify(s) == "accept"]
     if len(served) > most:
         return f"{len(served)} served for at most {most} request(s)"

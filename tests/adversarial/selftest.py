@@ -127,6 +127,7 @@ class ReplyParserTest(unittest.TestCase):
         self.assertIn("leftovers", why(["400", "200"], 1))
         self.assertIn("leftovers", why(["400", "400"], 1))
         self.assertIn("leftovers", why(["200", "400", "400"], 2))
+        self.assertIn("not a response", why(["200", "garbage"], 2))
 
 
 class JudgeTest(unittest.TestCase):
