@@ -12,5 +12,6 @@ struct Command {
 const std::vector<Command>& commands();
 
 int showcase_main(int argc, char** argv);
+int hello_main(int argc, char** argv);
 
 }  // namespace waitless::apps

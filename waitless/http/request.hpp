@@ -1,0 +1,182 @@
+// Request: what a handler sees of one HTTP request. Method, target, version and header fields are views:
+// for a sync handler into the server's receive buffer (valid during the call); for an async handler into
+// the request's own copy (valid until the handler's task ends).
+//
+// The body: a sync handler is called once the whole body has arrived (body_view(), at most
+// Limits::max_body_size). An async handler is called at the end of the head and pulls the body:
+//   auto body = co_await req.body();   // all of it (Result<string_view>), at most the body limit
+//   while (auto piece = co_await req.read()) { if (piece->empty()) break; ... }   // streamed
+// Nothing of the body is read from the socket until the handler asks (backpressure: while a handler holds
+// a piece, the server does not read the connection); `Expect: 100-continue` is answered at that moment.
+// Both awaits complete with Error::cancelled when the handler's token fires, Error::closed when the client
+// goes away, Error::limit_exceeded past the limit (the server then answers 413 unless the handler
+// answered), Error::protocol_error on a malformed body, Error::timed_out when the client stalls.
+#pragma once
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "waitless/async/cancel.hpp"
+#include "waitless/async/task.hpp"
+#include "waitless/base/result.hpp"
+#include "waitless/http/header.hpp"
+#include "waitless/http/parser.hpp"
+
+namespace waitless::http {
+
+// Values match llhttp's method numbers; methods without a name here are Method::other.
+enum class Method : uint8_t {
+  del = 0,
+  get = 1,
+  head = 2,
+  post = 3,
+  put = 4,
+  connect = 5,
+  options = 6,
+  trace = 7,
+  patch = 28,
+  other = 255,
+};
+
+namespace detail {
+class Exchange;
+
+// A coroutine parked on the exchange (body data, output drain). The exchange wakes it (wake()) or the
+// awaiting task's token cancels it; whichever comes first unregisters the other, so it resumes once.
+struct Waiter {
+  std::coroutine_handle<> handle;
+  Loop* loop = nullptr;
+  Waiter** slot = nullptr;  // where the exchange keeps it while parked
+  CancelCallback cancel;
+  std::error_code error;
+
+  Waiter() = default;
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+  ~Waiter() { unpark(); }
+  // Registers in *where and on the token (resumes with Error::cancelled if it fires first).
+  void park(Waiter** where, std::coroutine_handle<> h, Loop& l, const CancelToken& token);
+  void unpark() noexcept {
+    if (slot && *slot == this) *slot = nullptr;
+    slot = nullptr;
+  }
+  // From the exchange: resume the coroutine (as a microtask) with `ec`.
+  void wake(std::error_code ec = {}) noexcept;
+};
+
+// Implemented by the server (server_connection.cpp).
+// Whether co_await req.body() (whole) / req.read() can complete now (starting the body if needed).
+bool body_poll(Exchange& ex, bool whole) noexcept;
+Waiter** body_slot(Exchange& ex) noexcept;
+// After parking: asks the connection for body bytes. Never resumes the waiter synchronously.
+void body_request(Exchange& ex, bool whole) noexcept;
+Result<std::string_view> body_take(Exchange& ex, bool whole) noexcept;
+}  // namespace detail
+
+class Request;
+
+// co_await req.body() / req.read().
+class BodyAwaiter {
+ public:
+  BodyAwaiter(detail::Exchange* ex, bool whole) noexcept : ex_(ex), whole_(whole) {}
+  BodyAwaiter(const BodyAwaiter&) = delete;
+  BodyAwaiter& operator=(const BodyAwaiter&) = delete;
+
+  bool await_ready() const noexcept { return !ex_ || detail::body_poll(*ex_, whole_); }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    CancelToken token = waitless::detail::token_of(h);
+    if (token.cancelled()) {
+      waiter_.error = Error::cancelled;
+      return false;
+    }
+    waiter_.park(detail::body_slot(*ex_), h, waitless::detail::loop_of(h), token);
+    detail::body_request(*ex_, whole_);
+    return true;
+  }
+  Result<std::string_view> await_resume() noexcept {
+    if (!ex_) return Error::closed;
+    if (waiter_.error) return waiter_.error;
+    return detail::body_take(*ex_, whole_);
+  }
+
+ private:
+  detail::Exchange* ex_;
+  bool whole_;
+  detail::Waiter waiter_;
+};
+
+class Request {
+ public:
+  Request() = default;
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+
+  std::string_view method() const noexcept { return head_.method; }
+  Method method_id() const noexcept { return method_id_; }
+  // The request-target as sent ("/a/b?x=1", "*", "http://host/a" or "host:443").
+  std::string_view target() const noexcept { return head_.target; }
+  // The target's path (for the absolute form, without scheme and authority) and query (after '?').
+  std::string_view path() const noexcept { return path_; }
+  std::string_view query() const noexcept { return query_; }
+  int version_major() const noexcept { return head_.version_major; }
+  int version_minor() const noexcept { return head_.version_minor; }
+
+  const std::vector<Header>& headers() const noexcept { return head_.headers; }
+  // The first field with this name (ASCII case-insensitive), or null.
+  const Header* find_header(std::string_view name) const noexcept;
+  // Its value, or empty when absent.
+  std::string_view header(std::string_view name) const noexcept {
+    const Header* h = find_header(name);
+    return h ? h->value : std::string_view{};
+  }
+  bool has_header(std::string_view name) const noexcept { return find_header(name) != nullptr; }
+
+  bool keep_alive() const noexcept { return head_.keep_alive; }
+  bool has_body() const noexcept { return head_.has_body(); }
+  bool chunked() const noexcept { return head_.chunked; }
+  std::optional<uint64_t> content_length() const noexcept {
+    if (head_.has_content_length) return head_.content_length;
+    return std::nullopt;
+  }
+  bool expects_continue() const noexcept { return head_.expect_continue; }
+  bool is_upgrade() const noexcept { return head_.upgrade; }
+
+  // The body limit for this request (default: Limits::max_body_size). Raise it before reading a large
+  // upload; it cannot change once the body is being read.
+  uint64_t body_limit() const noexcept { return body_limit_; }
+  void set_body_limit(uint64_t limit) noexcept;
+
+  // Async handlers: the whole body / the next piece (empty at the end). See the file comment.
+  BodyAwaiter body() noexcept { return BodyAwaiter(ex_, true); }
+  BodyAwaiter read() noexcept { return BodyAwaiter(ex_, false); }
+  // What has been collected: the whole body for a sync handler.
+  std::string_view body_view() const noexcept;
+
+  // Fires when the client disconnects (or the server force-closes) while the handler runs. Empty for
+  // sync handlers: they cannot wait.
+  CancelToken cancel_token() const noexcept;
+
+ private:
+  friend class detail::Exchange;
+  // Takes the parser's head (header array swapped, views unchanged).
+  void adopt(RequestHead& head) noexcept;
+  // Copies every view into this request's own storage (before an async handler runs).
+  void persist();
+  void clear() noexcept;
+
+  RequestHead head_;
+  std::string_view path_, query_;
+  Method method_id_ = Method::other;
+  bool body_limit_fixed_ = false;
+  bool persisted_ = false;
+  uint64_t body_limit_ = 0;
+  detail::Exchange* ex_ = nullptr;
+  std::string storage_;  // persisted copies; capacity kept across pooled reuse
+};
+
+}  // namespace waitless::http

@@ -1,0 +1,330 @@
+#include "waitless/http/response.hpp"
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+
+namespace waitless::http {
+
+std::string_view reason_phrase(int status) noexcept {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
+    case 204:
+      return "No Content";
+    case 205:
+      return "Reset Content";
+    case 206:
+      return "Partial Content";
+    case 300:
+      return "Multiple Choices";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 407:
+      return "Proxy Authentication Required";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 421:
+      return "Misdirected Request";
+    case 422:
+      return "Unprocessable Content";
+    case 425:
+      return "Too Early";
+    case 426:
+      return "Upgrade Required";
+    case 428:
+      return "Precondition Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 451:
+      return "Unavailable For Legal Reasons";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
+  }
+}
+
+namespace {
+
+// "HTTP/1.1 200 OK\r\n" for every code 100..599, built once: a response copies its line.
+struct StatusLines {
+  std::array<std::string, 500> lines;
+  StatusLines() {
+    for (int code = 100; code < 600; ++code) {
+      char buf[96];
+      std::string_view reason = reason_phrase(code);
+      int n = std::snprintf(buf, sizeof buf, "HTTP/1.1 %d %.*s\r\n", code, static_cast<int>(reason.size()),
+                            reason.data());
+      lines[static_cast<std::size_t>(code - 100)].assign(buf, static_cast<std::size_t>(n));
+    }
+  }
+};
+
+std::string_view status_line(int status) noexcept {
+  static const StatusLines table;
+  return table.lines[static_cast<std::size_t>(status - 100)];
+}
+
+void append_decimal(std::string& out, uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void append_hex(std::string& out, uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
+  out.append(buf, r.ptr);
+}
+
+}  // namespace
+
+void Response::prepare(detail::Exchange* ex, bool head_request, bool http10,
+                       bool http10_keep_alive) noexcept {
+  ex_ = ex;
+  head_request_ = head_request;
+  http10_ = http10;
+  http10_keep_alive_ = http10_keep_alive;
+}
+
+void Response::clear() noexcept {
+  headers_.clear();
+  declared_ = npos;
+  written_ = 0;
+  status_ = 200;
+  state_ = State::fresh;
+  chunked_ = head_request_ = http10_ = http10_keep_alive_ = custom_server_ = custom_date_ = close_ =
+      touched_ = broken_ = false;
+}
+
+std::error_code Response::set_status(int status) noexcept {
+  if (status < 200 || status > 599 || state_ != State::fresh) return Error::invalid_argument;
+  status_ = status;
+  touched_ = true;
+  return {};
+}
+
+std::error_code Response::set_header(std::string_view name, std::string_view value) {
+  if (state_ != State::fresh || !is_token(name) || !is_field_value(value)) return Error::invalid_argument;
+  switch (name.size()) {
+    case 4:
+      if (iequals(name, "date")) custom_date_ = true;
+      break;
+    case 6:
+      if (iequals(name, "server")) custom_server_ = true;
+      break;
+    case 10:
+      if (iequals(name, "connection")) {
+        if (!iequals(value, "close")) return Error::invalid_argument;
+        close_ = true;
+        touched_ = true;
+        return {};  // written by write_head, once
+      }
+      break;
+    case 14:
+      if (iequals(name, "content-length")) return Error::invalid_argument;
+      break;
+    case 17:
+      if (iequals(name, "transfer-encoding")) return Error::invalid_argument;
+      break;
+    default:
+      break;
+  }
+  touched_ = true;
+  headers_.append(name);
+  headers_.append(": ", 2);
+  headers_.append(value);
+  headers_.append("\r\n", 2);
+  return {};
+}
+
+std::error_code Response::set_content_type(std::string_view type) {
+  if (state_ != State::fresh || !is_field_value(type)) return Error::invalid_argument;
+  touched_ = true;
+  headers_.append("Content-Type: ", 14);
+  headers_.append(type);
+  headers_.append("\r\n", 2);
+  return {};
+}
+
+std::error_code Response::set_content_length(uint64_t length) noexcept {
+  if (state_ != State::fresh) return Error::invalid_argument;
+  declared_ = length;
+  touched_ = true;
+  return {};
+}
+
+void Response::write_head(std::string& out, uint64_t length) {
+  bool close = close_ || detail::out_decide_close(*ex_);
+  // An HTTP/1.0 client cannot take chunked: a body of unknown length ends where the connection does.
+  if (length == npos && http10_ && body_allowed()) close = true;
+  out.append(status_line(status_));
+  if (!custom_server_) out.append(detail::server_line(*ex_));
+  if (!custom_date_) out.append(detail::date_line(*ex_));
+  out.append(headers_);
+  if (body_allowed()) {
+    if (length != npos) {
+      out.append("Content-Length: ", 16);
+      append_decimal(out, length);
+      out.append("\r\n", 2);
+    } else if (!http10_) {
+      out.append("Transfer-Encoding: chunked\r\n", 28);
+      chunked_ = true;
+    }
+  }
+  close_ = close;
+  if (close) {
+    out.append("Connection: close\r\n", 19);
+  } else if (http10_keep_alive_) {
+    out.append("Connection: keep-alive\r\n", 24);
+  }
+  out.append("\r\n", 2);
+}
+
+std::error_code Response::send(std::string_view body) {
+  if (state_ != State::fresh) return state_ == State::finished ? Error::closed : Error::invalid_argument;
+  touched_ = true;
+  std::string* out = detail::out_begin(*ex_);
+  state_ = State::finished;
+  if (!out) return Error::closed;
+  write_head(*out, body_allowed() ? body.size() : npos);
+  written_ = body.size();
+  if (!head_request_ && body_allowed()) out->append(body);
+  detail::out_commit(*ex_, true);
+  return {};
+}
+
+std::error_code Response::send(int status, std::string_view body, std::string_view content_type) {
+  if (auto ec = set_status(status)) return ec;
+  if (!content_type.empty()) {
+    if (auto ec = set_content_type(content_type)) return ec;
+  }
+  return send(body);
+}
+
+std::error_code Response::send_error(int status, bool close) {
+  if (state_ != State::fresh) return Error::invalid_argument;
+  headers_.clear();
+  custom_server_ = custom_date_ = false;
+  declared_ = npos;
+  status_ = status;
+  if (close) close_ = true;
+  headers_.append("Content-Type: text/plain\r\n");
+  std::string_view reason = reason_phrase(status);
+  std::string body(reason);
+  body += '\n';
+  return send(body);
+}
+
+std::error_code Response::write(std::string_view piece) {
+  if (state_ == State::finished) return Error::closed;
+  touched_ = true;
+  std::string* out = detail::out_begin(*ex_);
+  if (!out) {
+    state_ = State::finished;
+    return Error::closed;
+  }
+  if (state_ == State::fresh) {
+    write_head(*out, declared_);
+    state_ = State::streaming;
+  }
+  if (!piece.empty() && !head_request_ && body_allowed()) {
+    if (chunked_) {
+      append_hex(*out, piece.size());
+      out->append("\r\n", 2);
+      out->append(piece);
+      out->append("\r\n", 2);
+    } else {
+      if (declared_ != npos && written_ + piece.size() > declared_) {
+        broken_ = true;  // more than announced: never let the excess reach the client as a next response
+        piece = piece.substr(0, static_cast<std::size_t>(declared_ - written_));
+      }
+      out->append(piece);
+    }
+  }
+  written_ += piece.size();
+  detail::out_commit(*ex_, false);
+  return {};
+}
+
+std::error_code Response::end(std::string_view last) {
+  if (state_ == State::finished) return Error::closed;
+  if (state_ == State::fresh && declared_ == npos) return send(last);
+  if (!last.empty() || state_ == State::fresh) {
+    if (auto ec = write(last)) return ec;
+  }
+  std::string* out = detail::out_begin(*ex_);
+  state_ = State::finished;
+  if (!out) return Error::closed;
+  if (chunked_ && !head_request_) out->append("0\r\n\r\n", 5);
+  if (declared_ != npos && written_ != declared_) broken_ = true;
+  detail::out_commit(*ex_, true);
+  return {};
+}
+
+}  // namespace waitless::http

@@ -1,0 +1,705 @@
+#include "waitless/http/server_connection.hpp"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "waitless/async/task.hpp"
+#include "waitless/base/log.hpp"
+#include "waitless/http/server_loop.hpp"
+
+namespace waitless::http::detail {
+
+namespace {
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr int64_t kLingerNs = 2'000'000'000;  // how long a closing connection reads and drops input
+
+int64_t ns(std::chrono::milliseconds d) noexcept { return static_cast<int64_t>(d.count()) * 1'000'000; }
+}  // namespace
+
+ServerConnection::Entry::~Entry() {
+  if (--c->depth_ == 0 && c->dead_) delete c;
+}
+
+ServerConnection::ServerConnection(ServerLoop& sl, int fd) noexcept
+    : watcher_(sl.loop(), fd, [this](unsigned events) { on_io(events); }), sl_(sl) {}
+
+ServerConnection::~ServerConnection() {
+  if (!dead_) close_now();
+  if (st_) sl_.release_state(st_);
+}
+
+void ServerConnection::start(ServerLoop& sl, int fd) {
+  auto* c = new ServerConnection(sl, fd);
+  sl.connection_opened(*c);
+  // A new connection gets headers_timeout to start its first request; idle means closed without a word.
+  c->wait_ = Wait::idle;
+  c->deadline_ = sl.loop().now() + ns(sl.limits().headers_timeout);
+  Entry guard(c);
+  c->set_interest(true, false);
+  if (!c->reading_) c->close_now();
+}
+
+ConnState& ServerConnection::state() noexcept {
+  if (!st_) st_ = sl_.acquire_state();
+  return *st_;
+}
+
+bool ServerConnection::at_rest() const noexcept {
+  return st_ && !close_after_ && st_->inflight.empty() && st_->live.empty() && st_->queued() == 0 &&
+         st_->in_off >= st_->in.size() && !st_->body_ex && !st_->discard && !st_->parser.in_message();
+}
+
+void ServerConnection::set_interest(bool read, bool write) noexcept {
+  if (dead_) return;
+  if (read == reading_ && write == writing_ && watcher_.is_active() == (read || write)) return;
+  unsigned events = (read ? io::readable : 0u) | (write ? io::writable : 0u);
+  if (watcher_.start(events)) {
+    log::error("http: cannot watch connection fd {}", watcher_.fd());
+    reading_ = writing_ = false;
+    return;
+  }
+  reading_ = read;
+  writing_ = write;
+}
+
+// ---- input ------------------------------------------------------------------------------------------------
+
+void ServerConnection::on_io(unsigned events) noexcept {
+  Entry guard(this);
+  if (events & io::writable) {
+    if (!flush(false)) return;
+    maybe_close();
+    if (dead_) return;
+  }
+  if (events & (io::readable | io::hangup | io::error)) on_readable(events);
+}
+
+void ServerConnection::on_readable(unsigned events) noexcept {
+  char* buf = sl_.recv_buffer();
+  if (lingering_) {
+    ssize_t n = ::read(watcher_.fd(), buf, ServerLoop::kRecvSize);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) close_now();
+    return;
+  }
+  if (!input_wanted()) {
+    if (events & (io::hangup | io::error)) {
+      abort();
+    } else {
+      set_interest(false, writing_);  // backpressure: resume_input() turns reading back on
+    }
+    return;
+  }
+  if (st_ && st_->in_off < st_->in.size()) {
+    process_kept();  // what was received earlier goes first
+    if (dead_ || (st_ && st_->in_off < st_->in.size()) || !input_wanted()) return;
+  }
+  ssize_t n = ::read(watcher_.fd(), buf, ServerLoop::kRecvSize);
+  if (n > 0) {
+    sl_.batching = this;
+    process(buf, static_cast<std::size_t>(n), true);
+    finish_batch();
+    return;
+  }
+  if (n == 0) {
+    on_eof();
+  } else if (errno != EAGAIN && errno != EINTR) {
+    abort();
+  }
+}
+
+void ServerConnection::on_eof() noexcept {
+  // The client closed (or half-closed) its side. A request still being received or handled cannot be
+  // answered usefully: cancel it (Go's net/http does the same). Output already queued is still sent.
+  if (st_ && (!st_->live.empty() || st_->parser.in_message())) {
+    abort();
+  } else if (st_ && st_->queued() > 0) {
+    close_after_ = stop_input_ = true;
+    set_interest(false, true);
+  } else {
+    close_now();
+  }
+}
+
+bool ServerConnection::input_wanted() const noexcept {
+  if (stop_input_ || dead_) return false;
+  if (!st_) return !close_after_;
+  if (st_->discard) return true;
+  if (const Exchange* ex = st_->body_ex) {
+    return ex->body_mode == BodyMode::collect || (ex->body_mode == BodyMode::stream && ex->want_piece);
+  }
+  if (close_after_) return false;
+  const Limits& limits = sl_.limits();
+  // Output of this read's responses counts too: a pipelined burst stops at the high-water mark.
+  std::size_t queued = st_->queued() + (sl_.batching == this ? sl_.shared_out().size() : 0);
+  return st_->inflight_count < limits.max_in_flight && queued < limits.write_high_water;
+}
+
+void ServerConnection::process(const char* data, std::size_t len, bool from_shared) noexcept {
+  ConnState& st = state();
+  bool body_progress = false;
+  processing_ = true;
+  while (len > 0 && !dead_) {
+    if (!input_wanted()) break;
+    std::size_t used = 0;
+    uint64_t before = st.parser.body_received();
+    RequestParser::Event ev = st.parser.parse(data, len, &used);
+    data += used;
+    len -= used;
+    body_progress |= st.parser.body_received() != before;
+    if (ev == RequestParser::Event::head) {
+      on_head();
+    } else if (ev == RequestParser::Event::message_end) {
+      on_message_end();
+    } else if (ev == RequestParser::Event::error) {
+      on_parse_error();
+      len = 0;
+    }
+  }
+  processing_ = false;
+  if (dead_) return;
+  // The input is about to be overwritten (shared buffer) or dropped (kept input): nothing may point into
+  // it any more.
+  if (from_shared) {
+    if (len > 0) {
+      st.in.assign(data, len);
+      st.in_off = 0;
+    }
+  } else if (len == 0) {
+    st.in.clear();
+    st.in_off = 0;
+  } else {
+    st.in_off = static_cast<std::size_t>(data - st.in.data());
+  }
+  if (st.parser.in_head()) st.parser.spill();
+  if (Exchange* ex = st.body_ex) {
+    if (ex->sync_pending) ex->persist_request();
+    if (ex->body_mode == BodyMode::stream && ex->want_piece && !ex->body.empty()) ex->wake_body();
+  }
+  if (body_progress) update_deadline(true);
+}
+
+void ServerConnection::process_kept() noexcept {
+  Entry guard(this);
+  bool batch = sl_.batching == nullptr;
+  if (batch) sl_.batching = this;
+  process(st_->in.data() + st_->in_off, st_->in.size() - st_->in_off, false);
+  if (batch) {
+    finish_batch();
+  } else {
+    flush(false);
+  }
+}
+
+void ServerConnection::resume_input() noexcept {
+  if (dead_ || !input_wanted()) return;
+  if (st_ && st_->in_off < st_->in.size()) {
+    if (process_scheduled_) return;
+    // Not from here: the caller may be user code in the middle of a handler. The pin keeps us alive.
+    process_scheduled_ = true;
+    ++depth_;
+    sl_.loop().queue_microtask([this] {
+      Entry guard(this);
+      --depth_;
+      process_scheduled_ = false;
+      if (dead_ || !st_ || !input_wanted()) return;
+      process_kept();
+      if (!dead_ && input_wanted() && !(st_ && st_->in_off < st_->in.size())) set_interest(true, writing_);
+    });
+    return;
+  }
+  set_interest(true, writing_);
+}
+
+void ServerConnection::body_requested(Exchange& ex) noexcept {
+  Entry guard(this);
+  if (dead_ || !st_ || st_->body_ex != &ex) {
+    ex.wake_body(ex.body_error ? ex.body_error : std::error_code(Error::closed));
+    return;
+  }
+  st_->parser.set_body_sink(&ex.body, ex.req.body_limit());
+  if (ex.req.expects_continue() && !ex.continue_sent) send_continue(ex);
+  if (processing_) return;  // the parse loop that called the handler goes on with the body
+  resume_input();
+  update_deadline(true);
+}
+
+void ServerConnection::on_head() noexcept {
+  ConnState& st = *st_;
+  Exchange& ex = *sl_.acquire_exchange();
+  ex.bind(this, st.parser.head(), sl_.limits().max_body_size);
+  st.live.push_back(ex);
+  st.inflight.push_back(ex);
+  st.newest = &ex;
+  ++st.inflight_count;
+  if (!ex.req.keep_alive() || ex.req.is_upgrade()) {
+    // No request after this one (an upgrade's bytes belong to another protocol we do not speak).
+    ex.close = true;
+    close_after_ = true;
+  }
+  if (!ex.req.has_body()) {
+    ex.body_done = ex.continue_sent = true;
+    dispatch(ex);
+    return;
+  }
+  st.body_ex = &ex;
+  if (!sl_.config().sync_handler) {
+    dispatch(ex);  // the handler asks for the body, or not
+    return;
+  }
+  // A sync handler needs the whole body: the server asks for it on the handler's behalf.
+  auto cl = ex.req.content_length();
+  if (cl && *cl > ex.req.body_limit()) {
+    fail_body(413);
+    return;
+  }
+  ex.lock_body_limit();
+  ex.body_mode = BodyMode::collect;
+  ex.sync_pending = true;
+  if (cl) ex.body.reserve(static_cast<std::size_t>(*cl));
+  st.parser.set_body_sink(&ex.body, ex.req.body_limit());
+  if (ex.req.expects_continue()) send_continue(ex);
+}
+
+void ServerConnection::on_message_end() noexcept {
+  ConnState& st = *st_;
+  if (st.discard) {
+    st.discard = false;
+    return;
+  }
+  Exchange* ex = st.body_ex;
+  st.body_ex = nullptr;
+  if (!ex) return;
+  ex->body_done = true;
+  if (ex->sync_pending) {
+    ex->sync_pending = false;
+    dispatch(*ex);
+  } else {
+    ex->wake_body();
+  }
+}
+
+void ServerConnection::on_parse_error() noexcept {
+  ConnState& st = *st_;
+  const int status = st.parser.error_status();
+  log::debug("http: fd {}: {} {}", watcher_.fd(), status, st.parser.error_reason());
+  if (st.discard) {  // the response is out; nothing to answer
+    stop_input_ = close_after_ = true;
+    st.discard = false;
+    return;
+  }
+  if (st.body_ex) {
+    fail_body(status);
+    return;
+  }
+  (void)error_exchange(status);
+}
+
+Exchange& ServerConnection::error_exchange(int status) noexcept {
+  ConnState& st = state();
+  stop_input_ = close_after_ = true;
+  Exchange& ex = *sl_.acquire_exchange();
+  ex.bind_error(this);
+  st.live.push_back(ex);
+  st.inflight.push_back(ex);
+  st.newest = &ex;
+  ++st.inflight_count;
+  ex.respond_error(status, true);
+  return ex;
+}
+
+void ServerConnection::fail_body(int status) noexcept {
+  ConnState& st = *st_;
+  stop_input_ = close_after_ = true;
+  Exchange* ex = st.body_ex;
+  st.body_ex = nullptr;
+  if (!ex) return;
+  if (ex->sync_pending || !ex->handler_running) {
+    ex->sync_pending = false;
+    ex->respond_error(status, true);
+    maybe_release(*ex);
+    return;
+  }
+  // The async handler is waiting for (or will ask for) the body: it learns of the failure; if it does not
+  // answer, the server answers `status` when it ends.
+  ex->body_error = status == 413   ? Error::limit_exceeded
+                   : status == 408 ? Error::timed_out
+                                   : Error::protocol_error;
+  ex->body_error_status = status;
+  ex->close = true;
+  ex->wake_body(ex->body_error);
+}
+
+void ServerConnection::send_continue(Exchange& ex) noexcept {
+  ex.continue_sent = true;
+  output_for(ex)->append(kContinue);
+  if (sl_.batching != this) flush(false);
+}
+
+// ---- handlers ---------------------------------------------------------------------------------------------
+
+void ServerConnection::dispatch(Exchange& ex) noexcept {
+  const ServerConfig& cfg = sl_.config();
+  if (cfg.sync_handler) {
+    std::exception_ptr err;
+    ex.handler_running = true;  // the handler may still use req/res after sending
+    try {
+      cfg.sync_handler(ex.req, ex.res);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    ex.handler_running = false;
+    if (!err && !ex.res.touched() && cfg.handler) {
+      start_async(ex);
+      return;
+    }
+    handler_done(ex, err);
+    return;
+  }
+  start_async(ex);
+}
+
+void ServerConnection::start_async(Exchange& ex) noexcept {
+  try {
+    ex.persist_request();  // the handler may keep views past this read
+    ex.cancel.emplace();
+    ex.handler_running = true;
+    spawn(run_handler(&ex), ex.cancel->token());  // runs until its first suspension
+  } catch (...) {
+    ex.handler_running = false;
+    handler_done(ex, std::current_exception());
+  }
+}
+
+namespace {
+void log_failure(const Exchange& ex, std::exception_ptr err) noexcept {
+  try {
+    std::rethrow_exception(err);
+  } catch (const std::exception& e) {
+    log::error("http: handler for {} {} failed: {}", ex.req.method(), ex.req.target(), e.what());
+  } catch (...) {
+    log::error("http: handler for {} {} failed with a non-std exception", ex.req.method(), ex.req.target());
+  }
+}
+}  // namespace
+
+void ServerConnection::handler_done(Exchange& ex, std::exception_ptr err) noexcept {
+  Entry guard(this);
+  if (err) {
+    log_failure(ex, err);
+    if (!ex.res.headers_sent()) {
+      ex.respond_error(500, false);
+    } else if (!ex.res.finished()) {
+      ex.abandon_response();
+    }
+  } else if (!ex.res.finished()) {
+    if (ex.body_error_status && !ex.res.headers_sent()) {
+      ex.respond_error(ex.body_error_status, true);
+    } else if (!ex.res.headers_sent()) {
+      (void)ex.res.send({});
+    } else {
+      (void)ex.res.end();
+    }
+  }
+  if (dead_) return;
+  maybe_release(ex);
+  resume_input();
+}
+
+void ServerConnection::maybe_release(Exchange& ex) noexcept {
+  if (ex.handler_running || !ex.emitted) return;
+  if (st_->body_ex == &ex) {
+    // Its body is still arriving and nobody will read it: drop a small rest, or close (the response
+    // then said Connection: close, see decide_close).
+    st_->body_ex = nullptr;
+    if (close_after_ || ex.req.expects_continue()) {
+      stop_input_ = true;
+    } else {
+      st_->discard = true;
+      st_->parser.set_body_sink(nullptr, st_->parser.body_received() + sl_.limits().max_drain);
+    }
+  }
+  ex.ListHook<LiveTag>::unlink_from_list();
+  ex.release();
+  maybe_close();
+}
+
+// ---- output -----------------------------------------------------------------------------------------------
+
+std::string* ServerConnection::output_for(Exchange& ex) noexcept {
+  if (&ex != st_->inflight.front()) return &ex.pending;
+  return sl_.batching == this ? &sl_.shared_out() : &st_->out;
+}
+
+bool ServerConnection::decide_close(Exchange& ex) noexcept {
+  if (ex.close) return true;
+  ConnState& st = *st_;
+  if ((close_after_ || draining_) && &ex == st.newest) return true;
+  if (st.body_ex == &ex && !ex.body_done) {
+    // The rest of the body may never be read: keep the connection only if it can be drained cheaply.
+    if (ex.req.expects_continue() && !ex.continue_sent) return true;  // the client may or may not send it
+    if (!ex.req.chunked()) {
+      uint64_t rest = ex.req.content_length().value_or(0) - st.parser.body_received();
+      if (rest > sl_.limits().max_drain) return true;
+    }
+  }
+  return false;
+}
+
+bool ServerConnection::needs_drain(const Exchange& ex) const noexcept {
+  std::size_t hwm = sl_.limits().write_high_water;
+  if (&ex != st_->inflight.front()) return ex.pending.size() >= hwm;
+  std::size_t queued = st_->queued() + (sl_.batching == this ? sl_.shared_out().size() : 0);
+  return queued >= hwm;
+}
+
+void ServerConnection::committed(Exchange& ex, bool finished) noexcept {
+  Entry guard(this);
+  if (!ex.head_written) {
+    ex.head_written = true;
+    if (ex.res.closes_connection()) close_after_ = true;
+  }
+  if (finished) {
+    if (ex.res.closes_connection()) close_after_ = true;
+    if (&ex == st_->inflight.front()) advance();
+  }
+  if (sl_.batching != this && !dead_) {
+    if (flush(false)) maybe_close();
+  }
+}
+
+void ServerConnection::advance() noexcept {
+  ConnState& st = *st_;
+  for (;;) {
+    Exchange* front = st.inflight.front();
+    if (!front || !front->res.finished()) return;
+    st.inflight.pop_front();
+    --st.inflight_count;
+    if (st.newest == front) st.newest = nullptr;
+    front->emitted = true;
+    if (Exchange* next = st.inflight.front(); next && !next->pending.empty()) {
+      (sl_.batching == this ? sl_.shared_out() : st.out).append(next->pending);
+      next->pending.clear();
+    }
+    maybe_release(*front);
+    if (dead_) return;
+  }
+}
+
+void ServerConnection::finish_batch() noexcept {
+  sl_.batching = nullptr;
+  if (dead_) {
+    sl_.shared_out().clear();
+    return;
+  }
+  if (!flush(true)) return;
+  if (at_rest()) {
+    // The common end of a keep-alive request: no state, no buffer, one deadline store.
+    sl_.release_state(st_);
+    st_ = nullptr;
+    wait_ = Wait::idle;
+    deadline_ = sl_.loop().now() + ns(sl_.limits().keep_alive_timeout);
+    return;
+  }
+  maybe_close();
+  if (!dead_) update_deadline(false);
+}
+
+bool ServerConnection::flush(bool with_shared) noexcept {
+  std::string& shared = sl_.shared_out();
+  const std::size_t q = st_ ? st_->queued() : 0;
+  const std::size_t s = with_shared ? shared.size() : 0;
+  if (q + s == 0) {
+    if (writing_) set_interest(reading_, false);
+    return !dead_;
+  }
+  ssize_t n;
+  const int fd = watcher_.fd();
+  if (q == 0) {
+    n = ::send(fd, shared.data(), s, MSG_NOSIGNAL);
+  } else if (s == 0) {
+    n = ::send(fd, st_->out.data() + st_->out_off, q, MSG_NOSIGNAL);
+  } else {
+    iovec iov[2] = {{st_->out.data() + st_->out_off, q}, {shared.data(), s}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 2;
+    n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  }
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EINTR) {
+      if (with_shared) shared.clear();
+      abort();
+      return false;
+    }
+    n = 0;
+  }
+  auto sent = static_cast<std::size_t>(n);
+  if (q > 0) {
+    std::size_t from_q = sent < q ? sent : q;
+    st_->out_off += from_q;
+    sent -= from_q;
+  }
+  if (s > 0) {
+    if (sent < s) state().out.append(shared.data() + sent, s - sent);  // the kernel's buffer is full
+    shared.clear();
+  }
+  ConnState* st = st_;
+  if (!st) return true;
+  if (st->out_off == st->out.size()) {
+    st->out.clear();
+    st->out_off = 0;
+  } else if (st->out_off > 64 * 1024 && st->out_off * 2 > st->out.size()) {
+    st->out.erase(0, st->out_off);
+    st->out_off = 0;
+  }
+  const bool pending = st->queued() > 0;
+  set_interest(reading_, pending);
+  if (pending && n > 0) update_deadline(true);
+  if (st->queued() < sl_.limits().write_low_water) {
+    if (Exchange* front = st->inflight.front()) front->wake_drain();
+    if (!reading_ || st->in_off < st->in.size()) resume_input();
+  }
+  return !dead_;
+}
+
+void ServerConnection::maybe_close() noexcept {
+  if (!close_after_ || dead_) return;
+  if (st_ && (!st_->inflight.empty() || st_->queued() > 0)) return;
+  if (sl_.batching == this && !sl_.shared_out().empty()) return;
+  // Lingering close: stop sending, keep reading (and dropping) what the client is still sending for a
+  // moment, so its kernel does not answer our last response with a reset before the client read it.
+  if (::shutdown(watcher_.fd(), SHUT_WR) != 0) {
+    close_now();
+    return;
+  }
+  detach_all();
+  lingering_ = true;
+  stop_input_ = true;
+  wait_ = Wait::linger;
+  deadline_ = sl_.loop().now() + kLingerNs;
+  set_interest(true, false);
+}
+
+// ---- closing ----------------------------------------------------------------------------------------------
+
+void ServerConnection::detach_all() noexcept {
+  if (!st_) return;
+  ConnState& st = *st_;
+  st.inflight.clear();
+  st.inflight_count = 0;
+  st.newest = nullptr;
+  st.body_ex = nullptr;
+  while (Exchange* ex = st.live.pop_front()) {
+    ex->conn = nullptr;
+    if (!ex->body_done && !ex->body_error) ex->body_error = Error::closed;
+    ex->wake_body(Error::closed);
+    ex->wake_drain(Error::closed);
+    if (ex->handler_running) {
+      sl_.orphan(*ex);
+      if (ex->cancel) ex->cancel->cancel();  // user callbacks may run here
+    } else {
+      ex->release();
+    }
+  }
+}
+
+void ServerConnection::close_now() noexcept {
+  if (dead_) return;
+  dead_ = true;
+  if (sl_.batching == this) {
+    sl_.shared_out().clear();
+    sl_.batching = nullptr;
+  }
+  watcher_.stop();
+  ::close(watcher_.fd());
+  detach_all();
+  sl_.connection_closed(*this);
+  // Deleted by the outermost Entry guard: every path to here holds one.
+}
+
+void ServerConnection::abort() noexcept {
+  Entry guard(this);
+  close_now();
+}
+
+void ServerConnection::begin_drain() noexcept {
+  Entry guard(this);
+  if (dead_) return;
+  draining_ = true;
+  if (lingering_) return;
+  if (!st_ || (st_->live.empty() && st_->queued() == 0)) {
+    close_now();  // idle, or only part of a request: nothing in flight to finish
+    return;
+  }
+  close_after_ = true;
+  if (st_->live.empty()) stop_input_ = true;
+  maybe_close();
+}
+
+// ---- deadlines --------------------------------------------------------------------------------------------
+
+void ServerConnection::update_deadline(bool progress) noexcept {
+  if (lingering_) return;
+  const Limits& limits = sl_.limits();
+  Wait w;
+  int64_t timeout = 0;
+  if (!st_) {
+    w = Wait::idle;
+    timeout = ns(limits.keep_alive_timeout);
+  } else if (st_->queued() > 0) {
+    w = Wait::send;
+    timeout = ns(limits.send_timeout);
+  } else if ((st_->body_ex || st_->discard) && input_wanted()) {
+    w = Wait::body;
+    timeout = ns(limits.body_timeout);
+  } else if (st_->parser.in_head() && st_->inflight.empty()) {
+    w = Wait::headers;
+    timeout = ns(limits.headers_timeout);
+  } else if (st_->live.empty() && !st_->parser.in_message()) {
+    w = Wait::idle;
+    timeout = ns(limits.keep_alive_timeout);
+  } else {
+    w = Wait::none;  // a handler runs: its own business
+  }
+  if (w == wait_ && !(progress && (w == Wait::body || w == Wait::send))) return;
+  wait_ = w;
+  deadline_ = w == Wait::none ? 0 : sl_.loop().now() + timeout;
+}
+
+void ServerConnection::on_sweep(int64_t now) noexcept {
+  if (deadline_ == 0 || now < deadline_) return;
+  Entry guard(this);
+  deadline_ = 0;
+  switch (wait_) {
+    case Wait::idle:
+    case Wait::linger:
+      close_now();
+      return;
+    case Wait::send:
+      abort();
+      return;
+    case Wait::headers:
+      if (st_ && st_->parser.in_head() && st_->inflight.empty()) {
+        (void)error_exchange(408);
+        if (!dead_ && flush(false)) maybe_close();
+      } else {
+        close_now();
+      }
+      return;
+    case Wait::body:
+      if (st_ && st_->discard) {
+        close_now();
+        return;
+      }
+      if (st_) fail_body(408);
+      if (!dead_ && flush(false)) maybe_close();
+      return;
+    case Wait::none:
+      return;
+  }
+}
+
+}  // namespace waitless::http::detail

@@ -1,0 +1,132 @@
+// ServerConnection (internal): one accepted HTTP/1.1 connection, built directly on its fd with an
+// IoWatcher. The state machine of the server: read, parse, dispatch, order responses, write.
+//
+// Memory: an idle keep-alive connection is this object alone (well under 256 bytes): it has no read or
+// write buffer. Reads go to the loop's shared 64 KiB buffer; a ConnState (parser, queues) is taken from the
+// loop's pool only while a request is incomplete, a handler runs or output waits, and goes back at rest.
+//
+// Hot path (one read holding complete requests, sync handler): one read(), the responses of every request
+// in that read appended to the loop's shared output buffer in order, one send() at the end. No timer
+// operation: a deadline field is checked by the loop's once-a-second sweep.
+//
+// Ordering: responses leave in request order. The exchange at the front of the in-flight list writes to
+// the connection's output; the others collect their bytes until they reach the front.
+//
+// Backpressure: reading stops while (a) an async handler has not asked for the body being received, or
+// holds the previous piece, (b) max_in_flight handlers run, or (c) queued output passes write_high_water
+// (until it drains below write_low_water). Input already received then waits in the ConnState.
+//
+// User code can close or destroy anything: every entry point holds an Entry guard, and a connection closed
+// inside one is deleted when the outermost guard ends.
+#pragma once
+#include <cstdint>
+#include <exception>
+#include <string>
+
+#include "waitless/base/intrusive_list.hpp"
+#include "waitless/http/exchange.hpp"
+#include "waitless/http/parser.hpp"
+#include "waitless/loop/io_watcher.hpp"
+
+namespace waitless::http::detail {
+
+class ServerLoop;
+struct ConnListTag;
+
+// What a connection needs only while it is not at rest. Pooled by the loop.
+struct ConnState {
+  explicit ConnState(const Limits& limits) : parser(limits) {}
+  RequestParser parser;
+  IntrusiveList<Exchange, InflightTag> inflight;  // responses not yet written out, in request order
+  IntrusiveList<Exchange, LiveTag> live;          // every exchange bound to the connection
+  std::size_t inflight_count = 0;
+  Exchange* newest = nullptr;  // the last one pushed on inflight (the list has no back())
+  std::string out;             // output not yet accepted by the kernel, from out_off
+  std::size_t out_off = 0;
+  std::string in;  // input received but not parsed yet (parsing paused), from in_off
+  std::size_t in_off = 0;
+  Exchange* body_ex = nullptr;  // the exchange whose body the parser is in
+  bool discard = false;         // the parser is in a body nobody reads: dropped, up to max_drain
+  ConnState* next_free = nullptr;
+
+  std::size_t queued() const noexcept { return out.size() - out_off; }
+};
+
+class ServerConnection final : public ListHook<ConnListTag> {
+ public:
+  ServerConnection(ServerLoop& sl, int fd) noexcept;
+  ~ServerConnection();
+  ServerConnection(const ServerConnection&) = delete;
+  ServerConnection& operator=(const ServerConnection&) = delete;
+
+  // Creates a connection for an accepted fd and starts watching it (closed at once if that fails).
+  static void start(ServerLoop& sl, int fd);
+
+  // Exchange-facing (Response / Request through detail:: functions).
+  std::string* output_for(Exchange& ex) noexcept;
+  void committed(Exchange& ex, bool finished) noexcept;
+  bool decide_close(Exchange& ex) noexcept;
+  bool needs_drain(const Exchange& ex) const noexcept;
+  void body_requested(Exchange& ex) noexcept;
+  void handler_done(Exchange& ex, std::exception_ptr err) noexcept;
+
+  // Loop-facing.
+  void on_sweep(int64_t now) noexcept;
+  void begin_drain() noexcept;  // graceful shutdown: finish in-flight requests, then close
+  void abort() noexcept;        // close now, cancelling handlers
+  int64_t deadline() const noexcept { return deadline_; }
+
+ private:
+  enum class Wait : uint8_t { none, idle, headers, body, send, linger };
+  struct Entry {
+    explicit Entry(ServerConnection* c) noexcept : c(c) { ++c->depth_; }
+    ~Entry();
+    ServerConnection* c;
+  };
+
+  void on_io(unsigned events) noexcept;
+  void on_readable(unsigned events) noexcept;
+  void on_eof() noexcept;
+  void process(const char* data, std::size_t len, bool from_shared) noexcept;
+  void process_kept() noexcept;
+  void on_head() noexcept;
+  void on_message_end() noexcept;
+  void on_parse_error() noexcept;
+  void dispatch(Exchange& ex) noexcept;
+  void start_async(Exchange& ex) noexcept;
+  void finish_batch() noexcept;
+  // Sends queued output (and the loop's shared output when with_shared). False if the connection died.
+  bool flush(bool with_shared) noexcept;
+  void advance() noexcept;
+  void maybe_release(Exchange& ex) noexcept;
+  void maybe_close() noexcept;
+  bool input_wanted() const noexcept;
+  void resume_input() noexcept;
+  void set_interest(bool read, bool write) noexcept;
+  void update_deadline(bool progress) noexcept;
+  void send_continue(Exchange& ex) noexcept;
+  void fail_body(int status) noexcept;
+  Exchange& error_exchange(int status) noexcept;
+  void detach_all() noexcept;
+  void close_now() noexcept;
+  ConnState& state() noexcept;
+  bool at_rest() const noexcept;
+
+  IoWatcher watcher_;
+  ServerLoop& sl_;
+  ConnState* st_ = nullptr;
+  int64_t deadline_ = 0;
+  uint32_t depth_ = 0;
+  Wait wait_ = Wait::idle;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool close_after_ = false;  // no request after the current ones; close once their responses are out
+  bool stop_input_ = false;   // read nothing more at all
+  bool dead_ = false;
+  bool draining_ = false;
+  bool lingering_ = false;  // closing: output shut down, input read and dropped until EOF or a deadline
+  bool process_scheduled_ = false;
+  bool processing_ = false;  // inside process(): a handler asking for its body is served by that loop
+};
+
+}  // namespace waitless::http::detail

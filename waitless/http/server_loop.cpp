@@ -1,0 +1,170 @@
+#include "waitless/http/server_loop.hpp"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include "waitless/base/log.hpp"
+
+namespace waitless::http::detail {
+
+namespace {
+constexpr std::size_t kMaxFreeStates = 256;
+constexpr std::size_t kMaxFreeExchanges = 1024;
+
+// Until the next wall-clock second, so the cached Date turns over within a few ms of the real one.
+Duration until_next_second() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return std::chrono::nanoseconds(1'000'000'000 - ts.tv_nsec + 1'000'000);
+}
+}  // namespace
+
+ServerLoop::ServerLoop(Loop& loop, std::shared_ptr<const ServerConfig> config)
+    : loop_(loop),
+      config_(std::move(config)),
+      recv_(std::make_unique<char[]>(kRecvSize)),
+      tick_(loop),
+      deadline_timer_(loop) {
+  out_.reserve(kRecvSize);
+  free_exchanges_.reserve(kMaxFreeExchanges);
+}
+
+ServerLoop::~ServerLoop() {
+  listener_.reset();
+  shutting_down_ = true;
+  done_ = nullptr;
+  while (ServerConnection* c = conns_.front()) c->abort();  // unlinks itself
+  // Handlers still running after their connection closed: they delete their exchange when they end.
+  while (Exchange* ex = orphans_.pop_front()) ex->owner = nullptr;
+  while (ConnState* st = free_states_) {
+    free_states_ = st->next_free;
+    delete st;
+  }
+  for (Exchange* ex : free_exchanges_) delete ex;
+}
+
+Result<uint16_t> ServerLoop::listen(const net::ListenOptions& options) {
+  if (shutting_down_) return Error::closed;
+  auto listener = net::TcpListener::listen(loop_, options, [this](int fd) { adopt(fd); });
+  if (!listener) return listener.error();
+  listener_ = std::move(listener.value());
+  if (!tick_.pending()) {
+    date_.refresh();
+    (void)tick_.start(
+        until_next_second(), [this] { on_tick(); }, std::chrono::seconds(1));
+    tick_.unref();  // the listener and the connections keep the loop alive, not the clock
+  }
+  return listener_->port();
+}
+
+void ServerLoop::adopt(int fd) {
+  if (shutting_down_) {
+    ::close(fd);
+    return;
+  }
+  ServerConnection::start(*this, fd);
+}
+
+void ServerLoop::on_tick() noexcept {
+  date_.refresh();
+  const int64_t now = loop_.now();
+  conns_.for_each([now](ServerConnection& c) { c.on_sweep(now); });
+}
+
+void ServerLoop::shutdown(std::chrono::milliseconds deadline, std::function<void()> done) {
+  if (done) done_ = std::move(done);
+  if (!shutting_down_) {
+    shutting_down_ = true;
+    listener_.reset();  // stop accepting; the kernel refuses new connections from here on
+    conns_.for_each([](ServerConnection& c) { c.begin_drain(); });
+  }
+  if (!finished()) {
+    // Whatever is still open at the deadline is closed, its handlers cancelled (an earlier deadline wins).
+    if (!deadline_timer_.pending() || deadline_timer_.due_in() > deadline.count() * 1'000'000) {
+      (void)deadline_timer_.start(deadline, [this] {
+        conns_.for_each([](ServerConnection& c) { c.abort(); });
+        check_done();
+      });
+    }
+  }
+  check_done();
+}
+
+void ServerLoop::check_done() noexcept {
+  if (!finished()) return;
+  (void)tick_.stop();
+  (void)deadline_timer_.stop();
+  if (auto done = std::move(done_)) {
+    done_ = nullptr;
+    done();
+  }
+}
+
+void ServerLoop::connection_opened(ServerConnection& c) noexcept {
+  conns_.push_back(c);
+  ++connections_;
+}
+
+void ServerLoop::connection_closed(ServerConnection& c) noexcept {
+  IntrusiveList<ServerConnection, ConnListTag>::remove(c);
+  --connections_;
+  if (shutting_down_) check_done();
+}
+
+ConnState* ServerLoop::acquire_state() {
+  ConnState* st = free_states_;
+  if (st) {
+    free_states_ = st->next_free;
+    --free_state_count_;
+    st->next_free = nullptr;
+  } else {
+    st = new ConnState(limits());
+  }
+  st->parser.reset();
+  return st;
+}
+
+void ServerLoop::release_state(ConnState* st) noexcept {
+  st->inflight.clear();
+  st->live.clear();
+  st->inflight_count = 0;
+  st->newest = nullptr;
+  st->body_ex = nullptr;
+  st->discard = false;
+  st->out_off = st->in_off = 0;
+  // A state that buffered a burst gives the memory back rather than keeping it in the pool.
+  if (st->out.capacity() > 64 * 1024) std::string().swap(st->out);
+  if (st->in.capacity() > 64 * 1024) std::string().swap(st->in);
+  st->out.clear();
+  st->in.clear();
+  if (st->parser.arena_capacity() > 16 * 1024) st->parser.release_memory();
+  if (free_state_count_ >= kMaxFreeStates) {
+    delete st;
+    return;
+  }
+  st->next_free = free_states_;
+  free_states_ = st;
+  ++free_state_count_;
+}
+
+Exchange* ServerLoop::acquire_exchange() {
+  ++exchanges_out_;
+  if (free_exchanges_.empty()) return new Exchange(this);
+  Exchange* ex = free_exchanges_.back();
+  free_exchanges_.pop_back();
+  return ex;
+}
+
+void ServerLoop::release_exchange(Exchange* ex) noexcept {
+  ex->clear();
+  --exchanges_out_;
+  if (free_exchanges_.size() >= kMaxFreeExchanges) {
+    delete ex;
+  } else {
+    free_exchanges_.push_back(ex);  // capacity reserved up front and kept: no allocation after warm-up
+  }
+  if (shutting_down_) check_done();
+}
+
+}  // namespace waitless::http::detail

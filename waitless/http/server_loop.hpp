@@ -1,0 +1,94 @@
+// ServerLoop (internal): the HTTP server's state on one loop. Owns that loop's listener, its connections,
+// the loop-wide receive and output buffers, the pools of exchanges and connection states, the Date cache
+// and one 1-second timer that refreshes the date and sweeps connection deadlines. Nothing here is shared
+// with another loop; the configuration it reads is immutable.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "waitless/base/intrusive_list.hpp"
+#include "waitless/base/result.hpp"
+#include "waitless/http/date_cache.hpp"
+#include "waitless/http/server_connection.hpp"
+#include "waitless/http/server_options.hpp"
+#include "waitless/loop/timer.hpp"
+#include "waitless/net/tcp_listener.hpp"
+
+namespace waitless::http::detail {
+
+// The immutable part, shared by every loop of a server.
+struct ServerConfig {
+  Handler handler;
+  SyncHandler sync_handler;
+  ServerOptions options;
+  std::string server_line;  // "Server: name\r\n" or empty
+};
+
+class ServerLoop {
+ public:
+  static constexpr std::size_t kRecvSize = 64 * 1024;
+
+  ServerLoop(Loop& loop, std::shared_ptr<const ServerConfig> config);
+  ~ServerLoop();
+  ServerLoop(const ServerLoop&) = delete;
+  ServerLoop& operator=(const ServerLoop&) = delete;
+
+  // Listens and starts accepting; returns the bound port.
+  Result<uint16_t> listen(const net::ListenOptions& options);
+  // Takes an accepted fd (non-blocking) as a connection; the listener calls this.
+  void adopt(int fd);
+  // Graceful shutdown: stop accepting, finish in-flight requests (their last response says
+  // Connection: close), close idle connections; after `deadline` close the rest, cancelling handlers.
+  // `done` runs once nothing is left (no connection, no handler): the loop can then end.
+  void shutdown(std::chrono::milliseconds deadline, std::function<void()> done = {});
+  bool finished() const noexcept { return shutting_down_ && connections_ == 0 && exchanges_out_ == 0; }
+
+  Loop& loop() const noexcept { return loop_; }
+  const ServerConfig& config() const noexcept { return *config_; }
+  const Limits& limits() const noexcept { return config_->options.limits; }
+  const DateCache& date() const noexcept { return date_; }
+  std::size_t connection_count() const noexcept { return connections_; }
+  uint16_t port() const noexcept { return listener_ ? listener_->port() : 0; }
+
+  // For connections.
+  char* recv_buffer() noexcept { return recv_.get(); }
+  std::string& shared_out() noexcept { return out_; }
+  ServerConnection* batching = nullptr;  // the connection whose read is being processed (owns shared_out)
+  ConnState* acquire_state();
+  void release_state(ConnState* st) noexcept;
+  Exchange* acquire_exchange();
+  void release_exchange(Exchange* ex) noexcept;
+  // An exchange whose connection closed while its handler runs: kept here until the handler ends.
+  void orphan(Exchange& ex) noexcept { orphans_.push_back(ex); }
+  void connection_opened(ServerConnection& c) noexcept;
+  void connection_closed(ServerConnection& c) noexcept;
+  bool shutting_down() const noexcept { return shutting_down_; }
+
+ private:
+  void on_tick() noexcept;
+  void check_done() noexcept;
+
+  Loop& loop_;
+  std::shared_ptr<const ServerConfig> config_;
+  std::unique_ptr<char[]> recv_;
+  std::string out_;
+  DateCache date_;
+  Timer tick_;
+  Timer deadline_timer_;
+  std::unique_ptr<net::TcpListener> listener_;
+  IntrusiveList<ServerConnection, ConnListTag> conns_;
+  IntrusiveList<Exchange, LiveTag> orphans_;
+  std::size_t connections_ = 0;
+  std::size_t exchanges_out_ = 0;  // taken from the pool and not returned
+  ConnState* free_states_ = nullptr;
+  std::size_t free_state_count_ = 0;
+  std::vector<Exchange*> free_exchanges_;
+  bool shutting_down_ = false;
+  std::function<void()> done_;
+};
+
+}  // namespace waitless::http::detail

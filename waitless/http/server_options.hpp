@@ -1,0 +1,26 @@
+// What a Server is configured with: its handlers and options. Shared read-only by every loop.
+#pragma once
+#include <functional>
+#include <string>
+
+#include "waitless/async/task.hpp"
+#include "waitless/http/limits.hpp"
+#include "waitless/http/request.hpp"
+#include "waitless/http/response.hpp"
+
+namespace waitless::http {
+
+// Called at the end of the request head; runs as a task on the connection's loop, cancelled (its token
+// fires) when the client disconnects. It may run concurrently on every loop of the server.
+using Handler = std::function<Task<>(Request&, Response&)>;
+// The fast path: called once the whole request (body included) has arrived, on the loop, with views into
+// the receive buffer. If it leaves the response untouched and an async Handler is set, that one runs.
+using SyncHandler = std::function<void(Request&, Response&)>;
+
+struct ServerOptions {
+  Limits limits;
+  // The Server header's value; empty: no Server header.
+  std::string server_name = "waitless";
+};
+
+}  // namespace waitless::http
