@@ -19,7 +19,11 @@ for bin in "$BUILD"/*_fuzz; do
     echo "fuzz $name: ok ($(grep -o 'cov: [0-9]*' "$BUILD/$name.log" | tail -1), $(grep -c . "$BUILD/$name.log") log lines)"
     pass=$((pass + 1))
   else
-    echo "fuzz $name: FAILED, see $BUILD/$name.log"; tail -30 "$BUILD/$name.log"
+    echo "fuzz $name: FAILED, see $BUILD/$name.log"
+    # What broke (sanitizer report or the target's own invariant message), then the input that did it.
+    grep -m8 -E 'invariant broken|diverges|whole:|split:|ERROR: |runtime error:|SUMMARY: |in LLVMFuzzerTestOneInput|#[0-9]+ .* in waitless::' \
+      "$BUILD/$name.log" | cut -c1-300
+    grep -E '^(artifact_prefix=|Base64:)' "$BUILD/$name.log" | tail -2
     fail=$((fail + 1))
   fi
 done
