@@ -9,6 +9,41 @@ namespace {
 
 RequestParser& self(llhttp_t* p) noexcept { return *static_cast<RequestParser*>(p->data); }
 
+// uri-host [ ":" port ] (RFC 3986): reg-name, IPv4 or an IP literal in brackets; empty is allowed (a target
+// without authority). Refuses what could confuse virtual hosting or a proxy: spaces, '/', '@', '?', '#'...
+bool is_host(std::string_view v) noexcept {
+  for (char ch : v) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') continue;
+    if (c >= '0' && c <= '9') continue;
+    switch (c) {
+      case '-':
+      case '.':
+      case '_':
+      case '~':
+      case '%':
+      case '!':
+      case '$':
+      case '&':
+      case '\'':
+      case '(':
+      case ')':
+      case '*':
+      case '+':
+      case ',':
+      case ';':
+      case '=':
+      case ':':
+      case '[':
+      case ']':
+        continue;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
 std::string_view trim_ows(std::string_view v) noexcept {
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -27,6 +62,7 @@ struct ParserCallbacks {
     s.msg_start_ = nullptr;
     s.head_carried_ = 0;
     s.host_count_ = s.trailer_count_ = s.ext_bytes_ = 0;
+    s.te_seen_ = false;
     s.prev_ = 0;
     s.lf_pending_ = false;
     s.sink_ = nullptr;
@@ -82,14 +118,34 @@ struct ParserCallbacks {
     Header& h = s.head_.headers.back();
     h.value = trim_ows(h.value);
     // Only the fields the parser itself must act on; the length test keeps the common case cheap.
-    if (h.name.size() == 4 && iequals(h.name, "host")) {
-      ++s.host_count_;
-    } else if (h.name.size() == 6 && iequals(h.name, "expect")) {
-      if (!iequals(h.value, "100-continue")) {
-        s.set_user_error(417, "unsupported expectation");
+    switch (h.name.size()) {
+      case 0:
+        s.set_user_error(400, "empty header name");
         return HPE_USER;
-      }
-      s.head_.expect_continue = true;
+      case 4:
+        if (iequals(h.name, "host")) {
+          ++s.host_count_;
+          if (!is_host(h.value)) {
+            s.set_user_error(400, "invalid Host");
+            return HPE_USER;
+          }
+        }
+        break;
+      case 6:
+        if (iequals(h.name, "expect")) {
+          if (!iequals(h.value, "100-continue")) {
+            s.set_user_error(417, "unsupported expectation");
+            return HPE_USER;
+          }
+          s.head_.expect_continue = true;
+        }
+        break;
+      case 17:
+        // llhttp does not flag an empty Transfer-Encoding: note every one, on_head_paused judges them.
+        if (iequals(h.name, "transfer-encoding")) s.te_seen_ = true;
+        break;
+      default:
+        break;
     }
     return 0;
   }
@@ -243,7 +299,9 @@ RequestParser::Event RequestParser::on_head_paused(const char* pos) noexcept {
   if ((flags & F_CONTENT_LENGTH) && (flags & F_TRANSFER_ENCODING)) {
     return fail(400, "Content-Length with Transfer-Encoding");
   }
-  if (flags & F_TRANSFER_ENCODING) {
+  if (te_seen_ || (flags & F_TRANSFER_ENCODING)) {
+    // RFC 9112 6.1: in HTTP/1.0 the framing is faulty; otherwise chunked must be the last coding.
+    if (head_.version_minor == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (!(flags & F_CHUNKED)) return fail(400, "Transfer-Encoding does not end with chunked");
     for (const Header& h : head_.headers) {
       if (iequals(h.name, "transfer-encoding") && !iequals(h.value, "chunked")) {

@@ -127,6 +127,7 @@ class RequestParser {
   bool paused_for_end_ = false;
   bool paused_for_trailers_ = false;
   bool ended_in_trailers_ = false;
+  bool te_seen_ = false;     // a Transfer-Encoding field, even an empty one
   bool lf_pending_ = false;  // the last scanned byte was an LF: the next must not start an obs-fold
   char prev_ = 0;            // last byte scanned (bare-LF detection across inputs)
   int error_status_ = 0;

@@ -193,6 +193,13 @@ TEST(HttpParser, Rejections) {
       {"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
       {"control char in target", "GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
       {"DEL in a value", "GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", 400},
+      {"empty header name", "GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n", 400},
+      {"empty Transfer-Encoding",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400},
+      {"TE in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+      {"Host with space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+      {"Host with slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+      {"Host with at", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400},
       {"NUL in a value", std::string("GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n", 29), 400},
   };
   for (const Case& c : cases) {
@@ -206,9 +213,11 @@ TEST(HttpParser, AcceptedEdges) {
   EXPECT_EQ(first("GET / HTTP/1.0\r\n\r\n"), "head GET /");  // 1.0 needs no Host
   EXPECT_EQ(first("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), "head GET /");
   EXPECT_EQ(first("GET / HTTP/1.1\r\nHost: a\r\nX:\r\n\r\n"), "head GET /");
-  EXPECT_EQ(first("GET / HTTP/1.1\r\nHost: a\xff\r\n\r\n"), "head GET /");  // obs-text is allowed
+  EXPECT_EQ(first("GET / HTTP/1.1\r\nHost: a\r\nX: a\xff\r\n\r\n"), "head GET /");  // obs-text is allowed
   EXPECT_EQ(first("GET http://x/y?z HTTP/1.1\r\nHost: x\r\n\r\n"), "head GET http://x/y?z");
   EXPECT_EQ(first("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), "head OPTIONS *");
+  EXPECT_EQ(first("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"), "head GET /");
+  EXPECT_EQ(first("GET / HTTP/1.1\r\nHost:\r\n\r\n"), "head GET /");  // empty: a target without authority
   RequestParser parser;
   std::string in = "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n";
   std::size_t used;

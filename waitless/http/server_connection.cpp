@@ -228,6 +228,10 @@ void ServerConnection::body_requested(Exchange& ex) noexcept {
 
 void ServerConnection::on_head() noexcept {
   ConnState& st = *st_;
+  if (st.parser.head().method_id == HTTP_CONNECT) {
+    (void)error_exchange(501);  // not a proxy: no tunnels
+    return;
+  }
   Exchange& ex = *sl_.acquire_exchange();
   ex.bind(this, st.parser.head(), sl_.limits().max_body_size);
   st.live.push_back(ex);

@@ -287,6 +287,7 @@ TEST(HttpServer, BadRequestsAreAnsweredAndClosed) {
         {"GET / HTTP/1.1\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(17000, 'x') + "\r\n\r\n", 431},
         {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n", 413},
+        {"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 501},
     };
     for (const Case& k : cases) {
       TestClient c(port);
