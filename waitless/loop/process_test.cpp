@@ -439,5 +439,25 @@ TEST(ProcessDeathTest, SigchldFallbackSeesTheExit) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// With SIGCHLD ignored the kernel reaps children itself: the exit is still seen, and reported as the error
+// it is (ECHILD) rather than as a made-up status. Process-wide disposition: in a forked child.
+TEST(ProcessDeathTest, ChildReapedByTheKernelIsEchild) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        signal(SIGCHLD, SIG_IGN);
+        Loop loop;
+        std::error_code ec;
+        {
+          auto p = Process::spawn(loop, {.file = "true"});
+          if (!p.ok()) std::_Exit(2);
+          (*p)->on_exit([&](const Result<ExitStatus>& st) { ec = st.error(); });
+          loop.run();
+        }
+        std::_Exit(ec == errno_code(ECHILD) && loop.handle_count() == 0 ? 0 : 3);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 }  // namespace
 }  // namespace waitless
