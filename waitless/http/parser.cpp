@@ -258,34 +258,53 @@ RequestParser::Event RequestParser::fail(int status, const char* reason) noexcep
 }
 
 // Bare LF (an LF not preceded by CR) and obs-fold (a line starting with SP or HTAB) in a head or trailer
-// section; llhttp's strict mode lets both through in places. Bare CR is refused by llhttp itself.
-bool RequestParser::scan(const char* p, const char* e) noexcept {
-  if (p >= e) return true;
+// section; llhttp's strict mode lets both through in places. Bare CR is refused by llhttp itself. Returns
+// the offending byte (the LF, or the SP/HTAB that starts a fold) or null; state carries across inputs.
+const char* RequestParser::scan(const char* p, const char* e) noexcept {
+  if (p >= e) return nullptr;
   if (lf_pending_) {
-    if (*p == ' ' || *p == '\t') return false;
+    if (*p == ' ' || *p == '\t') return p;
     lf_pending_ = false;
   }
   const char* q = p;
   while ((q = static_cast<const char*>(std::memchr(q, '\n', static_cast<std::size_t>(e - q))))) {
     char before = q > p ? q[-1] : prev_;
-    if (before != '\r') return false;
+    if (before != '\r') return q;
     ++q;
     if (q == e) {
       lf_pending_ = true;
       break;
     }
-    if (*q == ' ' || *q == '\t') return false;
+    if (*q == ' ' || *q == '\t') return q;
   }
   prev_ = e[-1];
-  return true;
+  return nullptr;
+}
+
+// The head (or trailer) bytes [start, end) were just consumed: checks the size limit and the scan. Of the
+// violations found, the one that comes first in the stream decides the answer, so the status never
+// depends on how the bytes were split into reads.
+bool RequestParser::section_failed(const char* start, const char* end, bool trailers) noexcept {
+  const std::size_t max = limits_->max_head_size;
+  const std::size_t total = head_carried_ + static_cast<std::size_t>(end - start);
+  const char* over = total > max ? start + (max - head_carried_) : nullptr;  // first byte past the limit
+  const char* bad = scan(start, end);
+  head_carried_ = total;
+  if (bad && (!over || bad < over)) {
+    fail(400, trailers ? "bare LF or obs-fold in trailer section" : "bare LF or obs-fold in request head");
+    return true;
+  }
+  if (over) {
+    fail(431, trailers ? "trailer section too large" : "request head too large");
+    return true;
+  }
+  return false;
 }
 
 RequestParser::Event RequestParser::on_head_paused(const char* pos) noexcept {
   paused_for_head_ = false;
-  const char* start = msg_start_ ? msg_start_ : pos;
-  head_.head_size = head_carried_ + static_cast<std::size_t>(pos - start);
-  if (head_.head_size > limits_->max_head_size) return fail(431, "request head too large");
-  if (!scan(start, pos)) return fail(400, "bare LF or obs-fold in request head");
+  if (section_failed(msg_start_ ? msg_start_ : pos, pos, false)) return Event::error;
+  head_.head_size = head_carried_;
   lf_pending_ = false;
 
   const uint16_t flags = parser_.flags;
@@ -325,25 +344,16 @@ RequestParser::Event RequestParser::parse(const char* data, std::size_t len, std
   }
   const char* p = data;
   const char* end = data + len;
-  // A head or trailer section continued from an earlier input is scanned from this input's start.
+  // A head or trailer section continued from an earlier input is checked from this input's start.
   if (phase_ == Phase::head) msg_start_ = data;
   const char* trailer_from = data;
   for (;;) {
     llhttp_errno_t err = llhttp_execute(&parser_, p, static_cast<std::size_t>(end - p));
     if (err == HPE_OK) {
       *consumed = len;
-      if (phase_ == Phase::head) {
-        // msg_start_ is null when only leading CRLFs arrived: no message has begun.
-        if (msg_start_) {
-          head_carried_ += static_cast<std::size_t>(end - msg_start_);
-          if (head_carried_ > limits_->max_head_size) return fail(431, "request head too large");
-          if (!scan(msg_start_, end)) return fail(400, "bare LF or obs-fold in request head");
-        }
-      } else if (phase_ == Phase::trailers) {
-        head_carried_ += static_cast<std::size_t>(end - trailer_from);
-        if (head_carried_ > limits_->max_head_size) return fail(431, "trailer section too large");
-        if (!scan(trailer_from, end)) return fail(400, "bare LF or obs-fold in trailer section");
-      }
+      // msg_start_ is null when only leading CRLFs arrived: no message has begun.
+      if (phase_ == Phase::head && msg_start_ && section_failed(msg_start_, end, false)) return Event::error;
+      if (phase_ == Phase::trailers && section_failed(trailer_from, end, true)) return Event::error;
       return Event::need_more;
     }
     const char* pos = llhttp_get_error_pos(&parser_);
@@ -362,17 +372,16 @@ RequestParser::Event RequestParser::parse(const char* data, std::size_t len, std
       }
       if (paused_for_end_) {
         paused_for_end_ = false;
-        if (ended_in_trailers_) {
-          head_carried_ += static_cast<std::size_t>(pos - trailer_from);
-          if (head_carried_ > limits_->max_head_size) return fail(431, "trailer section too large");
-          if (!scan(trailer_from, pos)) return fail(400, "bare LF or obs-fold in trailer section");
-        }
+        if (ended_in_trailers_ && section_failed(trailer_from, pos, true)) return Event::error;
         lf_pending_ = false;
         return Event::message_end;
       }
       p = pos;  // a pause we did not ask for: cannot happen, but never loop on it
       continue;
     }
+    // What precedes the error in a head or trailer section may hold an earlier violation: it wins.
+    if (phase_ == Phase::head && msg_start_ && section_failed(msg_start_, pos, false)) return Event::error;
+    if (phase_ == Phase::trailers && section_failed(trailer_from, pos, true)) return Event::error;
     // A callback of ours failed the message (llhttp reports some as HPE_CB_*, not HPE_USER).
     if (user_status_) return fail(user_status_, user_reason_);
     if (err == HPE_PAUSED_H2_UPGRADE) return fail(505, "HTTP/2 prior knowledge is not supported");

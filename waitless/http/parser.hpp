@@ -111,7 +111,8 @@ class RequestParser {
 
   friend struct ParserCallbacks;
   Event fail(int status, const char* reason) noexcept;
-  bool scan(const char* p, const char* e) noexcept;
+  const char* scan(const char* p, const char* e) noexcept;
+  bool section_failed(const char* start, const char* end, bool trailers) noexcept;
   Event on_head_paused(const char* pos) noexcept;
   void append(std::string_view& view, const char* at, std::size_t len);
   void rebase(const char* old_base, const char* new_base, std::size_t old_size) noexcept;
