@@ -12,7 +12,8 @@ exits 1 when it
   (b) accepts a case whose expectation is "reject",
   (c) answers bytes that were not a request: serves more requests than the case holds (`max`),
       or sends anything after an error response (see smuggled()),
-  (d) accepts a case whose expectation is "reject" (even an allow-listed one) without closing.
+  (d) accepts a case whose expectation is "reject" (even an allow-listed one) without closing,
+  (e) cannot be reached during or after the run (it crashed).
 (a) and (b) are waived for case names allow-listed in DIFFERENCES.md; (c) and (d) never are.
 Findings that do not fail the run are still printed (reject kept open, valid request refused, hang).
 Exit 2: usage error, unreadable corpus or unreachable target.
@@ -399,11 +400,14 @@ def judge(cases, targets, results, allowed, sut="waitless"):
             if r.verdict == "hang":
                 findings.append(f"{n}: {case.name}: no answer and connection still open after "
                                 f"{MAX_TIME:.0f} s: {r.cell()}")
-            if r.verdict == "error":
+            if r.verdict == "error" and n != sut:
                 findings.append(f"{n}: {case.name}: {r.ending}")
         if sut not in row:
             continue
         w = row[sut]
+        if w.verdict == "error":  # it was reachable before the run: it crashed or stopped accepting
+            failures.append((case.name, f"(e) {case.name}: {sut} could not be reached: {w.ending}"))
+            continue
         others = [n for n in names if n != sut]
         waived = case.name in allowed
         hard, soft, why = [], [], []  # failing letters, waived letters, explanations
@@ -508,6 +512,13 @@ def main(argv):
         for f in concurrent.futures.as_completed(futs):
             results[futs[f]] = f.result()
     elapsed = time.monotonic() - started
+    # Still alive? A server that crashed on the last cases would otherwise go unnoticed.
+    dead = []
+    for name, host, port in args.targets:
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+        except OSError as e:
+            dead.append(f"{name} at {host}:{port} unreachable after the run: {e}")
 
     out = sys.stdout
     if args.dump:
@@ -534,6 +545,8 @@ def main(argv):
     print(f"\nFindings (reported, not failing): {len(findings)}", file=out)
     for f in findings:
         print("  " + f, file=out)
+    for d in dead:
+        print(f"  {d}", file=out)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"cases": [{"name": c.name, "expect": c.expect, "max": c.max, "results": {
@@ -543,6 +556,7 @@ def main(argv):
     if args.sut not in names:
         print(f"\nno target named {args.sut}: nothing judged, comparison only", file=out)
         return 0
+    failures += [("(after the run)", "(e) " + d) for d in dead if d.startswith(args.sut + " ")]
     failed = {name for name, _ in failures}
     print(f"\nFailures for {args.sut}: {len(failures)}", file=out)
     for _, f in failures:

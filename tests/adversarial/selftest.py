@@ -130,6 +130,17 @@ class ReplyParserTest(unittest.TestCase):
         self.assertIn("not a response", why(["200", "garbage"], 2))
 
 
+class CrashTest(unittest.TestCase):
+    def test_unreachable_sut_fails(self):
+        case = run.load_cases(os.path.join(run.HERE, "cases.txt"))[0]
+        targets = [("waitless", "127.0.0.1", 1), ("peer", "127.0.0.1", 2)]
+        results = {("waitless", case.name): run.Result([], "connect-error refused", ""),
+                   ("peer", case.name): run.Result(["200"], "open", "")}
+        failures, _, _ = run.judge([case], targets, results, {})
+        self.assertEqual(len(failures), 1)
+        self.assertTrue(failures[0][1].startswith("(e) "), failures)
+
+
 class JudgeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
