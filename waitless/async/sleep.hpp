@@ -16,29 +16,35 @@ class SleepAwaiter {
   bool await_ready() const noexcept { return false; }
   template <typename P>
   void await_suspend(std::coroutine_handle<P> awaiting) {
-    Loop& loop = detail::loop_of(awaiting);
+    loop_ = &detail::loop_of(awaiting);
+    awaiting_ = awaiting;
     CancelToken token = detail::token_of(awaiting);
     if (token.cancelled()) {
       result_ = Error::cancelled;
-      loop.queue_resume(awaiting);
+      loop_->queue_resume(awaiting);
       return;
     }
-    timer_.emplace(loop);
-    (void)timer_->start(duration_, [this, awaiting] {
+    // Lambdas capture only `this`, so std::function stores them inline: no allocation per sleep.
+    timer_.emplace(*loop_);
+    (void)timer_->start(duration_, [this] {
       cancel_.detach();
-      awaiting.resume();
+      awaiting_.resume();
     });
-    cancel_.attach(token, [this, &loop, awaiting] {
-      timer_->stop();
-      result_ = Error::cancelled;
-      loop.queue_resume(awaiting);
-    });
+    if (token.can_be_cancelled()) {
+      cancel_.attach(token, [this] {
+        timer_->stop();
+        result_ = Error::cancelled;
+        loop_->queue_resume(awaiting_);
+      });
+    }
   }
   std::error_code await_resume() const noexcept { return result_; }
 
  private:
   Duration duration_;
   std::error_code result_;
+  Loop* loop_ = nullptr;
+  std::coroutine_handle<> awaiting_;
   std::optional<Timer> timer_;
   CancelCallback cancel_;
 };

@@ -10,10 +10,10 @@
 #include <coroutine>
 #include <exception>
 #include <optional>
-#include "waitless/base/source_location.hpp"
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include "waitless/base/source_location.hpp"
 
 #include "waitless/async/cancel.hpp"
 #include "waitless/async/frame_allocator.hpp"
@@ -36,8 +36,8 @@ struct PromiseBase {
   bool token_set = false;
   bool started = false;
   bool detached = false;
-  bool consumed = false;       // the result was handed to an awaiter
-  SourceLocation where;  // for detached tasks: where spawn() was called, in error reports
+  bool consumed = false;  // the result was handed to an awaiter
+  SourceLocation where;   // for detached tasks: where spawn() was called, in error reports
 
   static void* operator new(std::size_t size) { return allocate_frame(size); }
   static void operator delete(void* p, std::size_t size) noexcept { free_frame(p, size); }
@@ -74,8 +74,16 @@ struct FinalAwaiter {
   void await_resume() const noexcept {}
 };
 
+// A frame destroyed while its resumption is queued (cancelled, then destroyed by its owner) withdraws it.
+template <typename P>
+void forget_queued_resume(P& promise) noexcept {
+  if (promise.loop && promise.loop->has_microtasks())
+    promise.loop->forget_resume(std::coroutine_handle<P>::from_promise(promise));
+}
+
 template <typename T>
 struct Promise : PromiseBase {
+  ~Promise() { forget_queued_resume(*this); }
   std::optional<T> value;
   Task<T> get_return_object() noexcept;
   FinalAwaiter<Promise> final_suspend() noexcept { return {}; }
@@ -90,6 +98,7 @@ struct Promise : PromiseBase {
 
 template <>
 struct Promise<void> : PromiseBase {
+  ~Promise() { forget_queued_resume(*this); }
   Task<void> get_return_object() noexcept;
   FinalAwaiter<Promise> final_suspend() noexcept { return {}; }
   void return_void() noexcept {}
@@ -196,8 +205,7 @@ inline Task<void> Promise<void>::get_return_object() noexcept {
 // Starts `task` now, detached: it runs until its first suspension before spawn() returns (as an async
 // function called without await in Node). Its exception is logged with where spawn() was called, never lost.
 template <typename T>
-void spawn(Task<T> task, CancelToken token = {},
-           SourceLocation where = SourceLocation::current()) {
+void spawn(Task<T> task, CancelToken token = {}, SourceLocation where = SourceLocation::current()) {
   auto h = task.release();
   if (!h) {
     log::error("spawn at {}:{} of an empty or already awaited task ignored", where.file_name(), where.line());

@@ -186,3 +186,42 @@ TEST(Task, WaitsOverlapOnOneLoop) {
 
 }  // namespace
 }  // namespace waitless
+
+namespace waitless {
+namespace {
+
+Task<> long_sleep(bool* resumed) {
+  (void)co_await sleep(10s);
+  *resumed = true;
+}
+
+// A task cancelled (its resumption queued) and destroyed before the microtask runs is never resumed.
+TEST(Task, CancelledThenDestroyedIsNotResumed) {
+  Loop loop;
+  CancelSource source;
+  bool resumed = false;
+  {
+    Loop::Scope scope(loop);
+    auto t = long_sleep(&resumed).with_token(source.token());
+    auto h = t.handle();
+    h.promise().started = true;
+    h.promise().continuation = std::noop_coroutine();
+    h.resume();
+    source.cancel();
+  }
+  loop.run();
+  EXPECT_FALSE(resumed);
+  EXPECT_EQ(loop.handle_count(), 0u);
+}
+
+TEST(Task, HugeSleepDoesNotWrap) {
+  Loop loop;
+  CancelSource source;
+  Timer canceller(loop);
+  (void)canceller.start(1ms, [&] { source.cancel(); });
+  auto sleeper = []() -> Task<std::error_code> { co_return co_await sleep(Duration::max()); };
+  EXPECT_EQ(run(sleeper().with_token(source.token()), loop), make_error_code(Error::cancelled));
+}
+
+}  // namespace
+}  // namespace waitless

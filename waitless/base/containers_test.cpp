@@ -112,5 +112,13 @@ TEST(Result, ValueAndError) {
   EXPECT_EQ(e.error(), std::errc::no_such_file_or_directory);
 }
 
+TEST(Result, ErrorCodeAsValue) {
+  Result<std::error_code> value = std::error_code{};
+  EXPECT_TRUE(value.ok());
+  auto failed = Result<std::error_code>::failure(make_error_code(Error::closed));
+  EXPECT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error(), make_error_code(Error::closed));
+}
+
 }  // namespace
 }  // namespace waitless

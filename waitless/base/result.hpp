@@ -15,8 +15,16 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(std::error_code ec) : v_(std::in_place_index<1>, ec) { assert(ec); }  // NOLINT
-  Result(Error e) : Result(make_error_code(e)) {}                              // NOLINT
+  // For Result<std::error_code> a plain error_code is the value; build its failures with failure().
+  Result(std::error_code ec)  // NOLINT(google-explicit-constructor)
+      requires(!std::is_same_v<T, std::error_code>)
+      : v_(std::in_place_index<1>, ec) {
+    assert(ec);
+  }
+  Result(Error e)  // NOLINT(google-explicit-constructor)
+      requires(!std::is_same_v<T, std::error_code>)
+      : Result(make_error_code(e)) {}
+  static Result failure(std::error_code ec) { return Result(Fail{}, ec); }
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
@@ -41,6 +49,8 @@ class [[nodiscard]] Result {
   T value_or(T fallback) const& { return ok() ? std::get<0>(v_) : std::move(fallback); }
 
  private:
+  struct Fail {};
+  Result(Fail, std::error_code ec) : v_(std::in_place_index<1>, ec) {}
   void check() const {
     if (!ok()) throw std::system_error(std::get<1>(v_));
   }

@@ -19,6 +19,11 @@ class RingQueue {
     if (size() == cap_) grow();
     slots_[tail_++ & (cap_ - 1)] = std::move(value);
   }
+  // Visits queued items front to back (they may be modified in place, not added or removed).
+  template <typename F>
+  void for_each(F&& f) {
+    for (std::size_t i = head_; i != tail_; ++i) f(slots_[i & (cap_ - 1)]);
+  }
   T pop() noexcept {
     T value = std::move(slots_[head_ & (cap_ - 1)]);
     slots_[head_++ & (cap_ - 1)] = T{};

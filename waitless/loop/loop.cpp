@@ -8,6 +8,7 @@
 #include <bit>
 #include <cerrno>
 #include <exception>
+#include <limits>
 
 #include "waitless/base/error.hpp"
 #include "waitless/base/log.hpp"
@@ -15,7 +16,6 @@
 #include "waitless/loop/timer.hpp"
 
 namespace waitless {
-
 
 namespace {
 
@@ -65,6 +65,8 @@ std::error_code LoopRemote::post(std::function<void()> fn) const {
 
 Handle::Handle(Loop& loop) noexcept : loop_(&loop) { loop.handles_.push_back(*this); }
 
+void Handle::mark_internal() noexcept { static_cast<ListHook<HandleListTag>&>(*this).unlink_from_list(); }
+
 Handle::~Handle() {
   set_active(false);
   // The hooks unlink themselves: a destroyed handle leaves the handle list and any pending close.
@@ -107,7 +109,7 @@ Loop::Loop() : thread_id_(std::this_thread::get_id()) {
   post_watcher_ = std::make_unique<IoWatcher>(*this, posted_->eventfd, [this](unsigned) { drain_posted(); });
   post_watcher_->unref();  // posted work alone does not keep the loop alive
   (void)post_watcher_->start(io::readable);
-  handles_.remove(*post_watcher_);  // internal: not counted in handle_count()
+  post_watcher_->mark_internal();
 }
 
 Loop::~Loop() {
@@ -262,6 +264,12 @@ void Loop::queue_microtask(std::function<void()> fn) { microtasks_.push(Microtas
 
 void Loop::queue_resume(std::coroutine_handle<> h) { microtasks_.push(Microtask{h, {}}); }
 
+void Loop::forget_resume(std::coroutine_handle<> h) noexcept {
+  microtasks_.for_each([h](Microtask& m) {
+    if (m.coro == h) m.coro = nullptr;
+  });
+}
+
 void Loop::defer(std::function<void()> fn) { pending_.push(std::move(fn)); }
 
 std::error_code Loop::post(std::function<void()> fn) const { return posted_->post(std::move(fn)); }
@@ -300,9 +308,9 @@ void Loop::drain_microtasks() noexcept {
     try {
       if (m.coro) {
         m.coro.resume();
-      } else {
+      } else if (m.fn) {
         m.fn();
-      }
+      }  // else: a resumption withdrawn by its destroyed frame
     } catch (...) {
       report_exception(SourceLocation::current());
     }
@@ -311,12 +319,18 @@ void Loop::drain_microtasks() noexcept {
 
 void Loop::begin_callback(const SourceLocation& where) noexcept {
   ++metrics_.callbacks;
+  // Only the outermost callback is what the watchdog sees: a nested invoke (a callback dispatching another)
+  // keeps the odd/even sequence intact.
+  if (callback_depth_++ != 0) return;
   cb_file_.store(where.file_name(), std::memory_order_release);
   cb_line_.store(where.line(), std::memory_order_release);
   cb_seq_.store(++cb_seq_local_, std::memory_order_release);
 }
 
-void Loop::end_callback() noexcept { cb_seq_.store(++cb_seq_local_, std::memory_order_release); }
+void Loop::end_callback() noexcept {
+  if (--callback_depth_ != 0) return;
+  cb_seq_.store(++cb_seq_local_, std::memory_order_release);
+}
 
 Loop::Running Loop::running_callback() const noexcept {
   uint64_t seq = cb_seq_.load(std::memory_order_acquire);
@@ -360,7 +374,9 @@ std::error_code Timer::start(Duration timeout, std::function<void()> cb, Duratio
 void Timer::schedule(int64_t timeout_ns) noexcept {
   Loop& l = loop();
   l.timers_.remove(*this);
-  key = l.now_ + timeout_ns;
+  // Saturate: a huge timeout (Duration::max()) means "never", not a wrapped deadline in the past.
+  key = timeout_ns > std::numeric_limits<int64_t>::max() - l.now_ ? std::numeric_limits<int64_t>::max()
+                                                                  : l.now_ + timeout_ns;
   seq = l.timer_seq_++;
   l.timers_.push(*this);
   set_active(true);

@@ -29,10 +29,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include "waitless/base/source_location.hpp"
 #include <system_error>
 #include <thread>
 #include <vector>
+#include "waitless/base/source_location.hpp"
 
 #include "waitless/base/error.hpp"
 #include "waitless/base/intrusive_heap.hpp"
@@ -71,6 +71,10 @@ class Handle : public ListHook<HandleListTag>, public ListHook<ClosingListTag> {
   bool is_closing() const noexcept { return closing_; }
   // Stops the handle now; on_close runs in the close phase. Returns Error::already_closing the second time.
   std::error_code close(std::function<void()> on_close = {});
+  // For a handle owned by another handle (a stream's fd watcher, a process's pidfd watcher): it no longer
+  // counts in Loop::handle_count(), which then reports only what users created. It still keeps the loop
+  // alive while active and referenced.
+  void mark_internal() noexcept;
 
  protected:
   void set_active(bool active) noexcept;
@@ -158,13 +162,16 @@ class Loop {
 
   // Node's setImmediate / clearImmediate. Ids are never reused; clearing an unknown or run id is a no-op
   // that returns false.
-  uint64_t set_immediate(std::function<void()> fn,
-                         SourceLocation where = SourceLocation::current());
+  uint64_t set_immediate(std::function<void()> fn, SourceLocation where = SourceLocation::current());
   bool clear_immediate(uint64_t id) noexcept;
   // Node's queueMicrotask: runs after the current callback, before anything else.
   void queue_microtask(std::function<void()> fn);
-  // A coroutine resumption as a microtask (no allocation).
+  // A coroutine resumption as a microtask (no allocation). A waitless Task whose frame is destroyed
+  // before its queued resumption runs withdraws it (forget_resume), so a cancelled-then-destroyed task is
+  // never resumed; other coroutine types must outlive their queued resumption.
   void queue_resume(std::coroutine_handle<> h);
+  void forget_resume(std::coroutine_handle<> h) noexcept;
+  bool has_microtasks() const noexcept { return !microtasks_.empty(); }
   // Runs fn in the next iteration's pending phase (for I/O completions that must not run re-entrantly).
   void defer(std::function<void()> fn);
 
@@ -264,6 +271,7 @@ class Loop {
   LoopMetrics metrics_;
   int64_t poll_ended_ = 0;  // when the last poll returned: busy time counts from there
   uint64_t cb_seq_local_ = 0;
+  int callback_depth_ = 0;
   std::atomic<uint64_t> cb_seq_{0};
   std::atomic<const char*> cb_file_{""};
   std::atomic<uint32_t> cb_line_{0};
