@@ -15,16 +15,14 @@
 
 #include "waitless/base/log.hpp"
 #include "waitless/loop/timer.hpp"
+#include "waitless/net/test_support.hpp"
 
 namespace waitless::net {
 namespace {
 
-void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.timer_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
+using test::expect_empty;
+using test::run_for;
+using test::run_until;
 
 // A blocking client connect: on loopback it completes from the kernel's backlog, without an accept.
 int connect_to(const SocketAddress& addr) {
@@ -35,30 +33,6 @@ int connect_to(const SocketAddress& addr) {
     return -1;
   }
   return fd;
-}
-
-// Runs the loop until `done` (checked after each iteration) or a 5 s guard timer fires: a failing test
-// must not hang. The guard stops the loop, as a bare run_once() would block in poll after it fired.
-template <typename Pred>
-bool run_until(Loop& loop, Pred done) {
-  Timer guard(loop);
-  bool timed_out = false;
-  (void)guard.start(5s, [&] {
-    timed_out = true;
-    loop.stop();
-  });
-  while (!done() && !timed_out && loop.run_once()) {
-  }
-  return done();
-}
-
-// Runs the loop for `d` (other handles keep it alive meanwhile); returns the iterations it took.
-uint64_t run_for(Loop& loop, Duration d) {
-  uint64_t before = loop.metrics().iterations;
-  Timer t(loop);
-  (void)t.start(d, [&] { loop.stop(); });
-  loop.run();
-  return loop.metrics().iterations - before;
 }
 
 void check_accepted_fd(int fd, bool tcp) {
