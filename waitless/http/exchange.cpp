@@ -53,7 +53,7 @@ void Exchange::clear() noexcept {
   req.clear();
   res.clear();
   if (pending.capacity() > 64 * 1024) {
-    std::string().swap(pending);
+    pending.release();
   } else {
     pending.clear();
   }
@@ -68,7 +68,7 @@ void Exchange::clear() noexcept {
   body_error_status = 0;
   body_mode = BodyMode::idle;
   body_done = want_piece = piece_taken = continue_sent = handler_running = emitted = sync_pending = close =
-      head_written = false;
+      head_written = false;  // `fast` stays: it is what the exchange is
   conn = nullptr;
 }
 
@@ -181,7 +181,7 @@ Result<std::string_view> body_take(Exchange& ex, bool whole) noexcept {
   return std::string_view(ex.body);
 }
 
-std::string* out_begin(Exchange& ex) noexcept { return ex.conn ? ex.conn->output_for(ex) : nullptr; }
+OutBuffer* out_begin(Exchange& ex) noexcept { return ex.conn ? ex.conn->output_for(ex) : nullptr; }
 
 void out_commit(Exchange& ex, bool finished) noexcept {
   if (ex.conn) ex.conn->committed(ex, finished);
@@ -195,6 +195,10 @@ Waiter** drain_slot(Exchange& ex) noexcept { return &ex.drain_waiter; }
 
 std::string_view date_line(const Exchange& ex) noexcept {
   return ex.owner ? ex.owner->date().line() : std::string_view{};
+}
+
+std::string_view prefix_200(const Exchange& ex) noexcept {
+  return ex.owner ? ex.owner->prefix_200() : std::string_view{};
 }
 
 std::string_view server_line(const Exchange& ex) noexcept {

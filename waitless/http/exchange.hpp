@@ -39,6 +39,12 @@ class Exchange final : public ListHook<InflightTag>, public ListHook<LiveTag> {
   // Binds for a server-made error response (the head could not be parsed).
   void bind_error(ServerConnection* c) noexcept;
   void clear() noexcept;
+  // clear() for the fast-path exchange, which never has a body, waiters, pending output or a token.
+  void clear_fast() noexcept {
+    req.clear();
+    res.clear();
+    close = head_written = false;
+  }
 
   // Wakes a parked body / drain waiter.
   void wake_body(std::error_code ec = {}) noexcept;
@@ -61,7 +67,7 @@ class Exchange final : public ListHook<InflightTag>, public ListHook<LiveTag> {
   Response res;
   ServerLoop* owner;                 // null once the loop's server is gone (then the exchange deletes itself)
   ServerConnection* conn = nullptr;  // null once the connection is gone
-  std::string pending;               // response bytes waiting behind earlier responses
+  OutBuffer pending;                 // response bytes waiting behind earlier responses
   std::string body;                  // collected body, or the current streamed piece
   std::optional<CancelSource> cancel;  // for async handlers
   Waiter* body_waiter = nullptr;
@@ -78,6 +84,7 @@ class Exchange final : public ListHook<InflightTag>, public ListHook<LiveTag> {
   bool sync_pending = false;  // a sync handler waits for the body to be collected
   bool close = false;         // the request asked for the connection to close after it
   bool head_written = false;  // the response head went out (close decision taken)
+  bool fast = false;          // the loop's exchange for the sync fast path: never pooled nor listed
 };
 
 // Runs the server's async handler for `ex` and reports its end to the exchange.

@@ -3,46 +3,15 @@
 #include <algorithm>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace waitless::http {
 
 namespace {
 
 RequestParser& self(llhttp_t* p) noexcept { return *static_cast<RequestParser*>(p->data); }
-
-// uri-host [ ":" port ] (RFC 3986): reg-name, IPv4 or an IP literal in brackets; empty is allowed (a target
-// without authority). Refuses what could confuse virtual hosting or a proxy: spaces, '/', '@', '?', '#'...
-bool is_host(std::string_view v) noexcept {
-  for (char ch : v) {
-    auto c = static_cast<unsigned char>(ch);
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') continue;
-    if (c >= '0' && c <= '9') continue;
-    switch (c) {
-      case '-':
-      case '.':
-      case '_':
-      case '~':
-      case '%':
-      case '!':
-      case '$':
-      case '&':
-      case '\'':
-      case '(':
-      case ')':
-      case '*':
-      case '+':
-      case ',':
-      case ';':
-      case '=':
-      case ':':
-      case '[':
-      case ']':
-        continue;
-      default:
-        return false;
-    }
-  }
-  return true;
-}
 
 std::string_view trim_ows(std::string_view v) noexcept {
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
@@ -266,17 +235,38 @@ const char* RequestParser::scan(const char* p, const char* e) noexcept {
     if (*p == ' ' || *p == '\t') return p;
     lf_pending_ = false;
   }
-  const char* q = p;
-  while ((q = static_cast<const char*>(std::memchr(q, '\n', static_cast<std::size_t>(e - q))))) {
-    char before = q > p ? q[-1] : prev_;
-    if (before != '\r') return q;
-    ++q;
-    if (q == e) {
+  // Each LF must follow a CR and must not be followed by SP/HTAB; an LF ending the input defers that.
+  auto bad_lf = [&](const char* lf) -> const char* {
+    if ((lf > p ? lf[-1] : prev_) != '\r') return lf;
+    if (lf + 1 == e) {
       lf_pending_ = true;
-      break;
+      return nullptr;
     }
-    if (*q == ' ' || *q == '\t') return q;
+    return lf[1] == ' ' || lf[1] == '\t' ? lf + 1 : nullptr;
+  };
+  const char* q = p;
+#if defined(__SSE2__)
+  // 16 bytes per step: a head has a few LFs in some tens of bytes.
+  const __m128i nl = _mm_set1_epi8('\n');
+  for (; e - q >= 16; q += 16) {
+    auto mask = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), nl)));
+    while (mask) {
+      if (const char* bad = bad_lf(q + __builtin_ctz(mask))) return bad;
+      mask &= mask - 1;
+    }
   }
+  for (; q < e; ++q) {  // the last 15 bytes at most
+    if (*q == '\n') {
+      if (const char* bad = bad_lf(q)) return bad;
+    }
+  }
+#else
+  while ((q = static_cast<const char*>(std::memchr(q, '\n', static_cast<std::size_t>(e - q))))) {
+    if (const char* bad = bad_lf(q)) return bad;
+    ++q;
+  }
+#endif
   prev_ = e[-1];
   return nullptr;
 }
@@ -331,7 +321,9 @@ RequestParser::Event RequestParser::on_head_paused(const char* pos) noexcept {
   head_.chunked = (flags & F_CHUNKED) != 0;
   head_.has_content_length = (flags & F_CONTENT_LENGTH) != 0;
   head_.content_length = head_.chunked ? 0 : parser_.content_length;
-  head_.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+  // llhttp_should_keep_alive() for a request, inline (it runs for every request).
+  head_.keep_alive =
+      head_.version_minor >= 1 ? !(flags & F_CONNECTION_CLOSE) : (flags & F_CONNECTION_KEEP_ALIVE) != 0;
   head_.upgrade = parser_.upgrade != 0;
   phase_ = head_.has_body() ? Phase::body : Phase::done;
   return Event::head;

@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 
 namespace waitless::http {
 
@@ -130,16 +131,10 @@ std::string_view status_line(int status) noexcept {
   return table.lines[static_cast<std::size_t>(status - 100)];
 }
 
-void append_decimal(std::string& out, uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void append_hex(std::string& out, uint64_t v) {
+void append_hex(detail::OutBuffer& out, uint64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
-  out.append(buf, r.ptr);
+  out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
 }  // namespace
@@ -206,9 +201,17 @@ std::error_code Response::set_header(std::string_view name, std::string_view val
 std::error_code Response::set_content_type(std::string_view type) {
   if (state_ != State::fresh || !is_field_value(type)) return Error::invalid_argument;
   touched_ = true;
-  headers_.append("Content-Type: ", 14);
-  headers_.append(type);
-  headers_.append("\r\n", 2);
+  char line[128];
+  if (type.size() + 16 > sizeof line) {
+    headers_.append("Content-Type: ", 14);
+    headers_.append(type);
+    headers_.append("\r\n", 2);
+    return {};
+  }
+  std::memcpy(line, "Content-Type: ", 14);
+  std::memcpy(line + 14, type.data(), type.size());
+  std::memcpy(line + 14 + type.size(), "\r\n", 2);
+  headers_.append(line, type.size() + 16);
   return {};
 }
 
@@ -219,42 +222,64 @@ std::error_code Response::set_content_length(uint64_t length) noexcept {
   return {};
 }
 
-void Response::write_head(std::string& out, uint64_t length) {
+void Response::write_head(detail::OutBuffer& out, uint64_t length, std::string_view body) {
   bool close = close_ || detail::out_decide_close(*ex_);
   // An HTTP/1.0 client cannot take chunked: a body of unknown length ends where the connection does.
   if (length == npos && http10_ && body_allowed()) close = true;
-  out.append(status_line(status_));
-  if (!custom_server_) out.append(detail::server_line(*ex_));
-  if (!custom_date_) out.append(detail::date_line(*ex_));
-  out.append(headers_);
+  std::string_view lines[3];  // status line, Server, Date
+  if (status_ == 200 && !custom_server_ && !custom_date_) {
+    lines[0] = detail::prefix_200(*ex_);  // all three: the loop's cached copy
+  } else {
+    lines[0] = status_line(status_);
+    if (!custom_server_) lines[1] = detail::server_line(*ex_);
+    if (!custom_date_) lines[2] = detail::date_line(*ex_);
+  }
+  // Framing, Connection and the blank line.
+  char tail[96];
+  char* t = tail;
+  auto put = [&t](std::string_view s) {
+    std::memcpy(t, s.data(), s.size());
+    t += s.size();
+  };
   if (body_allowed()) {
     if (length != npos) {
-      out.append("Content-Length: ", 16);
-      append_decimal(out, length);
-      out.append("\r\n", 2);
+      put("Content-Length: ");
+      t = std::to_chars(t, tail + sizeof tail, length).ptr;
+      put("\r\n");
     } else if (!http10_) {
-      out.append("Transfer-Encoding: chunked\r\n", 28);
+      put("Transfer-Encoding: chunked\r\n");
       chunked_ = true;
     }
   }
   close_ = close;
   if (close) {
-    out.append("Connection: close\r\n", 19);
+    put("Connection: close\r\n");
   } else if (http10_keep_alive_) {
-    out.append("Connection: keep-alive\r\n", 24);
+    put("Connection: keep-alive\r\n");
   }
-  out.append("\r\n", 2);
+  put("\r\n");
+  const std::string_view tail_view(tail, static_cast<std::size_t>(t - tail));
+  // One capacity check, then plain copies.
+  const std::string_view parts[] = {lines[0], lines[1], lines[2], headers_, tail_view, body};
+  std::size_t total = 0;
+  for (std::string_view s : parts) total += s.size();
+  char* w = out.extend(total);
+  for (std::string_view s : parts) {
+    if (s.empty()) continue;
+    std::memcpy(w, s.data(), s.size());
+    w += s.size();
+  }
 }
 
 std::error_code Response::send(std::string_view body) {
   if (state_ != State::fresh) return state_ == State::finished ? Error::closed : Error::invalid_argument;
   touched_ = true;
-  std::string* out = detail::out_begin(*ex_);
+  detail::OutBuffer* out = detail::out_begin(*ex_);
   state_ = State::finished;
   if (!out) return Error::closed;
-  write_head(*out, body_allowed() ? body.size() : npos);
   written_ = body.size();
-  if (!head_request_ && body_allowed()) out->append(body);
+  const bool with_body = !head_request_ && body_allowed();
+  write_head(*out, body_allowed() ? body.size() : npos, with_body ? body : std::string_view{});
   detail::out_commit(*ex_, true);
   return {};
 }
@@ -284,7 +309,7 @@ std::error_code Response::send_error(int status, bool close) {
 std::error_code Response::write(std::string_view piece) {
   if (state_ == State::finished) return Error::closed;
   touched_ = true;
-  std::string* out = detail::out_begin(*ex_);
+  detail::OutBuffer* out = detail::out_begin(*ex_);
   if (!out) {
     state_ = State::finished;
     return Error::closed;
@@ -318,7 +343,7 @@ std::error_code Response::end(std::string_view last) {
   if (!last.empty() || state_ == State::fresh) {
     if (auto ec = write(last)) return ec;
   }
-  std::string* out = detail::out_begin(*ex_);
+  detail::OutBuffer* out = detail::out_begin(*ex_);
   state_ = State::finished;
   if (!out) return Error::closed;
   if (chunked_ && !head_request_) out->append("0\r\n\r\n", 5);

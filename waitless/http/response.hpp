@@ -20,6 +20,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "waitless/http/out_buffer.hpp"
 #include "waitless/http/request.hpp"
 
 namespace waitless::http {
@@ -29,13 +30,14 @@ std::string_view reason_phrase(int status) noexcept;
 
 namespace detail {
 // Implemented by the server (server_connection.cpp).
-std::string* out_begin(Exchange& ex) noexcept;          // where to append; null when the client is gone
+OutBuffer* out_begin(Exchange& ex) noexcept;            // where to append; null when the client is gone
 void out_commit(Exchange& ex, bool finished) noexcept;  // bytes appended; finished: the response is complete
 bool out_decide_close(Exchange& ex) noexcept;           // as the head is written: will the connection close?
 bool out_needs_drain(const Exchange& ex) noexcept;      // queued output above the high-water mark
 Waiter** drain_slot(Exchange& ex) noexcept;
 std::string_view date_line(const Exchange& ex) noexcept;    // "Date: ...\r\n"
 std::string_view server_line(const Exchange& ex) noexcept;  // "Server: ...\r\n" or empty
+std::string_view prefix_200(const Exchange& ex) noexcept;   // "HTTP/1.1 200 OK\r\n" + Server + Date lines
 }  // namespace detail
 
 // co_await res.drain(): completes once the connection's queued output is below the low-water mark.
@@ -105,8 +107,8 @@ class Response {
   enum class State : uint8_t { fresh, streaming, finished };
   void prepare(detail::Exchange* ex, bool head_request, bool http10, bool http10_keep_alive) noexcept;
   void clear() noexcept;
-  // Writes the head into *out. length: the body length, or npos for a body of unknown length.
-  void write_head(std::string& out, uint64_t length);
+  // Appends the head, then `body`, to out. length: the body length, or npos when unknown (streaming).
+  void write_head(detail::OutBuffer& out, uint64_t length, std::string_view body = {});
   bool body_allowed() const noexcept { return status_ != 204 && status_ != 304; }
   // Server-made responses (errors, timeouts): replaces whatever the handler set if nothing was sent.
   std::error_code send_error(int status, bool close);

@@ -228,8 +228,13 @@ void ServerConnection::body_requested(Exchange& ex) noexcept {
 
 void ServerConnection::on_head() noexcept {
   ConnState& st = *st_;
-  if (st.parser.head().method_id == HTTP_CONNECT) {
+  RequestHead& head = st.parser.head();
+  if (head.method_id == HTTP_CONNECT) {
     (void)error_exchange(501);  // not a proxy: no tunnels
+    return;
+  }
+  if (!sl_.config().handler && !head.has_body() && st.inflight.empty() && !head.upgrade) {
+    run_fast(head);
     return;
   }
   Exchange& ex = *sl_.acquire_exchange();
@@ -342,6 +347,18 @@ void ServerConnection::send_continue(Exchange& ex) noexcept {
   if (sl_.batching != this) flush(false);
 }
 
+namespace {
+void log_failure(const Exchange& ex, std::exception_ptr err) noexcept {
+  try {
+    std::rethrow_exception(err);
+  } catch (const std::exception& e) {
+    log::error("http: handler for {} {} failed: {}", ex.req.method(), ex.req.target(), e.what());
+  } catch (...) {
+    log::error("http: handler for {} {} failed with a non-std exception", ex.req.method(), ex.req.target());
+  }
+}
+}  // namespace
+
 // ---- handlers ---------------------------------------------------------------------------------------------
 
 void ServerConnection::dispatch(Exchange& ex) noexcept {
@@ -365,6 +382,41 @@ void ServerConnection::dispatch(Exchange& ex) noexcept {
   start_async(ex);
 }
 
+// The sync fast path: no pool, no list, no scheduling; the response goes straight to the output.
+void ServerConnection::run_fast(RequestHead& head) noexcept {
+  Exchange& ex = sl_.fast_exchange();
+  const bool keep_alive = head.keep_alive;
+  ex.bind(this, head, sl_.limits().max_body_size);
+  ex.body_done = ex.continue_sent = true;
+  if (!keep_alive) {
+    ex.close = true;
+    close_after_ = true;
+  }
+  std::exception_ptr err;
+  ex.handler_running = true;
+  try {
+    sl_.config().sync_handler(ex.req, ex.res);
+  } catch (...) {
+    err = std::current_exception();
+  }
+  ex.handler_running = false;
+  if (err) {
+    log_failure(ex, err);
+    if (!ex.res.headers_sent()) {
+      ex.respond_error(500, false);
+    } else if (!ex.res.finished()) {
+      ex.abandon_response();
+    }
+  } else if (!ex.res.finished()) {
+    if (!ex.res.headers_sent()) {
+      (void)ex.res.send({});
+    } else {
+      (void)ex.res.end();
+    }
+  }
+  ex.clear_fast();
+}
+
 void ServerConnection::start_async(Exchange& ex) noexcept {
   try {
     ex.persist_request();  // the handler may keep views past this read
@@ -376,18 +428,6 @@ void ServerConnection::start_async(Exchange& ex) noexcept {
     handler_done(ex, std::current_exception());
   }
 }
-
-namespace {
-void log_failure(const Exchange& ex, std::exception_ptr err) noexcept {
-  try {
-    std::rethrow_exception(err);
-  } catch (const std::exception& e) {
-    log::error("http: handler for {} {} failed: {}", ex.req.method(), ex.req.target(), e.what());
-  } catch (...) {
-    log::error("http: handler for {} {} failed with a non-std exception", ex.req.method(), ex.req.target());
-  }
-}
-}  // namespace
 
 void ServerConnection::handler_done(Exchange& ex, std::exception_ptr err) noexcept {
   Entry guard(this);
@@ -432,15 +472,15 @@ void ServerConnection::maybe_release(Exchange& ex) noexcept {
 
 // ---- output -----------------------------------------------------------------------------------------------
 
-std::string* ServerConnection::output_for(Exchange& ex) noexcept {
-  if (&ex != st_->inflight.front()) return &ex.pending;
+OutBuffer* ServerConnection::output_for(Exchange& ex) noexcept {
+  if (!ex.fast && &ex != st_->inflight.front()) return &ex.pending;
   return sl_.batching == this ? &sl_.shared_out() : &st_->out;
 }
 
 bool ServerConnection::decide_close(Exchange& ex) noexcept {
   if (ex.close) return true;
   ConnState& st = *st_;
-  if ((close_after_ || draining_) && &ex == st.newest) return true;
+  if ((close_after_ || draining_) && (ex.fast || &ex == st.newest)) return true;
   if (st.body_ex == &ex && !ex.body_done) {
     // The rest of the body may never be read: keep the connection only if it can be drained cheaply.
     if (ex.req.expects_continue() && !ex.continue_sent) return true;  // the client may or may not send it
@@ -454,7 +494,7 @@ bool ServerConnection::decide_close(Exchange& ex) noexcept {
 
 bool ServerConnection::needs_drain(const Exchange& ex) const noexcept {
   std::size_t hwm = sl_.limits().write_high_water;
-  if (&ex != st_->inflight.front()) return ex.pending.size() >= hwm;
+  if (!ex.fast && &ex != st_->inflight.front()) return ex.pending.size() >= hwm;
   std::size_t queued = st_->queued() + (sl_.batching == this ? sl_.shared_out().size() : 0);
   return queued >= hwm;
 }
@@ -467,7 +507,7 @@ void ServerConnection::committed(Exchange& ex, bool finished) noexcept {
   }
   if (finished) {
     if (ex.res.closes_connection()) close_after_ = true;
-    if (&ex == st_->inflight.front()) advance();
+    if (!ex.fast && &ex == st_->inflight.front()) advance();
   }
   if (sl_.batching != this && !dead_) {
     if (flush(false)) maybe_close();
@@ -484,7 +524,7 @@ void ServerConnection::advance() noexcept {
     if (st.newest == front) st.newest = nullptr;
     front->emitted = true;
     if (Exchange* next = st.inflight.front(); next && !next->pending.empty()) {
-      (sl_.batching == this ? sl_.shared_out() : st.out).append(next->pending);
+      (sl_.batching == this ? sl_.shared_out() : st.out).append(next->pending.data(), next->pending.size());
       next->pending.clear();
     }
     maybe_release(*front);
@@ -512,8 +552,8 @@ void ServerConnection::finish_batch() noexcept {
 }
 
 bool ServerConnection::flush(bool with_shared) noexcept {
-  std::string& shared = sl_.shared_out();
-  const std::size_t q = st_ ? st_->queued() : 0;
+  OutBuffer& shared = sl_.shared_out();
+  const std::size_t q = st_ ? st_->out.size() : 0;
   const std::size_t s = with_shared ? shared.size() : 0;
   if (q + s == 0) {
     if (writing_) set_interest(reading_, false);
@@ -524,9 +564,9 @@ bool ServerConnection::flush(bool with_shared) noexcept {
   if (q == 0) {
     n = ::send(fd, shared.data(), s, MSG_NOSIGNAL);
   } else if (s == 0) {
-    n = ::send(fd, st_->out.data() + st_->out_off, q, MSG_NOSIGNAL);
+    n = ::send(fd, st_->out.data(), q, MSG_NOSIGNAL);
   } else {
-    iovec iov[2] = {{st_->out.data() + st_->out_off, q}, {shared.data(), s}};
+    iovec iov[2] = {{const_cast<char*>(st_->out.data()), q}, {const_cast<char*>(shared.data()), s}};
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = 2;
@@ -543,7 +583,7 @@ bool ServerConnection::flush(bool with_shared) noexcept {
   auto sent = static_cast<std::size_t>(n);
   if (q > 0) {
     std::size_t from_q = sent < q ? sent : q;
-    st_->out_off += from_q;
+    st_->out.consume(from_q);
     sent -= from_q;
   }
   if (s > 0) {
@@ -552,17 +592,10 @@ bool ServerConnection::flush(bool with_shared) noexcept {
   }
   ConnState* st = st_;
   if (!st) return true;
-  if (st->out_off == st->out.size()) {
-    st->out.clear();
-    st->out_off = 0;
-  } else if (st->out_off > 64 * 1024 && st->out_off * 2 > st->out.size()) {
-    st->out.erase(0, st->out_off);
-    st->out_off = 0;
-  }
-  const bool pending = st->queued() > 0;
+  const bool pending = !st->out.empty();
   set_interest(reading_, pending);
   if (pending && n > 0) update_deadline(true);
-  if (st->queued() < sl_.limits().write_low_water) {
+  if (st->out.size() < sl_.limits().write_low_water) {
     if (Exchange* front = st->inflight.front()) front->wake_drain();
     if (!reading_ || st->in_off < st->in.size()) resume_input();
   }

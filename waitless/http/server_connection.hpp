@@ -41,15 +41,14 @@ struct ConnState {
   IntrusiveList<Exchange, LiveTag> live;          // every exchange bound to the connection
   std::size_t inflight_count = 0;
   Exchange* newest = nullptr;  // the last one pushed on inflight (the list has no back())
-  std::string out;             // output not yet accepted by the kernel, from out_off
-  std::size_t out_off = 0;
-  std::string in;  // input received but not parsed yet (parsing paused), from in_off
+  OutBuffer out;               // output not yet accepted by the kernel
+  std::string in;              // input received but not parsed yet (parsing paused), from in_off
   std::size_t in_off = 0;
   Exchange* body_ex = nullptr;  // the exchange whose body the parser is in
   bool discard = false;         // the parser is in a body nobody reads: dropped, up to max_drain
   ConnState* next_free = nullptr;
 
-  std::size_t queued() const noexcept { return out.size() - out_off; }
+  std::size_t queued() const noexcept { return out.size(); }
 };
 
 class ServerConnection final : public ListHook<ConnListTag> {
@@ -63,7 +62,7 @@ class ServerConnection final : public ListHook<ConnListTag> {
   static void start(ServerLoop& sl, int fd);
 
   // Exchange-facing (Response / Request through detail:: functions).
-  std::string* output_for(Exchange& ex) noexcept;
+  OutBuffer* output_for(Exchange& ex) noexcept;
   void committed(Exchange& ex, bool finished) noexcept;
   bool decide_close(Exchange& ex) noexcept;
   bool needs_drain(const Exchange& ex) const noexcept;
@@ -93,6 +92,7 @@ class ServerConnection final : public ListHook<ConnListTag> {
   void on_message_end() noexcept;
   void on_parse_error() noexcept;
   void dispatch(Exchange& ex) noexcept;
+  void run_fast(RequestHead& head) noexcept;
   void start_async(Exchange& ex) noexcept;
   void finish_batch() noexcept;
   // Sends queued output (and the loop's shared output when with_shared). False if the connection died.

@@ -26,8 +26,9 @@ ServerLoop::ServerLoop(Loop& loop, std::shared_ptr<const ServerConfig> config)
       recv_(std::make_unique<char[]>(kRecvSize)),
       tick_(loop),
       deadline_timer_(loop) {
-  out_.reserve(kRecvSize);
+  refresh_date();
   free_exchanges_.reserve(kMaxFreeExchanges);
+  fast_.fast = true;
 }
 
 ServerLoop::~ServerLoop() {
@@ -50,7 +51,7 @@ Result<uint16_t> ServerLoop::listen(const net::ListenOptions& options) {
   if (!listener) return listener.error();
   listener_ = std::move(listener.value());
   if (!tick_.pending()) {
-    date_.refresh();
+    refresh_date();
     (void)tick_.start(
         until_next_second(), [this] { on_tick(); }, std::chrono::seconds(1));
     tick_.unref();  // the listener and the connections keep the loop alive, not the clock
@@ -66,8 +67,15 @@ void ServerLoop::adopt(int fd) {
   ServerConnection::start(*this, fd);
 }
 
+void ServerLoop::refresh_date() noexcept {
+  if (!date_.refresh() && !prefix_200_.empty()) return;
+  prefix_200_.assign("HTTP/1.1 200 OK\r\n");
+  prefix_200_.append(config_->server_line);
+  prefix_200_.append(date_.line());
+}
+
 void ServerLoop::on_tick() noexcept {
-  date_.refresh();
+  refresh_date();
   const int64_t now = loop_.now();
   conns_.for_each([now](ServerConnection& c) { c.on_sweep(now); });
 }
@@ -132,9 +140,9 @@ void ServerLoop::release_state(ConnState* st) noexcept {
   st->newest = nullptr;
   st->body_ex = nullptr;
   st->discard = false;
-  st->out_off = st->in_off = 0;
+  st->in_off = 0;
   // A state that buffered a burst gives the memory back rather than keeping it in the pool.
-  if (st->out.capacity() > 64 * 1024) std::string().swap(st->out);
+  if (st->out.capacity() > 64 * 1024) st->out.release();
   if (st->in.capacity() > 64 * 1024) std::string().swap(st->in);
   st->out.clear();
   st->in.clear();

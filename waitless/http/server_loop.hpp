@@ -51,16 +51,22 @@ class ServerLoop {
   const ServerConfig& config() const noexcept { return *config_; }
   const Limits& limits() const noexcept { return config_->options.limits; }
   const DateCache& date() const noexcept { return date_; }
+  // "HTTP/1.1 200 OK\r\n" + Server line + Date line, rebuilt when the date changes: most responses start
+  // with one copy of it.
+  std::string_view prefix_200() const noexcept { return prefix_200_; }
   std::size_t connection_count() const noexcept { return connections_; }
   uint16_t port() const noexcept { return listener_ ? listener_->port() : 0; }
 
   // For connections.
   char* recv_buffer() noexcept { return recv_.get(); }
-  std::string& shared_out() noexcept { return out_; }
+  OutBuffer& shared_out() noexcept { return out_; }
   ServerConnection* batching = nullptr;  // the connection whose read is being processed (owns shared_out)
   ConnState* acquire_state();
   void release_state(ConnState* st) noexcept;
   Exchange* acquire_exchange();
+  // The one exchange of the sync fast path (a bodiless request, nothing in flight before it, no async
+  // handler): used and cleared within one handler call, so one per loop is enough.
+  Exchange& fast_exchange() noexcept { return fast_; }
   void release_exchange(Exchange* ex) noexcept;
   // An exchange whose connection closed while its handler runs: kept here until the handler ends.
   void orphan(Exchange& ex) noexcept { orphans_.push_back(ex); }
@@ -70,13 +76,15 @@ class ServerLoop {
 
  private:
   void on_tick() noexcept;
+  void refresh_date() noexcept;
   void check_done() noexcept;
 
   Loop& loop_;
   std::shared_ptr<const ServerConfig> config_;
   std::unique_ptr<char[]> recv_;
-  std::string out_;
+  OutBuffer out_;
   DateCache date_;
+  std::string prefix_200_;
   Timer tick_;
   Timer deadline_timer_;
   std::unique_ptr<net::TcpListener> listener_;
@@ -87,6 +95,7 @@ class ServerLoop {
   ConnState* free_states_ = nullptr;
   std::size_t free_state_count_ = 0;
   std::vector<Exchange*> free_exchanges_;
+  Exchange fast_{this};
   bool shutting_down_ = false;
   std::function<void()> done_;
 };
