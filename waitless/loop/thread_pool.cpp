@@ -20,6 +20,8 @@ int64_t steady_ns() noexcept {
 std::error_code PoolCore::enqueue(std::shared_ptr<PoolJob> job, Loop& loop) {
   job->loop = &loop;
   job->remote = loop.remote();
+  const int64_t now_ns = steady_ns();  // outside the lock
+  Worker* wake = nullptr;
   {
     std::lock_guard lock(mutex);
     if (closed) return Error::closed;
@@ -30,17 +32,35 @@ std::error_code PoolCore::enqueue(std::shared_ptr<PoolJob> job, Loop& loop) {
       return Error::queue_full;
     }
     job->state = PoolJob::State::queued;
-    job->enqueued_ns = steady_ns();
+    job->enqueued_ns = now_ns;
     PoolJob& ref = *job;
     ref.self = std::move(job);
     queue.push_back(ref);
     ++queued;
     ++submitted;
+    wake = wake_one_locked();
   }
+  if (wake) wake->wake.release();
   // The completion can only run on this (busy) thread, so holding the request after the push is safe.
   loop.add_pending_request();
-  wake.notify_one();
   return {};
+}
+
+PoolCore::Worker* PoolCore::wake_one_locked() noexcept {
+  if (waking != 0 || idle == nullptr || queue.empty()) return nullptr;
+  Worker* w = std::exchange(idle, idle->next_idle);
+  ++waking;
+  return w;
+}
+
+PoolJob* PoolCore::start_locked(int64_t now_ns) noexcept {
+  PoolJob* job = queue.pop_front();
+  --queued;
+  ++busy;
+  job->state = PoolJob::State::running;
+  last_wait_ns = now_ns - job->enqueued_ns;
+  max_wait_ns = std::max(max_wait_ns, last_wait_ns);
+  return job;
 }
 
 bool PoolCore::cancel(PoolJob& job) {
@@ -67,29 +87,39 @@ void PoolCore::post_completion(std::shared_ptr<PoolJob> job) noexcept {
   });
 }
 
-void PoolCore::work() noexcept {
+void PoolCore::work(Worker& self) noexcept {
   std::unique_lock lock(mutex);
   for (;;) {
-    wake.wait(lock, [this] { return closed || !queue.empty(); });
-    if (queue.empty()) return;  // closed, and the destructor took what was queued
-    PoolJob* job = queue.pop_front();
-    --queued;
-    ++busy;
-    job->state = PoolJob::State::running;
-    last_wait_ns = steady_ns() - job->enqueued_ns;
-    max_wait_ns = std::max(max_wait_ns, last_wait_ns);
-    std::shared_ptr<PoolJob> ref = std::move(job->self);
+    if (queue.empty()) {
+      if (closed) return;  // the destructor took what was queued
+      self.next_idle = idle;
+      idle = &self;
+      lock.unlock();
+      self.wake.acquire();
+      lock.lock();
+      --waking;  // whoever took us off the stack counted us
+      continue;
+    }
+    PoolJob* job = start_locked(steady_ns());
+    Worker* next = wake_one_locked();  // more work than this thread: bring up another one
     lock.unlock();
-
-    ref->execute();
-
-    lock.lock();
-    --busy;
-    ++completed;
-    ref->state = PoolJob::State::finished;
-    // Counters first, then the completion: whoever awaits the result sees the metrics already updated.
-    lock.unlock();
-    post_completion(std::move(ref));
+    if (next) next->wake.release();
+    // While the queue has work, one lock per job: finishing a job and taking the next share it.
+    while (job) {
+      std::shared_ptr<PoolJob> ref = std::move(job->self);
+      ref->execute();
+      const int64_t now_ns = steady_ns();  // outside the lock: ends this job's run, starts the next's
+      lock.lock();
+      --busy;
+      ++completed;
+      ref->state = PoolJob::State::finished;
+      job = queue.empty() ? nullptr : start_locked(now_ns);
+      next = job ? wake_one_locked() : nullptr;
+      lock.unlock();
+      if (next) next->wake.release();
+      // Counters first, then the completion: whoever awaits the result sees the metrics already updated.
+      post_completion(std::move(ref));
+    }
     lock.lock();
   }
 }
@@ -101,19 +131,21 @@ ThreadPool::ThreadPool(std::string name, std::size_t threads, std::size_t max_qu
   core_->name = std::move(name);
   core_->threads = std::max<std::size_t>(threads, 1);
   core_->max_queue = max_queue;
+  parking_ = std::make_unique<detail::PoolCore::Worker[]>(core_->threads);
   workers_.reserve(core_->threads);
   for (std::size_t i = 0; i < core_->threads; ++i) {
-    workers_.emplace_back([core = core_.get(), i] {
+    workers_.emplace_back([core = core_.get(), self = &parking_[i], i] {
       std::string thread_name = core->name + "-" + std::to_string(i);
       thread_name.resize(std::min<std::size_t>(thread_name.size(), 15));  // the kernel's limit
       pthread_setname_np(pthread_self(), thread_name.c_str());
-      core->work();
+      core->work(*self);
     });
   }
 }
 
 ThreadPool::~ThreadPool() {
   std::vector<std::shared_ptr<detail::PoolJob>> dropped;
+  std::vector<detail::PoolCore::Worker*> parked;
   {
     std::lock_guard lock(core_->mutex);
     core_->closed = true;
@@ -123,8 +155,13 @@ ThreadPool::~ThreadPool() {
       job->status = Error::closed;
       dropped.push_back(std::move(job->self));
     }
+    // Every parked worker wakes to see `closed`; the others see it when they find the queue empty.
+    while (core_->idle) {
+      parked.push_back(std::exchange(core_->idle, core_->idle->next_idle));
+      ++core_->waking;
+    }
   }
-  core_->wake.notify_all();
+  for (detail::PoolCore::Worker* w : parked) w->wake.release();
   for (std::thread& t : workers_) {
     // exit() called inside a job runs the default pools' destructors on that worker: it cannot join itself.
     if (t.get_id() == std::this_thread::get_id()) {
