@@ -36,6 +36,9 @@ unit: build
 e2e: build
 	tests/run_e2e.sh build
 
+reliability: build
+	tests/reliability/run.sh build
+
 build-asan/build.ninja:
 	cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-g -O1' \
 	  -DWAITLESS_SANITIZE=address,undefined -DWAITLESS_BENCH=OFF

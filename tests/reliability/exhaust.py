@@ -1,0 +1,155 @@
+"""Test 3: exhaustion.
+
+- fd exhaustion: `waitless hello` under RLIMIT_NOFILE 256 while a client holds 1000 connections. The server
+  accepts what its fds allow and sheds the rest (TcpListener closes its spare fd, accepts, closes). While
+  exhausted it must not spin: its CPU time (utime + stime) over 5 s must be near zero. The connections it
+  did accept keep being served, and once the client lets go a new request succeeds.
+- idle keep-alive connections: as many as this machine allows (the goal is 100 000), held by holdconns
+  (built by run.sh) over 127.0.0.x source addresses; user-space memory per connection = RSS growth / N.
+"""
+import os
+import resource
+import socket
+import struct
+import subprocess
+import time
+
+from common import NET_ERRORS, Hello, Reader, Row, connect, cpu_seconds, fd_count, get, mb, spawn
+
+EXHAUSTED_CPU_LIMIT_S = 0.25  # over 5 s: 5 % of a core; a spinning loop burns ~5 s
+
+
+def fd_exhaustion(ctx):
+    nofile, attempts = 256, 1000
+    row = Row(f"exhaustion: ulimit -n {nofile}, {attempts} conns held")
+    with Hello(ctx, nofile=nofile) as srv:
+        base_fds = fd_count(srv.pid)
+        held, connect_errors = [], 0
+        for i in range(attempts):
+            try:
+                s = connect(srv.port, timeout=2, src=f"127.0.1.{1 + i // 500}")
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                held.append(s)
+            except OSError:
+                connect_errors += 1
+        time.sleep(1.0)  # let the server accept and shed whatever it is going to
+        peak_fds = fd_count(srv.pid)
+        c0 = cpu_seconds(srv.pid)
+        time.sleep(5.0)
+        cpu = cpu_seconds(srv.pid) - c0
+        row.check("no busy loop while exhausted (CPU over 5 s)", cpu <= EXHAUSTED_CPU_LIMIT_S,
+                  f"{cpu * 1000:.0f} ms of CPU, server at {peak_fds}/{nofile} fds")
+        # Which of the held connections did the server keep? A shed one reads EOF (or a reset) at once.
+        kept = []
+        shed = 0
+        for s in held:
+            s.setblocking(False)
+            try:
+                d = s.recv(1)
+                shed += 1 if not d else 0
+            except BlockingIOError:
+                kept.append(s)
+            except OSError:
+                shed += 1
+            s.setblocking(True)
+            s.settimeout(5)
+        # A new connection while exhausted: the listener sheds it (informational, not a check).
+        try:
+            during = str(get(srv.port, timeout=2)[0])
+        except NET_ERRORS as e:
+            during = type(e).__name__
+        answered = 0
+        for s in kept:
+            try:
+                s.sendall(b"GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+                answered += Reader(s).response()[0] == 200
+            except NET_ERRORS:
+                pass
+        row.check("accepted connections still served at the limit", kept and answered == len(kept),
+                  f"{len(kept)} kept, {shed} shed, {connect_errors} connect errors, {answered} answered; "
+                  f"a new connection meanwhile: {during}")
+        for s in held:
+            s.close()
+        t_release = time.monotonic()
+        ok, tries = False, 0
+        while time.monotonic() - t_release < 5 and not ok:
+            tries += 1
+            try:
+                ok = get(srv.port, timeout=2)[0] == 200
+            except NET_ERRORS:
+                time.sleep(0.1)
+        row.check("a request succeeds once the client lets go", ok,
+                  f"after {time.monotonic() - t_release:.2f} s, {tries} tries")
+        deadline = time.monotonic() + 5
+        while fd_count(srv.pid) > base_fds and time.monotonic() < deadline:
+            time.sleep(0.05)
+        end_fds = fd_count(srv.pid)
+        row.check("fds back to the baseline", end_fds <= base_fds, f"{base_fds} -> {peak_fds} -> {end_fds}")
+        row.check("server alive", srv.alive(), srv.log_tail(2))
+        row.figure = (f"CPU {cpu * 1000:.0f} ms / 5 s exhausted, {len(kept)} kept / {shed} shed, "
+                      f"ok {time.monotonic() - t_release:.1f} s after release")
+    return row
+
+
+def idle_keepalive(ctx):
+    goal = 100_000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # Both the server and holdconns need one fd per connection plus a few: the hard limit caps N, and
+    # raising a hard limit needs CAP_SYS_RESOURCE.
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, goal + 1000))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        can_raise = True
+    except (ValueError, OSError):
+        can_raise = False
+    limit = goal + 1000 if can_raise else hard
+    n = min(goal, limit - 300)
+    why = "" if n == goal else (f"capped at {n}: RLIMIT_NOFILE hard limit {hard} per process and no "
+                                f"CAP_SYS_RESOURCE to raise it")
+    row = Row(f"idle keep-alive: {n} conns held")
+    holdconns = os.path.join(ctx.tmp, "holdconns")
+    if not os.access(holdconns, os.X_OK):
+        row.check("holdconns built", False, holdconns)
+        return row
+    with Hello(ctx, nofile=limit) as srv:
+        time.sleep(0.3)
+        before = srv.rss()
+        base_fds = fd_count(srv.pid)
+        # holdconns reports on stdout and holds until its stdin closes: a pipe on each side.
+        hold = spawn([holdconns, str(srv.port), str(n)], nofile=limit, stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, text=True)
+        t0 = time.monotonic()
+        line = hold.stdout.readline().strip()
+        secs = time.monotonic() - t0
+        ok = line == f"held {n}"
+        time.sleep(1.0)
+        after = srv.rss()
+        conns = fd_count(srv.pid) - base_fds
+        per_conn = (after - before) * 1024 / n
+        row.check(f"{n} connections established and answered", ok and conns >= n,
+                  f"holdconns: {line!r} in {secs:.1f} s, server holds {conns}" + (f"; {why}" if why else ""))
+        try:
+            served = get(srv.port, timeout=5)[0] == 200
+        except NET_ERRORS:
+            served = False
+        row.check("a new request is served while they are held", served)
+        hold.stdin.close()
+        hold.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while fd_count(srv.pid) > base_fds and time.monotonic() < deadline:
+            time.sleep(0.1)
+        end_fds = fd_count(srv.pid)
+        row.check("all released when the client goes", end_fds <= base_fds, f"fds {base_fds} -> {end_fds}")
+        row.check("server alive", srv.alive(), srv.log_tail(2))
+        row.figure = (f"{per_conn:.0f} B/conn user space (RSS {mb(before)} -> {mb(after)} MB for {n})"
+                      + (" [max here: hard NOFILE 20000]" if why else ""))
+        if why:
+            print(f"    note: {why}")
+    return row
+
+
+def run(ctx):
+    rows = [fd_exhaustion(ctx)]
+    if not ctx.quick:
+        rows.append(idle_keepalive(ctx))
+    return rows
