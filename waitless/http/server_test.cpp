@@ -306,3 +306,39 @@ TEST(HttpServer, BadRequestsAreAnsweredAndClosed) {
 
 }  // namespace
 }  // namespace waitless::http
+
+namespace waitless::http {
+namespace {
+
+// listen() with several loops on their own threads (SO_REUSEPORT), shutdown() from another thread, wait().
+TEST(HttpServer, ListenOnSeveralLoopsThenShutDown) {
+  std::atomic<int> served{0};
+  Server server([&](Request&, Response& res) {
+    ++served;
+    (void)res.send("hi");
+  });
+  ListenConfig config;
+  config.threads = 3;
+  config.handle_signals = false;
+  auto port = server.listen(0, config);
+  ASSERT_TRUE(port.ok()) << port.error().message();
+  EXPECT_EQ(server.listen(0, config).error(), std::error_code(Error::already_closing));
+  std::thread clients([&] {
+    for (int i = 0; i < 30; ++i) {
+      testing::TestClient c(port.value());
+      ASSERT_TRUE(c.send(testing::get("/")));
+      auto r = c.read_response();
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->body, "hi");
+    }
+    server.shutdown(std::chrono::milliseconds(1000));
+  });
+  EXPECT_EQ(server.wait(), 0);
+  clients.join();
+  EXPECT_EQ(served.load(), 30);
+  testing::TestClient after(port.value());
+  EXPECT_FALSE(after.connected());
+}
+
+}  // namespace
+}  // namespace waitless::http
