@@ -27,8 +27,10 @@ def wait_fds(pid, target, seconds=10):
 
 
 def pipeline_flood(ctx):
-    conns, seconds = 4, (3 if ctx.quick else 6)
-    row = Row(f"flood: pipelining without reading ({conns} conns, {seconds} s)")
+    # Until the writers have stalled for a second (at least `least` s, at most `most` s: a slow, e.g.
+    # sanitized, server takes longer to fill its socket buffers and reach its high-water mark).
+    conns, least, most = 4, (3 if ctx.quick else 6), 12
+    row = Row(f"flood: pipelining without reading ({conns} conns, {least}..{most} s)")
     with Hello(ctx) as srv:
         base_fds = fd_count(srv.pid)
         sampler = RssSampler(srv.pid)
@@ -54,14 +56,19 @@ def pipeline_flood(ctx):
             t.start()
         t0 = time.monotonic()
         served_during = None
-        while time.monotonic() - t0 < seconds:
+        while True:
             time.sleep(0.25)
             timeline.append(sum(sent))
-            if served_during is None and time.monotonic() - t0 > seconds / 2:
+            elapsed = time.monotonic() - t0
+            if served_during is None and elapsed > least / 2:
                 try:
                     served_during = get(srv.port, timeout=5)[0] == 200
                 except NET_ERRORS:
                     served_during = False
+            stalled = len(timeline) > 4 and timeline[-1] == timeline[-5]
+            if (elapsed >= least and stalled) or elapsed >= most:
+                break
+        secs = time.monotonic() - t0
         stop.set()
         for t in threads:
             t.join()
@@ -70,7 +77,7 @@ def pipeline_flood(ctx):
         last_second = timeline[-1] - timeline[-5]
         total = timeline[-1]
         row.check("the writers stalled (server stopped reading)", last_second == 0,
-                  f"{total / 1e6:.1f} MB = {total // len(REQ)} requests accepted in all, "
+                  f"{total / 1e6:.1f} MB = {total // len(REQ)} requests accepted in {secs:.1f} s, "
                   f"{last_second} bytes in the last second; server sockets: {unread / 1e6:.1f} MB "
                   f"received and left unread, {unsent / 1e6:.1f} MB of responses unsent")
         row.check("RSS flat while flooded", peak - sampler.before < 16 * 1024 * ctx.mem_factor,
@@ -86,6 +93,58 @@ def pipeline_flood(ctx):
         row.figure = (f"RSS {mb(sampler.before)}/{mb(peak)}/{mb(after)} MB, stalled after "
                       f"{total / 1e6:.1f} MB sent ({unread / 1e6:.1f} MB left unread, {unsent / 1e6:.1f} MB unsent "
                       f"in the server's socket buffers)")
+    return row
+
+
+def pipeline_flood_many(ctx):
+    """Many connections pipelining without reading, each with a 4 KiB receive window: what one connection
+    may hold in user space is bounded (write_high_water 256 KiB of output, plus the unparsed rest of one
+    64 KiB read and the response being appended), so RSS grows by about that much per connection and no
+    more; there is no server-wide cap, so the total is N times that."""
+    conns, seconds = 100, 8
+    row = Row(f"flood: {conns} conns pipelining without reading")
+    with Hello(ctx) as srv:
+        before = srv.rss()
+        payload = REQ * 2000
+        socks = []
+        for _ in range(conns):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", srv.port))
+            s.setblocking(False)
+            socks.append(s)
+        t0, last_progress = time.monotonic(), time.monotonic()
+        while time.monotonic() - t0 < seconds and time.monotonic() - last_progress < 1.0:
+            progress = 0
+            for s in socks:
+                try:
+                    progress += s.send(payload)
+                except BlockingIOError:
+                    pass
+            if progress:
+                last_progress = time.monotonic()
+            else:
+                time.sleep(0.05)
+        time.sleep(0.5)
+        peak = srv.rss()
+        _, unread, unsent = server_queues(srv.port)
+        per_conn = (peak - before) * 1024 / conns
+        bound = 512 * 1024 * ctx.mem_factor
+        row.check("user-space memory per flooding connection bounded", per_conn < bound,
+                  f"{per_conn / 1024:.0f} KiB per connection (bound {bound // 1024} KiB), RSS {mb(before)} -> "
+                  f"{mb(peak)} MB; kernel: {unread / 1e6:.0f} MB unread, {unsent / 1e6:.0f} MB unsent")
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        time.sleep(0.5)
+        after = srv.rss()
+        try:
+            ok = get(srv.port)[0] == 200
+        except NET_ERRORS:
+            ok = False
+        row.check("serves normally afterwards", ok)
+        row.figure = (f"{per_conn / 1024:.0f} KiB/conn user space, RSS {mb(before)}/{mb(peak)}/{mb(after)} MB "
+                      f"(no server-wide cap: N x that)")
     return row
 
 
@@ -273,6 +332,6 @@ def big_bodies(ctx):
 def run(ctx):
     rows = [pipeline_flood(ctx)]
     if not ctx.quick:
-        rows.append(churn(ctx))
+        rows += [pipeline_flood_many(ctx), churn(ctx)]
     rows += [oversized_heads(ctx), big_bodies(ctx)]
     return rows
