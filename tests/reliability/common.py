@@ -19,12 +19,14 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 _children = []  # every Popen started by spawn(), killed by kill_all()
 
 
-def spawn(argv, nofile=None, log=None, **kw):
+def spawn(argv, nofile=None, log=None, address_space=None, **kw):
     """Starts argv in its own process group (so a kill takes its children too), optionally under
-    RLIMIT_NOFILE=nofile (soft and hard). Registered for kill_all()."""
+    RLIMIT_NOFILE=nofile and RLIMIT_AS=address_space bytes (soft and hard). Registered for kill_all()."""
     def limits():
         if nofile is not None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        if address_space is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     out = open(log, "wb") if log else subprocess.DEVNULL
     kw.setdefault("stdout", out)
     kw.setdefault("stderr", subprocess.STDOUT if log else subprocess.DEVNULL)
@@ -79,6 +81,18 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of proc(5), after the comm
+
+
+def vm_kb(pid, field):
+    """A Vm* line of /proc/PID/status (VmData, VmSize...) in kB, 0 once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def fd_count(pid):
@@ -144,12 +158,12 @@ def mb(kb):
 class Hello:
     """`waitless hello` on a free loopback port, one loop thread unless told otherwise."""
 
-    def __init__(self, ctx, nofile=None, threads=1, cpu=None):
+    def __init__(self, ctx, nofile=None, threads=1, cpu=None, address_space=None):
         self.port = free_port()
         self.log = os.path.join(ctx.tmp, f"hello-{self.port}.log")
         pin = ["taskset", "-c", str(cpu)] if cpu is not None else []  # exec's hello: the pid stays the same
         self.proc = spawn([*pin, ctx.waitless, "hello", "--port", str(self.port), "--threads", str(threads)],
-                          nofile=nofile, log=self.log)
+                          nofile=nofile, address_space=address_space, log=self.log)
         self.pid = self.proc.pid
         deadline = time.monotonic() + 10
         while True:

@@ -14,7 +14,7 @@ import struct
 import subprocess
 import time
 
-from common import NET_ERRORS, Hello, Reader, Row, connect, cpu_seconds, fd_count, get, mb, spawn
+from common import NET_ERRORS, Hello, Reader, Row, connect, cpu_seconds, fd_count, get, mb, spawn, vm_kb
 
 EXHAUSTED_CPU_LIMIT_S = 0.25  # over 5 s: 5 % of a core; a spinning loop burns ~5 s
 
@@ -148,8 +148,50 @@ def idle_keepalive(ctx):
     return row
 
 
+def memory_limit(ctx):
+    """Allocation failure must be an answer, not a crash. hello runs under RLIMIT_AS (address space) of
+    1 GiB; 2000 connections each send a 62-byte POST head declaring `Content-Length: 1048576` (within the
+    1 MiB body limit) and 2 body bytes, then wait. The server may refuse some (503, close), but it must stay
+    up and keep serving. The figure shows the address space committed per such connection: what a client
+    gets the server to reserve for a few bytes sent."""
+    conns, limit_mb = 2000, 1024
+    row = Row(f"exhaustion: RLIMIT_AS {limit_mb} MiB, {conns} heads declaring 1 MiB bodies")
+    with Hello(ctx, nofile=conns + 256, address_space=limit_mb << 20) as srv:
+        data_before = vm_kb(srv.pid, "VmData")
+        socks, refused = [], 0
+        head = b"POST /plaintext HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\nab"
+        for i in range(conns):
+            if not srv.alive():
+                break
+            try:
+                s = connect(srv.port, timeout=2, src=f"127.0.4.{1 + i // 10000}")
+                s.sendall(head)
+                socks.append(s)
+            except OSError:
+                refused += 1
+        time.sleep(1.0)
+        data_peak = vm_kb(srv.pid, "VmData")
+        alive = srv.alive()
+        per_conn = (data_peak - data_before) * 1024 / max(1, len(socks)) if alive else float("nan")
+        row.check("server survives allocation failure", alive,
+                  f"{len(socks)} heads sent, {refused} refused; " +
+                  ("alive" if alive else f"died with {srv.proc.returncode}: {srv.log_tail(2)}"))
+        try:
+            served = alive and get(srv.port, timeout=5)[0] == 200
+        except NET_ERRORS:
+            served = False
+        row.check("serves a normal request at the limit", served)
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        row.figure = (f"VmData {data_before // 1024} -> {data_peak // 1024} MB: {per_conn / 1024:.0f} KiB reserved per "
+                      f"62-byte head" if alive else
+                      f"server CRASHED after {len(socks)} heads (exit {srv.proc.returncode}: {srv.log_tail(1).strip()})")
+    return row
+
+
 def run(ctx):
     rows = [fd_exhaustion(ctx)]
     if not ctx.quick:
-        rows.append(idle_keepalive(ctx))
+        rows += [idle_keepalive(ctx), memory_limit(ctx)]
     return rows
