@@ -94,6 +94,11 @@ class RequestParser {
 
   bool in_message() const noexcept { return phase_ != Phase::idle && phase_ != Phase::done; }
   bool in_head() const noexcept { return phase_ == Phase::head; }
+  // Between two messages with nothing pending: another connection may go on with this parser as is.
+  bool between_messages() const noexcept {
+    return (phase_ == Phase::idle || phase_ == Phase::done) && !error_status_ && parser_.error == HPE_OK &&
+           head_.keep_alive && !head_.upgrade;
+  }
   bool in_body() const noexcept { return phase_ == Phase::body || phase_ == Phase::trailers; }
   // The input given to parse() is about to be overwritten: copy the views of an incomplete head into the
   // parser's arena. Cheap when no head is in progress.

@@ -422,7 +422,7 @@ void ServerConnection::start_async(Exchange& ex) noexcept {
     ex.persist_request();  // the handler may keep views past this read
     ex.cancel.emplace();
     ex.handler_running = true;
-    spawn(run_handler(&ex), ex.cancel->token());  // runs until its first suspension
+    spawn(run_handler(&ex).with_token(ex.cancel->token()));  // runs until its first suspension
   } catch (...) {
     ex.handler_running = false;
     handler_done(ex, std::current_exception());

@@ -126,10 +126,12 @@ ConnState* ServerLoop::acquire_state() {
     free_states_ = st->next_free;
     --free_state_count_;
     st->next_free = nullptr;
+    // A parser put back between two messages is as good as new (llhttp is in its start state): the
+    // common keep-alive read skips the reset.
+    if (!st->parser.between_messages()) st->parser.reset();
   } else {
     st = new ConnState(limits());
   }
-  st->parser.reset();
   return st;
 }
 

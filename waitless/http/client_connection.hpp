@@ -1,0 +1,253 @@
+// ClientConnection (internal): one HTTP/1.1 client connection, built directly on its fd with an IoWatcher
+// (non-blocking connect, then one request at a time: no pipelining).
+//
+// Ownership: a connection belongs to its pool while idle and to a Lease (client_pool.hpp) while a request
+// uses it; it never frees itself, except through ClientCore::idle_dead() when it dies while idle.
+//
+// Operations are awaited one at a time by the lease holder: connected(), exchange() (send the request,
+// then receive the head, or head and whole body when collecting), next_piece() (streaming). The I/O
+// callbacks drive the state machine and complete the parked operation with a resumption queued on the
+// loop (never inline), so user code never runs inside a callback of this class. A failed operation closes
+// the connection; cancellation (the awaiting task's token) closes it too: a connection in an unknown state
+// is never reused.
+//
+// Hot path of a kept-alive request (after warm-up): one send, one epoll wakeup, one read, parse, one
+// resumption; no allocation here (the receive buffer, request buffer and parser are kept), no epoll_ctl
+// (an idle connection keeps its read interest to see the server's close), one timer reschedule.
+//
+// Timeouts: one Timer per connection, rescheduled only when a deadline moves earlier; when it fires the
+// deadline that applies in the current state is re-evaluated (the state may have moved on).
+#pragma once
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "waitless/async/cancel.hpp"
+#include "waitless/async/task.hpp"
+#include "waitless/base/intrusive_list.hpp"
+#include "waitless/base/result.hpp"
+#include "waitless/http/response_parser.hpp"
+#include "waitless/loop/io_watcher.hpp"
+#include "waitless/loop/timer.hpp"
+#include "waitless/net/socket_address.hpp"
+
+namespace waitless::http {
+struct ClientResponse;
+}  // namespace waitless::http
+
+namespace waitless::http::detail {
+
+class ClientCore;
+struct Pool;
+struct IdleTag;
+struct AllTag;
+template <typename Derived>
+class ConnAwaiterBase;
+
+// The coroutine parked on a connection's current operation.
+struct ConnWaiter {
+  std::coroutine_handle<> handle;
+  CancelCallback cancel;
+};
+
+// What one request needs from the connection. Deadlines are absolute loop times in ns (0: none).
+struct ExchangeSpec {
+  ClientResponse* response = nullptr;  // the head goes here (and the body when collecting)
+  std::string_view body;               // a large body, sent from the caller's memory after out()
+  bool head_request = false;
+  bool collect = true;  // receive the whole body into response->body; else stop after the head
+  bool close = false;   // the request said Connection: close
+  uint64_t body_limit = 0;
+  int64_t header_deadline = 0;
+  int64_t total_deadline = 0;
+  int64_t body_idle_ns = 0;  // longest silence while a body is being received
+};
+
+class ClientConnection : public ListHook<IdleTag>, public ListHook<AllTag> {
+ public:
+  static constexpr std::size_t kBufferSize = 64 * 1024;
+  static constexpr std::size_t kInlineBody = 16 * 1024;  // bodies up to this are copied after the head
+
+  ClientConnection(ClientCore& core, const ResponseLimits& limits);
+  ~ClientConnection();
+  ClientConnection(const ClientConnection&) = delete;
+  ClientConnection& operator=(const ClientConnection&) = delete;
+
+  Pool* pool = nullptr;
+  uint64_t served = 0;  // responses completed on the current socket
+
+  // ---- connecting: open() starts a non-blocking connect; co_await connected(deadline) finishes it.
+  std::error_code open(const net::SocketAddress& address) noexcept;
+  class ConnectAwaiter;
+  ConnectAwaiter connected(int64_t deadline) noexcept;
+
+  // ---- one request: fill out() with the request head (and a small body), then co_await exchange().
+  std::string& out() noexcept { return out_; }
+  class ExchangeAwaiter;
+  ExchangeAwaiter exchange(const ExchangeSpec& spec) noexcept;
+  // Streaming: the next body piece (valid until the next call), "" at the end.
+  class PieceAwaiter;
+  PieceAwaiter next_piece(int64_t body_idle_ns) noexcept;
+
+  // ---- state, for the lease and the pool.
+  bool is_open() const noexcept { return fd_ >= 0; }
+  // The response is complete and the socket can carry another request.
+  bool reusable() const noexcept { return fd_ >= 0 && finished_ && reusable_; }
+  bool finished() const noexcept { return finished_; }
+  // After a streamed exchange: whether a body follows the head.
+  bool head_has_body() const noexcept { return head_has_body_; }
+  // The last exchange failed before a byte of its response arrived (the server may have closed an idle
+  // connection just as the request left): a retry on a fresh connection is safe for idempotent methods.
+  bool failed_before_response() const noexcept { return !got_bytes_; }
+  std::error_code result() const noexcept { return result_; }
+  // Idle in the pool until `deadline` (0: no limit): unreferenced, watching only for the server's close.
+  // False if the socket could not be watched (it is closed then).
+  bool go_idle(int64_t deadline) noexcept;
+  // Closes the socket; a parked operation completes with `ec`. The object can be open()ed again.
+  void fail(std::error_code ec) noexcept;
+  void close() noexcept { fail(Error::closed); }
+
+ private:
+  enum class State : uint8_t { closed, connecting, ready, idle, busy, streaming, done };
+  // What one parser event meant: the operation completed (or failed), parse on, or bytes are needed.
+  enum class Step : uint8_t { done, more, need_input };
+
+  void on_io(unsigned events) noexcept;
+  void on_timer() noexcept;
+  void on_connect_ready() noexcept;
+  void on_idle_event() noexcept;
+  bool flush() noexcept;
+  void pump() noexcept;
+  Step consume() noexcept;
+  void on_eof() noexcept;
+  void on_head() noexcept;
+  void on_end() noexcept;
+  bool set_interest(bool read, bool write) noexcept;
+  void arm(int64_t deadline) noexcept;
+  int64_t current_deadline() const noexcept;
+  void close_socket() noexcept;
+  void park(ConnWaiter* w) noexcept { waiter_ = w; }
+  void unpark(ConnWaiter* w) noexcept {
+    if (waiter_ == w) waiter_ = nullptr;
+  }
+  void complete(std::error_code ec) noexcept;
+  void start_exchange(const ExchangeSpec& spec) noexcept;
+  bool poll_piece() noexcept;
+  std::string_view take_piece() noexcept { return std::exchange(piece_, std::string_view{}); }
+
+  ClientCore& core_;
+  Loop& loop_;
+  int fd_ = -1;
+  State state_ = State::closed;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool sending_ = false;  // request bytes are still to be written
+  bool collect_ = true;
+  bool close_requested_ = false;
+  bool got_bytes_ = false;
+  bool finished_ = false;
+  bool reusable_ = false;
+  bool piece_ready_ = false;  // streaming: piece_ (or the end, or result_) is ready to be taken
+  bool connected_now_ = false;
+  bool op_done_ = false;         // the current operation has its result
+  bool abandoned_send_ = false;  // the response came before the whole request was sent
+  bool body_phase_ = false;      // the head is in: body_idle_ns_ applies
+  bool head_has_body_ = false;
+  std::error_code result_;
+  ConnWaiter* waiter_ = nullptr;
+  std::optional<IoWatcher> watcher_;
+  Timer timer_;
+  int64_t armed_at_ = 0;  // when timer_ fires (0: not armed)
+  int64_t deadline_ = 0;  // the fixed deadline of the current state (connect, header/total, idle)
+  int64_t total_deadline_ = 0;
+  int64_t body_idle_ns_ = 0;
+  int64_t progress_ns_ = 0;  // last time response bytes arrived
+  ClientResponse* response_ = nullptr;
+  std::string out_;
+  std::size_t out_off_ = 0;
+  std::string_view big_body_;
+  std::size_t big_off_ = 0;
+  std::unique_ptr<char[]> in_;
+  std::size_t in_pos_ = 0;  // [in_pos_, in_end_): received, not parsed yet
+  std::size_t in_end_ = 0;
+  std::string_view piece_;
+  ResponseParser parser_;
+
+  template <typename>
+  friend class ConnAwaiterBase;
+  friend class ConnectAwaiter;
+  friend class ExchangeAwaiter;
+  friend class PieceAwaiter;
+};
+
+// Each awaiter: an already-cancelled token fails at once (closing the connection); a token that fires
+// while parked closes the connection and resumes with Error::cancelled. The result is the connection's
+// result(). A frame destroyed while parked unparks itself; its lease then closes the connection.
+template <typename Derived>
+class ConnAwaiterBase {
+ public:
+  explicit ConnAwaiterBase(ClientConnection* c) noexcept : c_(c) {}
+  ConnAwaiterBase(const ConnAwaiterBase&) = delete;
+  ConnAwaiterBase& operator=(const ConnAwaiterBase&) = delete;
+  ~ConnAwaiterBase() { c_->unpark(&w_); }
+
+  // Starts the operation (Derived::start() returns whether it must wait: an operation that completes or
+  // fails at once does not suspend), then parks until the connection completes it.
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    CancelToken token = waitless::detail::token_of(h);
+    if (token.cancelled()) {
+      c_->fail(Error::cancelled);
+      return false;
+    }
+    if (!static_cast<Derived*>(this)->start()) return false;
+    w_.handle = h;
+    c_->park(&w_);
+    if (token.can_be_cancelled()) w_.cancel.attach(token, [c = c_] { c->fail(Error::cancelled); });
+    return true;
+  }
+
+ protected:
+  ClientConnection* c_;
+  ConnWaiter w_;
+};
+
+class ClientConnection::ConnectAwaiter : public ConnAwaiterBase<ConnectAwaiter> {
+ public:
+  ConnectAwaiter(ClientConnection* c, int64_t deadline) noexcept : ConnAwaiterBase(c), deadline_(deadline) {}
+  bool await_ready() const noexcept { return false; }
+  bool start() noexcept;
+  std::error_code await_resume() const noexcept { return c_->result_; }
+
+ private:
+  int64_t deadline_;
+};
+
+class ClientConnection::ExchangeAwaiter : public ConnAwaiterBase<ExchangeAwaiter> {
+ public:
+  ExchangeAwaiter(ClientConnection* c, const ExchangeSpec& spec) noexcept : ConnAwaiterBase(c), spec_(spec) {}
+  bool await_ready() const noexcept { return false; }
+  bool start() noexcept;
+  std::error_code await_resume() const noexcept { return c_->result_; }
+
+ private:
+  ExchangeSpec spec_;
+};
+
+class ClientConnection::PieceAwaiter : public ConnAwaiterBase<PieceAwaiter> {
+ public:
+  PieceAwaiter(ClientConnection* c, int64_t body_idle_ns) noexcept
+      : ConnAwaiterBase(c), idle_ns_(body_idle_ns) {}
+  bool await_ready() noexcept { return c_->poll_piece(); }
+  bool start() noexcept;
+  Result<std::string_view> await_resume() noexcept;
+
+ private:
+  int64_t idle_ns_;
+};
+
+}  // namespace waitless::http::detail
