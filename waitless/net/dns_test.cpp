@@ -21,12 +21,13 @@ namespace {
 using net::test::expect_empty;
 using net::test::run_task;
 
-// A minimal authoritative DNS server on 127.0.0.1, driven by the test's loop: A for kName is 127.0.0.5
-// (TTL 60), AAAA for kName is an empty answer (NODATA), every other name is NXDOMAIN. When `silent`, it
-// counts queries and answers nothing.
+// A minimal authoritative DNS server on 127.0.0.1, driven by the test's loop: A for kName (and kOther) is
+// 127.0.0.5 (TTL 60), AAAA for them is an empty answer (NODATA), every other name is NXDOMAIN. When `silent`,
+// it counts queries and answers nothing.
 class Responder {
  public:
   static constexpr const char* kName = "test.waitless";
+  static constexpr const char* kOther = "two.waitless";  // answered like kName
 
   explicit Responder(Loop& loop) {
     fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -70,7 +71,7 @@ class Responder {
     ++total_;
     if (silent) return;
 
-    bool known = name == kName;
+    bool known = name == kName || name == kOther;
     bool answer = known && qtype == 1;
     std::string r(reinterpret_cast<char*>(q), qend);
     r[2] = static_cast<char>(0x84 | (q[2] & 0x01));  // QR, AA; RD echoed
@@ -158,6 +159,33 @@ TEST(Dns, ResolvesThroughTheServerAndCachesByTtl) {
 
   r.reset();
   EXPECT_EQ(loop.handle_count(), 1u);  // only the responder's watcher: c-ares' sockets are gone
+}
+
+TEST(Dns, CacheIsBoundedAndTtlCapped) {
+  Loop loop;
+  Responder server(loop);
+  auto res = Resolver::create(loop, {.servers = {server.server()},
+                                     .timeout = 2s,
+                                     .tries = 1,
+                                     .cache_size = 1,
+                                     .max_ttl = 50ms,
+                                     .search_domains = false});
+  ASSERT_TRUE(res.ok());
+  Resolver& r = **res;
+  const ResolveOptions v4{.family = Family::ipv4};
+  ASSERT_TRUE(run_task(lookup(r, "test.waitless", v4), loop).ok());
+  ASSERT_TRUE(run_task(lookup(r, "two.waitless", v4), loop).ok());  // evicts test.waitless
+  EXPECT_EQ(r.cache_entries(), 1u);
+  ASSERT_TRUE(run_task(lookup(r, "two.waitless", v4), loop).ok());   // hit
+  ASSERT_TRUE(run_task(lookup(r, "test.waitless", v4), loop).ok());  // miss: asked again
+  EXPECT_EQ(server.queries("test.waitless", 1), 2);
+  EXPECT_EQ(server.queries("two.waitless", 1), 1);
+  // The answer's TTL is 60 s, capped at max_ttl: after 50 ms it is asked again.
+  test::run_for(loop, 60ms);
+  ASSERT_TRUE(run_task(lookup(r, "test.waitless", v4), loop).ok());
+  EXPECT_EQ(server.queries("test.waitless", 1), 3);
+  res->reset();
+  EXPECT_EQ(loop.handle_count(), 1u);
 }
 
 TEST(Dns, NxdomainIsAnErrorValue) {

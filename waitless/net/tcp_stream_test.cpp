@@ -130,6 +130,35 @@ TEST(TcpStream, ConnectByNameTriesEachAddress) {
   expect_empty(loop);
 }
 
+// Many connections at once share the loop's one receive buffer; each gets its own bytes back.
+TEST(TcpStream, TwoHundredConcurrentEchoClients) {
+  Loop loop;
+  {
+    Server server(loop);
+    constexpr int kClients = 200;
+    int good = 0, done = 0;
+    auto client = [&](int i) -> Task<> {
+      auto s = co_await TcpStream::connect(loop, "127.0.0.1", server.port());
+      if (s) {
+        std::string msg = "client " + std::to_string(i) + std::string(static_cast<std::size_t>(i) * 100, '.');
+        (*s)->write(msg);
+        if (co_await read_n(**s, msg.size()) == msg) ++good;
+      }
+      ++done;
+    };
+    run_task(
+        [&]() -> Task<> {
+          for (int i = 0; i < kClients; ++i) spawn(client(i));
+          co_return;
+        }(),
+        loop);
+    ASSERT_TRUE(test::run_until(loop, [&] { return done == kClients; }));
+    EXPECT_EQ(good, kClients);
+    EXPECT_EQ(server.conns.size(), static_cast<std::size_t>(kClients));
+  }
+  expect_empty(loop);
+}
+
 TEST(TcpStream, LargeTransferKeepsEveryByteInOrder) {
   Loop loop;
   {
