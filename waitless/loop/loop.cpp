@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <exception>
 #include <limits>
+#include <thread>
 
 #include "waitless/base/error.hpp"
 #include "waitless/base/log.hpp"
@@ -32,27 +34,48 @@ thread_local Loop* t_running = nullptr;
 // ---- cross-thread post ----------------------------------------------------------------------------------
 
 // Shared between the loop and every LoopRemote. `open` turns false when the loop is destroyed.
+//
+// A poster writes the eventfd after unlocking (a syscall is too long to hold the lock for). It announces
+// the write in `writers` under the lock, while `open`, and close() waits for the count to drain before
+// the loop closes the fd: so a late write never hits a closed (or reused) fd, and a poster touches the
+// State only while the loop is alive. The thread pool relies on the latter: it posts through the remote
+// inside the job it hands over, which the loop may free before post() returns.
 struct LoopRemote::State {
   std::mutex mutex;
-  std::vector<std::function<void()>> queue;
+  std::vector<std::function<void()>> queue;  // guarded by mutex, as `open`
   int eventfd = -1;
   bool open = true;
+  std::atomic<int> writers{0};
 
   std::error_code post(std::function<void()> fn) {
-    bool wake;
     {
       std::lock_guard lock(mutex);
       if (!open) return Error::loop_closed;
-      wake = queue.empty();  // one eventfd write per batch: the first poster of a batch wakes the loop
+      // One eventfd write per batch: the first poster of a batch wakes the loop.
+      const bool wake = queue.empty();
       queue.push_back(std::move(fn));
+      if (!wake) return {};
+      writers.fetch_add(1, std::memory_order_relaxed);
     }
-    if (wake) {
-      uint64_t one = 1;
-      ssize_t r;
-      do r = ::write(eventfd, &one, sizeof one);
-      while (r < 0 && errno == EINTR);
-    }
+    uint64_t one = 1;
+    ssize_t r;
+    do r = ::write(eventfd, &one, sizeof one);
+    while (r < 0 && errno == EINTR);
+    writers.fetch_sub(1, std::memory_order_release);
     return {};
+  }
+
+  // On the loop's thread, when it is destroyed: refuses further posts, drops what was queued and waits
+  // for the eventfd writes already announced. After it returns, no poster touches the State.
+  void close() noexcept {
+    std::vector<std::function<void()>> dropped;
+    {
+      std::lock_guard lock(mutex);
+      open = false;
+      dropped.swap(queue);
+    }
+    while (writers.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    dropped.clear();  // outside the lock: a dropped function's destructor may post (and get loop_closed)
   }
 };
 
@@ -113,11 +136,7 @@ Loop::Loop() : thread_id_(std::this_thread::get_id()) {
 }
 
 Loop::~Loop() {
-  {
-    std::lock_guard lock(posted_->mutex);
-    posted_->open = false;
-    posted_->queue.clear();
-  }
+  posted_->close();
   post_watcher_.reset();
   ::close(posted_->eventfd);
   if (!handles_.empty()) log::debug("loop destroyed with {} open handle(s)", handles_.size());
