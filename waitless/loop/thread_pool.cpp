@@ -20,7 +20,14 @@ int64_t steady_ns() noexcept {
 std::error_code PoolCore::enqueue(std::shared_ptr<PoolJob> job, Loop& loop) {
   job->loop = &loop;
   job->remote = loop.remote();
-  const int64_t now_ns = steady_ns();  // outside the lock
+  // Read outside the lock, and only for the jobs whose queue wait is measured.
+  thread_local unsigned t_unmeasured = 0;
+  int64_t now_ns = 0;
+  if (queued_hint.load(std::memory_order_relaxed) < ThreadPoolMetrics::kMeasureAllBelow ||
+      ++t_unmeasured >= ThreadPoolMetrics::kMeasureEvery) {
+    t_unmeasured = 0;
+    now_ns = steady_ns();
+  }
   Worker* wake = nullptr;
   {
     std::lock_guard lock(mutex);
@@ -36,7 +43,7 @@ std::error_code PoolCore::enqueue(std::shared_ptr<PoolJob> job, Loop& loop) {
     PoolJob& ref = *job;
     ref.self = std::move(job);
     queue.push_back(ref);
-    ++queued;
+    queued_hint.store(++queued, std::memory_order_relaxed);
     ++submitted;
     wake = wake_one_locked();
   }
@@ -53,14 +60,21 @@ PoolCore::Worker* PoolCore::wake_one_locked() noexcept {
   return w;
 }
 
-PoolJob* PoolCore::start_locked(int64_t now_ns) noexcept {
+PoolJob* PoolCore::start_locked() noexcept {
   PoolJob* job = queue.pop_front();
-  --queued;
+  queued_hint.store(--queued, std::memory_order_relaxed);
   ++busy;
   job->state = PoolJob::State::running;
-  last_wait_ns = now_ns - job->enqueued_ns;
-  max_wait_ns = std::max(max_wait_ns, last_wait_ns);
   return job;
+}
+
+void PoolCore::record_wait(const PoolJob& job) noexcept {
+  if (job.enqueued_ns == 0) return;
+  const int64_t wait = steady_ns() - job.enqueued_ns;
+  last_wait_ns.store(wait, std::memory_order_relaxed);
+  int64_t max = max_wait_ns.load(std::memory_order_relaxed);
+  while (wait > max && !max_wait_ns.compare_exchange_weak(max, wait, std::memory_order_relaxed)) {
+  }
 }
 
 bool PoolCore::cancel(PoolJob& job) {
@@ -69,7 +83,7 @@ bool PoolCore::cancel(PoolJob& job) {
     std::lock_guard lock(mutex);
     if (job.state != PoolJob::State::queued) return false;
     queue.remove(job);
-    --queued;
+    queued_hint.store(--queued, std::memory_order_relaxed);
     ++cancelled;
     job.state = PoolJob::State::finished;
     self = std::move(job.self);
@@ -104,23 +118,24 @@ void PoolCore::work(Worker& self) noexcept {
       --waking;  // whoever took us off the stack counted us
       continue;
     }
-    PoolJob* job = start_locked(steady_ns());
+    PoolJob* job = start_locked();
     Worker* next = wake_one_locked();  // more work than this thread: bring up another one
     lock.unlock();
     if (next) next->wake.release();
+    record_wait(*job);
     // While the queue has work, one lock per job: finishing a job and taking the next share it.
     while (job) {
       std::shared_ptr<PoolJob> ref = std::move(job->self);
       ref->execute();
-      const int64_t now_ns = steady_ns();  // outside the lock: ends this job's run, starts the next's
       lock.lock();
       --busy;
       ++completed;
       ref->state = PoolJob::State::finished;
-      job = queue.empty() ? nullptr : start_locked(now_ns);
+      job = queue.empty() ? nullptr : start_locked();
       next = job ? wake_one_locked() : nullptr;
       lock.unlock();
       if (next) next->wake.release();
+      if (job) record_wait(*job);
       // Counters first, then the completion: whoever awaits the result sees the metrics already updated.
       post_completion(std::move(ref));
     }
@@ -154,7 +169,7 @@ ThreadPool::~ThreadPool() {
     std::lock_guard lock(core_->mutex);
     core_->closed = true;
     while (detail::PoolJob* job = core_->queue.pop_front()) {
-      --core_->queued;
+      core_->queued_hint.store(--core_->queued, std::memory_order_relaxed);
       job->state = detail::PoolJob::State::finished;
       job->status = Error::closed;
       dropped.push_back(std::move(job->self));
@@ -189,8 +204,8 @@ ThreadPoolMetrics ThreadPool::metrics() const {
   m.completed = core_->completed;
   m.rejected = core_->rejected;
   m.cancelled = core_->cancelled;
-  m.last_queue_wait_ns = core_->last_wait_ns;
-  m.max_queue_wait_ns = core_->max_wait_ns;
+  m.last_queue_wait_ns = core_->last_wait_ns.load(std::memory_order_relaxed);
+  m.max_queue_wait_ns = core_->max_wait_ns.load(std::memory_order_relaxed);
   return m;
 }
 
