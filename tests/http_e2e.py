@@ -116,6 +116,19 @@ def keep_alive(hello):
     c.close()
 
 
+@case("Date is refreshed once a second (cached in between)")
+def date_refresh(hello):
+    c = Conn(hello)
+    c.send(get("/plaintext") + get("/plaintext"))
+    d1 = c.response()[1]["date"]
+    d2 = c.response()[1]["date"]
+    time.sleep(1.1)
+    c.send(get("/plaintext"))
+    d3 = c.response()[1]["date"]
+    expect(d3 != d1, f"Date did not change after 1.1 s: {d1} / {d3}")
+    c.close()
+
+
 @case("100 pipelined requests in one write: 100 responses in order")
 def pipelined(test):
     c = Conn(test)
@@ -262,6 +275,7 @@ def bad_requests(hello):
 def main():
     hello, test = int(sys.argv[1]), int(sys.argv[2])
     keep_alive(hello)
+    date_refresh(hello)
     pipelined(test)
     pipelined_async(test)
     head(hello)

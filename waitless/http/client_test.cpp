@@ -60,7 +60,9 @@ TEST(HttpClient, GetRoundTrip) {
 TEST(HttpClient, PostRoundTripSmallAndLargeBodies) {
   Loop loop;
   {
-    TestServer server(loop, echo);
+    ServerOptions big_bodies;
+    big_bodies.limits.max_body_size = 8 << 20;
+    TestServer server(loop, echo, big_bodies);
     Client client(loop);
     auto r = run_bounded(loop, client.request({.method = "POST",
                                                .url = server.url("/p?q=1"),

@@ -150,8 +150,8 @@ class RawServer {
 class TestServer {
  public:
   template <typename F>
-  TestServer(Loop& loop, F&& handler) : loop_(loop) {
-    server_.emplace(std::forward<F>(handler));
+  TestServer(Loop& loop, F&& handler, ServerOptions options = {}) : loop_(loop) {
+    server_.emplace(std::forward<F>(handler), std::move(options));
     auto port = server_->attach(loop, net::ListenOptions{});
     EXPECT_TRUE(port.ok());
     port_ = port.value_or(0);

@@ -1,6 +1,9 @@
 #include "waitless/http/server_loop.hpp"
 
+#include <sys/timerfd.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <ctime>
 
@@ -33,6 +36,7 @@ ServerLoop::ServerLoop(Loop& loop, std::shared_ptr<const ServerConfig> config)
 
 ServerLoop::~ServerLoop() {
   listener_.reset();
+  stop_tick();
   shutting_down_ = true;
   done_ = nullptr;
   while (ServerConnection* c = conns_.front()) c->abort();  // unlinks itself
@@ -50,13 +54,52 @@ Result<uint16_t> ServerLoop::listen(const net::ListenOptions& options) {
   auto listener = net::TcpListener::listen(loop_, options, [this](int fd) { adopt(fd); });
   if (!listener) return listener.error();
   listener_ = std::move(listener.value());
-  if (!tick_.pending()) {
-    refresh_date();
-    (void)tick_.start(
-        until_next_second(), [this] { on_tick(); }, std::chrono::seconds(1));
-    tick_.unref();  // the listener and the connections keep the loop alive, not the clock
-  }
+  start_tick();
   return listener_->port();
+}
+
+// The once-a-second tick (Date, deadlines) is a timerfd rather than a loop Timer when the kernel has one:
+// with no timer in the loop's heap, epoll_wait blocks without a timeout, so the kernel arms no hrtimer for
+// each wait. It fires on wall-clock second boundaries, when the Date turns over.
+void ServerLoop::start_tick() {
+  if (tick_watcher_ || tick_.pending()) return;
+  refresh_date();
+  int fd = ::timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (fd >= 0) {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    itimerspec its{};
+    its.it_interval.tv_sec = 1;
+    its.it_value.tv_sec = now.tv_sec + 1;
+    its.it_value.tv_nsec = 1'000'000;
+    if (::timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, nullptr) == 0) {
+      tick_fd_ = fd;
+      tick_watcher_.emplace(loop_, fd, [this](unsigned) {
+        uint64_t expirations;
+        while (::read(tick_fd_, &expirations, sizeof expirations) < 0 && errno == EINTR) {
+        }
+        on_tick();
+      });
+      if (!tick_watcher_->start(io::readable)) {
+        tick_watcher_->unref();  // the listener and the connections keep the loop alive, not the clock
+        return;
+      }
+      tick_watcher_.reset();
+      tick_fd_ = -1;
+    }
+    ::close(fd);
+  }
+  (void)tick_.start(
+      until_next_second(), [this] { on_tick(); }, std::chrono::seconds(1));
+  tick_.unref();
+}
+
+void ServerLoop::stop_tick() noexcept {
+  (void)tick_.stop();
+  if (tick_watcher_) {
+    tick_watcher_.reset();
+    ::close(std::exchange(tick_fd_, -1));
+  }
 }
 
 void ServerLoop::adopt(int fd) {
@@ -101,7 +144,7 @@ void ServerLoop::shutdown(std::chrono::milliseconds deadline, std::function<void
 
 void ServerLoop::check_done() noexcept {
   if (!finished()) return;
-  (void)tick_.stop();
+  stop_tick();
   (void)deadline_timer_.stop();
   if (auto done = std::move(done_)) {
     done_ = nullptr;

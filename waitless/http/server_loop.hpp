@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "waitless/http/date_cache.hpp"
 #include "waitless/http/server_connection.hpp"
 #include "waitless/http/server_options.hpp"
+#include "waitless/loop/io_watcher.hpp"
 #include "waitless/loop/timer.hpp"
 #include "waitless/net/tcp_listener.hpp"
 
@@ -76,6 +78,8 @@ class ServerLoop {
 
  private:
   void on_tick() noexcept;
+  void start_tick();
+  void stop_tick() noexcept;
   void refresh_date() noexcept;
   void check_done() noexcept;
 
@@ -85,7 +89,9 @@ class ServerLoop {
   OutBuffer out_;
   DateCache date_;
   std::string prefix_200_;
-  Timer tick_;
+  Timer tick_;  // only where timerfd is unavailable
+  int tick_fd_ = -1;
+  std::optional<IoWatcher> tick_watcher_;
   Timer deadline_timer_;
   std::unique_ptr<net::TcpListener> listener_;
   IntrusiveList<ServerConnection, ConnListTag> conns_;
