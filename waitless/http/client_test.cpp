@@ -74,7 +74,9 @@ TEST(HttpClient, PostRoundTripSmallAndLargeBodies) {
     std::string big(3 << 20, 'x');
     for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
     auto large = run_bounded(loop, [](Client& c, std::string url, std::string body) -> Task<Result<ClientResponse>> {
-      co_return co_await c.request({.method = "PUT", .url = url, .body = std::move(body)});
+      // Named, not a braced temporary inside co_await: g++ 12 destroys such temporaries twice.
+      ClientRequest req{.method = "PUT", .url = url, .body = std::move(body)};
+      co_return co_await c.request(std::move(req));
     }(client, server.url("/big"), big));
     ASSERT_TRUE(large.ok()) << large.error().message();
     EXPECT_EQ(large->body, "PUT /big |" + big);
@@ -262,7 +264,8 @@ TEST(HttpClient, ChunkedResponseCollectedAndStreamed) {
     EXPECT_EQ(r->body[299'999], static_cast<char>('a' + 299 % 26));
     // Streamed: pieces on demand, then the connection goes back to the pool.
     auto streamed = [&]() -> Task<std::size_t> {
-      auto s = co_await client.stream({.url = server.url("/?2000")});
+      ClientRequest req{.url = server.url("/?2000")};
+      auto s = co_await client.stream(std::move(req));
       if (!s) co_return 0;
       EXPECT_EQ(s->status(), 200);
       std::size_t total = 0, pieces = 0;
@@ -283,7 +286,8 @@ TEST(HttpClient, ChunkedResponseCollectedAndStreamed) {
     EXPECT_EQ(client.metrics().idle_connections, 1u);
     // A stream dropped before its end closes the connection rather than pooling it.
     auto dropped = [&]() -> Task<bool> {
-      auto s = co_await client.stream({.url = server.url("/?2000")});
+      ClientRequest req{.url = server.url("/?2000")};
+      auto s = co_await client.stream(std::move(req));
       if (!s) co_return false;
       auto piece = co_await s->read();
       co_return piece.ok() && !piece->empty();
@@ -291,7 +295,8 @@ TEST(HttpClient, ChunkedResponseCollectedAndStreamed) {
     EXPECT_TRUE(run_bounded(loop, dropped()));
     EXPECT_EQ(client.metrics().open_connections, 0u);
     auto text = [&]() -> Task<std::string> {
-      auto s = co_await client.stream({.url = server.url("/?3")});
+      ClientRequest req{.url = server.url("/?3")};
+      auto s = co_await client.stream(std::move(req));
       if (!s) co_return "";
       auto all = co_await s->read_all();
       co_return all.value_or("");

@@ -538,7 +538,25 @@ void ServerConnection::finish_batch() noexcept {
     sl_.shared_out().clear();
     return;
   }
-  if (!flush(true)) return;
+  OutBuffer& shared = sl_.shared_out();
+  if (st_ && st_->out.empty() && !writing_ && !shared.empty()) {
+    // Nothing queued from before: one send of this read's responses, and usually that is all.
+    ssize_t n = ::send(watcher_.fd(), shared.data(), shared.size(), MSG_NOSIGNAL);
+    if (n >= 0 && static_cast<std::size_t>(n) == shared.size()) {
+      shared.clear();
+      if (st_->in_off < st_->in.size()) resume_input();  // parsing paused at the high-water mark
+    } else {
+      if (n > 0) shared.consume(static_cast<std::size_t>(n));
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        shared.clear();
+        abort();
+        return;
+      }
+      if (!flush(true)) return;  // queues the rest and watches for writability
+    }
+  } else if (!flush(true)) {
+    return;
+  }
   if (at_rest()) {
     // The common end of a keep-alive request: no state, no buffer, one deadline store.
     sl_.release_state(st_);
