@@ -17,7 +17,7 @@ int64_t steady_ns() noexcept {
 
 }  // namespace
 
-std::error_code PoolCore::enqueue(std::shared_ptr<PoolJob> job, Loop& loop) {
+std::error_code PoolCore::enqueue(JobRef<> job, Loop& loop) {
   job->loop = &loop;
   job->remote = loop.remote();
   // Read outside the lock, and only for the jobs whose queue wait is measured.
@@ -40,9 +40,7 @@ std::error_code PoolCore::enqueue(std::shared_ptr<PoolJob> job, Loop& loop) {
     }
     job->state = PoolJob::State::queued;
     job->enqueued_ns = now_ns;
-    PoolJob& ref = *job;
-    ref.self = std::move(job);
-    queue.push_back(ref);
+    queue.push_back(*job.leak());  // the queue holds the pool's reference
     queued_hint.store(++queued, std::memory_order_relaxed);
     ++submitted;
     wake = wake_one_locked();
@@ -78,7 +76,6 @@ void PoolCore::record_wait(const PoolJob& job) noexcept {
 }
 
 bool PoolCore::cancel(PoolJob& job) {
-  std::shared_ptr<PoolJob> self;  // released after the lock (the caller holds another reference)
   {
     std::lock_guard lock(mutex);
     if (job.state != PoolJob::State::queued) return false;
@@ -86,13 +83,13 @@ bool PoolCore::cancel(PoolJob& job) {
     queued_hint.store(--queued, std::memory_order_relaxed);
     ++cancelled;
     job.state = PoolJob::State::finished;
-    self = std::move(job.self);
   }
   job.loop->remove_pending_request();
+  job.release();  // the pool's reference, after the lock (the caller holds another one)
   return true;
 }
 
-void PoolCore::post_completion(std::shared_ptr<PoolJob> job) noexcept {
+void PoolCore::post_completion(JobRef<> job) noexcept {
   // Posted through the job's own remote, not a copy: copying would make the count shared by every
   // remote of the loop bounce between the workers and the loop thread on each job. Safe although the job
   // (and the remote in it) may be gone before post() returns: post() needs the state only while the loop
@@ -125,7 +122,7 @@ void PoolCore::work(Worker& self) noexcept {
     record_wait(*job);
     // While the queue has work, one lock per job: finishing a job and taking the next share it.
     while (job) {
-      std::shared_ptr<PoolJob> ref = std::move(job->self);
+      JobRef<> ref = JobRef<>::adopt(job);  // the pool's reference, from the queue
       ref->execute();
       lock.lock();
       --busy;
@@ -163,7 +160,7 @@ ThreadPool::ThreadPool(std::string name, std::size_t threads, std::size_t max_qu
 }
 
 ThreadPool::~ThreadPool() {
-  std::vector<std::shared_ptr<detail::PoolJob>> dropped;
+  std::vector<detail::JobRef<>> dropped;
   std::vector<detail::PoolCore::Worker*> parked;
   {
     std::lock_guard lock(core_->mutex);
@@ -171,8 +168,8 @@ ThreadPool::~ThreadPool() {
     while (detail::PoolJob* job = core_->queue.pop_front()) {
       core_->queued_hint.store(--core_->queued, std::memory_order_relaxed);
       job->state = detail::PoolJob::State::finished;
-      job->status = Error::closed;
-      dropped.push_back(std::move(job->self));
+      job->fate = detail::PoolJob::Fate::closed;
+      dropped.push_back(detail::JobRef<>::adopt(job));
     }
     // Every parked worker wakes to see `closed`; the others see it when they find the queue empty.
     while (core_->idle) {

@@ -165,23 +165,77 @@ class Bound {
   std::tuple<Args...> args_;
 };
 
-// One unit of work. Ownership: `self` is the pool's reference from enqueue until the job leaves the queue
-// (cancelled, closed) or its completion is handed to Loop::post (whose queue then owns it, and frees it
-// even if the loop is gone before running it). Awaiters hold a reference of their own.
+// One unit of work, with an intrusive count (one allocation per job, 64 bytes of bookkeeping). References:
+// the creator's (an awaiter keeps it; submit() hands it to the pool), and the pool's, held from enqueue
+// until the job leaves the queue (cancelled, closed) or its completion is handed to Loop::post, whose
+// queue then owns it and frees it even if the loop is gone before running it.
 struct PoolJob : ListHook<> {
   enum class State : uint8_t { queued, running, finished };
+  enum class Fate : uint8_t { ran, cancelled, closed };
 
   virtual ~PoolJob() = default;
   virtual void execute() noexcept = 0;  // on a worker thread
   // On the submitting loop's thread, inside a posted callback (which catches and logs what it throws).
   virtual void deliver() = 0;
 
-  std::shared_ptr<PoolJob> self;
+  void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  // {} if fn ran, else Error::cancelled / Error::closed.
+  std::error_code status() const noexcept {
+    switch (fate) {
+      case Fate::cancelled:
+        return Error::cancelled;
+      case Fate::closed:
+        return Error::closed;
+      case Fate::ran:
+        break;
+    }
+    return {};
+  }
+
   Loop* loop = nullptr;
   LoopRemote remote;
-  int64_t enqueued_ns = 0;      // 0: queue wait not measured for this job (see ThreadPoolMetrics)
-  State state = State::queued;  // guarded by PoolCore::mutex
-  std::error_code status;       // written before delivery: {} if fn ran, else Error::cancelled / closed
+  int64_t enqueued_ns = 0;        // 0: queue wait not measured for this job (see ThreadPoolMetrics)
+  std::atomic<uint32_t> refs{1};  // the creator's
+  State state = State::queued;    // guarded by PoolCore::mutex
+  Fate fate = Fate::ran;          // written before delivery
+};
+
+// An owning pointer to a job: copies add a reference, destruction drops one.
+template <typename J = PoolJob>
+class JobRef {
+ public:
+  JobRef() = default;
+  static JobRef adopt(J* job) noexcept {  // takes over a reference already counted
+    JobRef r;
+    r.job_ = job;
+    return r;
+  }
+  JobRef(const JobRef& other) noexcept : job_(other.job_) {
+    if (job_) job_->add_ref();
+  }
+  JobRef(JobRef&& other) noexcept : job_(std::exchange(other.job_, nullptr)) {}
+  template <typename K>
+  JobRef(const JobRef<K>& other) noexcept : job_(other.get()) {  // NOLINT(google-explicit-constructor)
+    if (job_) job_->add_ref();
+  }
+  JobRef& operator=(JobRef other) noexcept {
+    std::swap(job_, other.job_);
+    return *this;
+  }
+  ~JobRef() {
+    if (job_) job_->release();
+  }
+  J* get() const noexcept { return job_; }
+  J* operator->() const noexcept { return job_; }
+  J& operator*() const noexcept { return *job_; }
+  explicit operator bool() const noexcept { return job_ != nullptr; }
+  J* leak() noexcept { return std::exchange(job_, nullptr); }  // keeps the reference counted
+
+ private:
+  J* job_ = nullptr;
 };
 
 // The pool's shared state. Awaiters keep it alive, so a cancellation that fires after the ThreadPool
@@ -216,8 +270,8 @@ struct PoolCore {
   // Written by workers outside the lock, right after they take a measured job.
   std::atomic<int64_t> last_wait_ns{0}, max_wait_ns{0};
 
-  // On the loop's thread: queues the job (taking the pool's reference) and holds a pending request.
-  std::error_code enqueue(std::shared_ptr<PoolJob> job, Loop& loop);
+  // On the loop's thread: queues the job (`job` becomes the pool's reference) and holds a pending request.
+  std::error_code enqueue(JobRef<> job, Loop& loop);
   // On the loop's thread: removes a job that is still queued and releases its pending request. Returns
   // false (and changes nothing) if the job already started or finished.
   bool cancel(PoolJob& job);
@@ -230,7 +284,7 @@ struct PoolCore {
   // After start_locked, outside the lock: records the job's queue wait if it is measured.
   void record_wait(const PoolJob& job) noexcept;
   // Hands a finished job's completion to its loop (drops it if the loop is gone).
-  static void post_completion(std::shared_ptr<PoolJob> job) noexcept;
+  static void post_completion(JobRef<> job) noexcept;
 };
 
 }  // namespace detail
@@ -317,7 +371,7 @@ class [[nodiscard]] ThreadPool::RunAwaiter {
       status_ = Error::cancelled;
       return false;
     }
-    auto job = std::make_shared<Job>(std::move(fn_));
+    auto job = detail::JobRef<Job>::adopt(new Job(std::move(fn_)));
     if (std::error_code ec = core_->enqueue(job, loop)) {
       status_ = ec;
       return false;
@@ -332,7 +386,7 @@ class [[nodiscard]] ThreadPool::RunAwaiter {
 
   Result<Value> await_resume() {
     if (status_) return status_;
-    return job_->outcome.take(job_->status);
+    return job_->outcome.take(job_->status());
   }
 
  private:
@@ -350,7 +404,7 @@ class [[nodiscard]] ThreadPool::RunAwaiter {
 
   std::shared_ptr<detail::PoolCore> core_;
   F fn_;
-  std::shared_ptr<Job> job_;
+  detail::JobRef<Job> job_;
   std::coroutine_handle<> awaiting_;
   std::error_code status_;
   bool pending_ = false;
@@ -367,7 +421,7 @@ std::error_code ThreadPool::submit(Loop& loop, F&& fn, Done&& on_done) {
     void execute() noexcept override { outcome.run(fn); }
     void deliver() override {
       std::exception_ptr exception = std::exchange(outcome.exception, nullptr);
-      std::error_code status = this->status;
+      std::error_code status = this->status();
       if (exception && !status) status = std::make_error_code(std::errc::state_not_recoverable);
       done(outcome.take(status), std::move(exception));
     }
@@ -375,8 +429,9 @@ std::error_code ThreadPool::submit(Loop& loop, F&& fn, Done&& on_done) {
     OnDone done;
     detail::Outcome<R> outcome;
   };
-  return core_->enqueue(std::make_shared<Job>(Fn(std::forward<F>(fn)), OnDone(std::forward<Done>(on_done))),
-                        loop);
+  // The creator's reference becomes the pool's: nobody else holds the job.
+  return core_->enqueue(
+      detail::JobRef<>::adopt(new Job(Fn(std::forward<F>(fn)), OnDone(std::forward<Done>(on_done)))), loop);
 }
 
 namespace pools {
