@@ -490,6 +490,12 @@ Result<std::unique_ptr<Process>> Process::spawn(Loop& loop, Options options) {
 
   if (use_pidfd) {
     p->pidfd_ = pidfd_open(pid);
+    if (p->pidfd_ < 0 && errno == ESRCH) {
+      // The child is already gone: reaped by the kernel because SIGCHLD is ignored. An eventfd that is
+      // readable at once stands in for the pidfd, so the exit is reported (as ECHILD from waitpid) on the
+      // loop like any other, through the same watcher.
+      p->pidfd_ = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+    }
     std::error_code ec = p->pidfd_ < 0 ? errno_code(errno) : p->watch_exit();
     if (ec) {
       // The child runs but could not be watched: end it rather than leave it unaccounted for.
