@@ -246,13 +246,15 @@ Task<std::error_code> perform(ClientCore& core, RequestParts r, ClientResponse* 
 
 Task<Result<ClientResponse>> request_task(CoreRef core, ClientRequest req) {
   ClientResponse res;
-  if (std::error_code ec = co_await perform(*core, parts_of(req), &res, nullptr)) co_return ec;
+  const RequestParts parts = parts_of(req);
+  if (std::error_code ec = co_await perform(*core, parts, &res, nullptr)) co_return ec;
   co_return std::move(res);
 }
 
-Task<Result<ClientResponse>> get_task(CoreRef core, std::string_view url) {
+Task<Result<ClientResponse>> get_task(CoreRef core, std::string url) {
   ClientResponse res;
-  if (std::error_code ec = co_await perform(*core, RequestParts{"GET", url, nullptr, {}, 0}, &res, nullptr)) co_return ec;
+  const RequestParts parts{"GET", url, nullptr, {}, 0};
+  if (std::error_code ec = co_await perform(*core, parts, &res, nullptr)) co_return ec;
   co_return std::move(res);
 }
 
@@ -261,7 +263,8 @@ Task<Result<ClientResponse>> get_task(CoreRef core, std::string_view url) {
 struct ClientAccess {
   static Task<Result<ClientStream>> stream(CoreRef core, ClientRequest req) {
     ClientStream s;
-    if (std::error_code ec = co_await perform(*core, parts_of(req), &s.head_, &s.lease_)) co_return ec;
+    const RequestParts parts = parts_of(req);
+    if (std::error_code ec = co_await perform(*core, parts, &s.head_, &s.lease_)) co_return ec;
     s.body_idle_ns_ = ns(core->options().body_timeout);
     if (!s.lease_.conn->head_has_body()) {
       // Nothing follows the head: take the end now (at once), so the connection goes back to the pool.
@@ -329,8 +332,17 @@ Client::~Client() {
 
 // Each call takes its reference on the core now, not when the lazy task starts: the task may start after
 // the Client is gone.
-Task<Result<ClientResponse>> Client::get(std::string_view url) {
-  return detail::get_task(detail::CoreRef(core_), url);
+Task<Result<ClientResponse>> Client::get(std::string url) {
+  return detail::get_task(detail::CoreRef(core_), std::move(url));
+}
+
+Task<Result<ClientResponse>> Client::post(std::string url, std::string body, std::string_view content_type) {
+  ClientRequest req;
+  req.method = "POST";
+  req.url = std::move(url);
+  req.body = std::move(body);
+  if (!content_type.empty()) req.headers.add("Content-Type", content_type);
+  return detail::request_task(detail::CoreRef(core_), std::move(req));
 }
 
 Task<Result<ClientResponse>> Client::request(ClientRequest request) {

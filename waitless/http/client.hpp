@@ -6,10 +6,12 @@
 //   if (!r) co_return r.error();            // ECONNREFUSED, Error::timed_out, Error::protocol_error...
 //   r->status; r->header("content-type"); r->body;
 //
-//   auto r = co_await client.request({.method = "POST", .url = url,
-//                                     .headers = {{"Content-Type", "application/json"}}, .body = json});
+//   ClientRequest req{.method = "PUT", .url = url, .headers = {{"Content-Type", "application/json"}},
+//                     .body = json};
+//   auto r = co_await client.request(std::move(req));   // (named: see the g++ 12 caveat below)
 //
-//   auto s = co_await client.stream({.url = big});   // the head; the body on demand, with backpressure
+//   ClientRequest big{.url = url};
+//   auto s = co_await client.stream(std::move(big));     // the head; the body on demand, with backpressure
 //   while (auto piece = co_await s->read()) { if (piece->empty()) break; consume(*piece); }
 //
 // Pooling: connections are kept per origin (host:port; "http" only for now) and reused while alive.
@@ -35,9 +37,13 @@
 // longest silence while a body is received; total_timeout bounds the whole call (queueing, connect, send,
 // head, and for request()/get() the body; a stream's body reads are bounded by body_timeout only).
 //
-// Lifetimes: get(url) keeps a view of `url` until the task finishes (co_await client.get(x) always does);
-// request() and stream() own their ClientRequest. A Client may be destroyed while requests run: they end
-// with Error::closed. A ClientStream may outlive its Client.
+// Lifetimes: every call owns its arguments (the tasks are lazy: they may start after the caller's
+// temporaries are gone). A Client may be destroyed while requests run: they end with Error::closed. A
+// ClientStream may outlive its Client.
+//
+// g++ 12 caveat: a braced aggregate temporary inside a co_await expression is destroyed twice (a compiler
+// bug: `co_await client.request({.url = u})` frees the request's strings twice). Name it first:
+//   ClientRequest req{.url = u};  auto r = co_await client.request(std::move(req));
 #pragma once
 #include <chrono>
 #include <cstddef>
@@ -178,7 +184,9 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  Task<Result<ClientResponse>> get(std::string_view url);
+  Task<Result<ClientResponse>> get(std::string url);
+  // POST with a body (and a Content-Type when given).
+  Task<Result<ClientResponse>> post(std::string url, std::string body, std::string_view content_type = {});
   Task<Result<ClientResponse>> request(ClientRequest request);
   // Completes with the response head; read the body from the stream.
   Task<Result<ClientStream>> stream(ClientRequest request);

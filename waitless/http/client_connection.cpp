@@ -353,6 +353,7 @@ void ClientConnection::on_head() noexcept {
   deadline_ = total_deadline_;
   body_phase_ = true;
   progress_ns_ = loop_.now();
+  arm(current_deadline());
 }
 
 void ClientConnection::on_end() noexcept {

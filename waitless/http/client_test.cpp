@@ -73,11 +73,12 @@ TEST(HttpClient, PostRoundTripSmallAndLargeBodies) {
     // Above the inline size the body is sent from the request's memory (writev), in several writes.
     std::string big(3 << 20, 'x');
     for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
-    auto large = run_bounded(loop, [](Client& c, std::string url, std::string body) -> Task<Result<ClientResponse>> {
-      // Named, not a braced temporary inside co_await: g++ 12 destroys such temporaries twice.
-      ClientRequest req{.method = "PUT", .url = url, .body = std::move(body)};
-      co_return co_await c.request(std::move(req));
-    }(client, server.url("/big"), big));
+    auto large =
+        run_bounded(loop, [](Client& c, std::string url, std::string body) -> Task<Result<ClientResponse>> {
+          // Named, not a braced temporary inside co_await: g++ 12 destroys such temporaries twice.
+          ClientRequest req{.method = "PUT", .url = url, .body = std::move(body)};
+          co_return co_await c.request(std::move(req));
+        }(client, server.url("/big"), big));
     ASSERT_TRUE(large.ok()) << large.error().message();
     EXPECT_EQ(large->body, "PUT /big |" + big);
     // An empty POST still says Content-Length: 0.
@@ -212,7 +213,8 @@ TEST(HttpClient, HostnameLocalhostResolvesThroughHostsFile) {
     auto r = run_bounded(loop, client.get("http://localhost:" + std::to_string(server.port()) + "/hello"));
     ASSERT_TRUE(r.ok()) << r.error().message();
     EXPECT_EQ(r->body, "Hello, World!");
-    auto again = run_bounded(loop, client.get("http://localhost:" + std::to_string(server.port()) + "/hello"));
+    auto again =
+        run_bounded(loop, client.get("http://localhost:" + std::to_string(server.port()) + "/hello"));
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(client.metrics().connections_opened, 1u);  // one pool for localhost:port
   }
@@ -363,7 +365,8 @@ TEST(HttpClient, ConnectionCloseIsHonouredBothWays) {
     EXPECT_EQ(client.metrics().connections_opened, 2u);  // the server said close: never pooled
     EXPECT_EQ(client.metrics().idle_connections, 0u);
     for (int i = 0; i < 2; ++i) {
-      auto r = run_bounded(loop, client.request({.url = server.url("/"), .headers = {{"Connection", "close"}}}));
+      auto r =
+          run_bounded(loop, client.request({.url = server.url("/"), .headers = {{"Connection", "close"}}}));
       ASSERT_TRUE(r.ok());
     }
     EXPECT_EQ(client.metrics().connections_opened, 4u);  // the request said close
