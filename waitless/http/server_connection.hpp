@@ -19,6 +19,7 @@
 // User code can close or destroy anything: every entry point holds an Entry guard, and a connection closed
 // inside one is deleted when the outermost guard ends.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -32,6 +33,10 @@ namespace waitless::http::detail {
 
 class ServerLoop;
 struct ConnListTag;
+
+inline int64_t ns(std::chrono::milliseconds d) noexcept {
+  return static_cast<int64_t>(d.count()) * 1'000'000;
+}
 
 // What a connection needs only while it is not at rest. Pooled by the loop.
 struct ConnState {
