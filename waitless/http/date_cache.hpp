@@ -11,8 +11,13 @@ class DateCache {
   static constexpr std::size_t kValueSize = 29;  // "Sun, 06 Nov 1994 08:49:37 GMT"
 
   DateCache() noexcept { refresh(); }
-  // Reads the wall clock; returns whether the second changed.
-  bool refresh() noexcept { return refresh(std::time(nullptr)); }
+  // Reads the wall clock (precisely: time() reads a coarse clock that can lag a second boundary by a few
+  // ms, and the refresh runs just after one); returns whether the second changed.
+  bool refresh() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return refresh(ts.tv_sec);
+  }
   bool refresh(std::time_t now) noexcept;
 
   std::string_view value() const noexcept { return {line_ + 6, kValueSize}; }
