@@ -125,6 +125,7 @@ class Request {
   std::string_view query() const noexcept { return query_; }
   int version_major() const noexcept { return head_.version_major; }
   int version_minor() const noexcept { return head_.version_minor; }
+  std::string_view version() const noexcept { return head_.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1"; }
 
   const std::vector<Header>& headers() const noexcept { return head_.headers; }
   // The first field with this name (ASCII case-insensitive), or null.

@@ -88,7 +88,12 @@ TEST(HttpServer, ConnectionCloseAndHttp10) {
 
 TEST(HttpServer, HundredPipelinedRequestsGetOrderedResponses) {
   Harness h;
-  h.start([](Request& req, Response& res) { (void)res.send(std::string(req.query())); });
+  h.start([](Request& req, Response& res) {
+    EXPECT_EQ(req.version(), "HTTP/1.1");
+    EXPECT_EQ(req.path(), "/echo");
+    EXPECT_EQ(req.header("HOST"), "test");  // case-insensitive
+    (void)res.send(std::string(req.query()));
+  });
   h.run([](uint16_t port) {
     TestClient c(port);
     std::string all;
