@@ -149,6 +149,25 @@ TEST(HttpServer, SyncFastPathFallsThroughToAsync) {
   });
 }
 
+TEST(HttpServer, PathAndQueryOfEveryTargetForm) {
+  Harness h;
+  h.start([](Request& req, Response& res) {
+    (void)res.send(std::string(req.path()) + "|" + std::string(req.query()) + "|" +
+                   std::string(req.target()));
+  });
+  h.run([](uint16_t port) {
+    TestClient c(port);
+    ASSERT_TRUE(c.send(get("/a/b?x=1&y") + get("http://example.com/p/q?z") + get("http://example.com") +
+                       "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n" + get("/?")));
+    for (const char* want : {"/a/b|x=1&y|/a/b?x=1&y", "/p/q|z|http://example.com/p/q?z",
+                             "/||http://example.com", "*||*", "/||/?"}) {
+      auto r = c.read_response();
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->body, want);
+    }
+  });
+}
+
 TEST(HttpServer, HeadHasHeadersButNoBody) {
   Harness h;
   h.start(hello);
