@@ -223,14 +223,42 @@ void spawn(Task<T> task, CancelToken token = {}, SourceLocation where = SourceLo
   h.resume();
 }
 
+namespace detail {
+// A coroutine that, when resumed as a task's continuation, stops the loop and then stays suspended until
+// its owner destroys it.
+struct StopOnResume {
+  struct promise_type {
+    StopOnResume get_return_object() noexcept {
+      return {std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    std::suspend_always final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept {}
+  };
+  StopOnResume(std::coroutine_handle<promise_type> h) noexcept : handle(h) {}  // NOLINT
+  StopOnResume(const StopOnResume&) = delete;
+  StopOnResume& operator=(const StopOnResume&) = delete;
+  ~StopOnResume() { handle.destroy(); }
+  std::coroutine_handle<promise_type> handle;
+};
+inline StopOnResume stop_on_resume(Loop& loop) {
+  loop.stop();
+  co_return;
+}
+}  // namespace detail
+
 // Runs the loop until `task` completes and returns its result (or rethrows its exception). If the loop
 // runs out of work first, the task can never finish: throws std::system_error(Error::closed).
 template <typename T>
 T run(Task<T> task, Loop& loop = Loop::current()) {
   auto h = task.handle();
   if (!h || h.promise().started) throw std::system_error(Error::already_awaited);
+  // The task may finish in any phase while other handles keep the loop alive: its continuation stops the
+  // loop, so the same iteration does not then block in poll.
+  detail::StopOnResume stopper = detail::stop_on_resume(loop);
   h.promise().started = true;
-  h.promise().continuation = std::noop_coroutine();
+  h.promise().continuation = stopper.handle;
   h.promise().loop = &loop;
   {
     Loop::Scope scope(loop);
@@ -238,6 +266,7 @@ T run(Task<T> task, Loop& loop = Loop::current()) {
   }
   while (!h.done() && loop.run_once()) {
   }
+  loop.clear_stop();
   if (!h.done()) throw std::system_error(Error::closed, "loop ran out of work before the task finished");
   h.promise().consumed = true;
   return h.promise().take();

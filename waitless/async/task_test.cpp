@@ -225,3 +225,25 @@ TEST(Task, HugeSleepDoesNotWrap) {
 
 }  // namespace
 }  // namespace waitless
+
+namespace waitless {
+namespace {
+
+// run() returns as soon as the task is done, even while other handles keep the loop alive (it must not
+// then block in poll).
+TEST(Task, RunReturnsWhileOtherHandlesKeepTheLoopAlive) {
+  Loop loop;
+  Timer keepalive(loop);
+  (void)keepalive.start(1h, [] {});
+  auto quick = []() -> Task<int> {
+    co_await sleep(1ms);
+    co_return 7;
+  };
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(run(quick(), loop), 7);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  (void)keepalive.stop();
+}
+
+}  // namespace
+}  // namespace waitless

@@ -154,6 +154,7 @@ class Loop {
   bool run_nowait();
   // Makes run() return after the current iteration. Safe from callbacks; from another thread, post() it.
   void stop() noexcept { stop_ = true; }
+  void clear_stop() noexcept { stop_ = false; }
   bool alive() const noexcept;
 
   // Monotonic time in nanoseconds, cached at the start of each iteration and after poll.
