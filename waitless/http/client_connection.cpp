@@ -342,7 +342,10 @@ void ClientConnection::on_head() noexcept {
   response_->reason.swap(h.reason);
   std::swap(response_->headers, h.headers);
   head_has_body_ = h.has_body;
-  if (collect_ && h.has_content_length && h.has_body) response_->body.reserve(h.content_length);
+  // Reserved up to kMaxBodyReserve only: the declared length is the peer's claim, not bytes received.
+  if (collect_ && h.has_content_length && h.has_body) {
+    response_->body.reserve(static_cast<std::size_t>(std::min<uint64_t>(h.content_length, kMaxBodyReserve)));
+  }
   if (sending_) {
     // The server answered before taking the whole request: stop sending; the connection will not be reused.
     sending_ = false;

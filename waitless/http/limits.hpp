@@ -7,6 +7,9 @@
 
 namespace waitless::http {
 
+// A body buffer is reserved up to this much when its length is declared; it grows as bytes arrive beyond.
+inline constexpr uint64_t kMaxBodyReserve = 64 * 1024;
+
 struct Limits {
   // Request line + header fields, counted from the first byte of the method to the end of the blank line
   // (both CRLFs included). A head of exactly this size is accepted; one byte more is answered 431.
