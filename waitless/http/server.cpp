@@ -2,10 +2,12 @@
 
 #include <csignal>
 #include <future>
+#include <optional>
 
 #include "waitless/base/log.hpp"
 #include "waitless/http/server_loop.hpp"
 #include "waitless/loop/signal.hpp"
+#include "waitless/loop/watchdog.hpp"
 
 namespace waitless::http {
 
@@ -81,6 +83,8 @@ Result<uint16_t> Server::attach(Loop& loop, const net::ListenOptions& options) {
 void Server::run_worker(Worker* w, ListenConfig config, uint16_t port, void* ready_ptr) {
   auto* ready = static_cast<std::promise<Result<uint16_t>>*>(ready_ptr);
   Loop loop;
+  std::optional<Watchdog> watchdog;
+  if (config.watchdog_threshold.count() > 0) watchdog.emplace(loop, config.watchdog_threshold);
   {
     detail::ServerLoop sl(loop, config_);
     net::ListenOptions lo;

@@ -45,6 +45,8 @@ struct ListenConfig {
   int backlog = 4096;
   bool handle_signals = true;  // SIGTERM / SIGINT shut the server down gracefully (wait() watches them)
   std::chrono::milliseconds shutdown_deadline{25'000};
+  // Each loop gets a watchdog that logs the callback holding it longer than this (0: none).
+  std::chrono::milliseconds watchdog_threshold{100};
 };
 
 class Server {
