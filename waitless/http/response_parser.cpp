@@ -98,6 +98,10 @@ struct ResponseCallbacks {
     P& s = self(p);
     if (s.phase_ == P::Phase::trailers) return 0;
     int status = p->status_code;
+    if (status < 100) {  // llhttp takes "20" or "020": the status code is exactly three digits
+      s.set_user_error(Error::protocol_error, "invalid status code");
+      return HPE_USER;
+    }
     if (status == 101) {
       s.set_user_error(Error::protocol_error, "unexpected 101 Switching Protocols");
       return HPE_USER;

@@ -213,6 +213,8 @@ TEST(ResponseParser, MalformedResponsesAreProtocolErrors) {
   const std::string proto = "error " + make_error_code(Error::protocol_error).message();
   for (std::string bad : {
            "HTTP/1.1 2000 OK\r\n\r\n",
+           "HTTP/1.1 20 OK\r\n\r\n",
+           "HTTP/1.1 020 OK\r\nContent-Length: 0\r\n\r\n",
            "HTTX/1.1 200 OK\r\n\r\n",
            "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
