@@ -250,6 +250,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool may_cut = o.shut;
   if (!err.empty() && !(may_cut && err.rfind("truncated response", 0) == 0))
     fuzzh::fail(kTarget, "malformed response stream: " + err, ctx);
+  if (!eof) {
+    // Read as if the connection had ended: a response whose body only the close can end must see that close.
+    fuzzh::ResponseReader at_close;
+    if (at_close.read(h.output(), true, [&](std::size_t i) { return i < ref.size() && ref[i].head; })
+            .empty() &&
+        !at_close.responses.empty() && at_close.responses.back().until_eof) {
+      fuzzh::fail(kTarget, "connection left open after a response delimited by its end", ctx);
+    }
+  }
   std::size_t finals = 0, continues = 0;
   bool closed = false;
   for (const fuzzh::ParsedResponse& r : reader.responses) {
