@@ -54,23 +54,32 @@ struct ParserCallbacks {
   static int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
     RequestParser& s = self(p);
     if (s.phase_ == RequestParser::Phase::trailers) {
-      if (s.field_ != RequestParser::Field::name && ++s.trailer_count_ > s.limits_->max_headers) {
-        s.set_user_error(431, "too many trailer fields");
-        return HPE_USER;
-      }
       s.field_ = RequestParser::Field::name;
       return 0;  // trailers are checked, counted and dropped
     }
     auto& headers = s.head_.headers;
     if (s.field_ != RequestParser::Field::name) {
-      if (headers.size() >= s.limits_->max_headers) {
-        s.set_user_error(431, "too many header fields");
-        return HPE_USER;
-      }
       headers.emplace_back();
       s.field_ = RequestParser::Field::name;
     }
     s.append(headers.back().name, at, len);
+    return 0;
+  }
+  // Counted when the name is complete (its colon), not when a piece of it is reported: that depends on
+  // where the input was split, and an error found in between must not change the answer.
+  static int on_header_field_complete(llhttp_t* p) {
+    RequestParser& s = self(p);
+    if (s.phase_ == RequestParser::Phase::trailers) {
+      if (++s.trailer_count_ > s.limits_->max_headers) {
+        s.set_user_error(431, "too many trailer fields");
+        return HPE_USER;
+      }
+      return 0;
+    }
+    if (s.head_.headers.size() > s.limits_->max_headers) {
+      s.set_user_error(431, "too many header fields");
+      return HPE_USER;
+    }
     return 0;
   }
   static int on_header_value(llhttp_t* p, const char* at, std::size_t len) {
@@ -169,6 +178,7 @@ struct ParserCallbacks {
     st.on_method = on_method;
     st.on_url = on_url;
     st.on_header_field = on_header_field;
+    st.on_header_field_complete = on_header_field_complete;
     st.on_header_value = on_header_value;
     st.on_header_value_complete = on_header_value_complete;
     st.on_headers_complete = on_headers_complete;
@@ -231,42 +241,34 @@ RequestParser::Event RequestParser::fail(int status, const char* reason) noexcep
 // the offending byte (the LF, or the SP/HTAB that starts a fold) or null; state carries across inputs.
 const char* RequestParser::scan(const char* p, const char* e) noexcept {
   if (p >= e) return nullptr;
-  if (lf_pending_) {
-    if (*p == ' ' || *p == '\t') return p;
-    lf_pending_ = false;
-  }
-  // Each LF must follow a CR and must not be followed by SP/HTAB; an LF ending the input defers that.
-  auto bad_lf = [&](const char* lf) -> const char* {
-    if ((lf > p ? lf[-1] : prev_) != '\r') return lf;
-    if (lf + 1 == e) {
-      lf_pending_ = true;
-      return nullptr;
-    }
-    return lf[1] == ' ' || lf[1] == '\t' ? lf + 1 : nullptr;
-  };
+  // Whether the byte before the current one is a CR / an LF (across inputs: prev_, lf_pending_).
+  unsigned cr_before = prev_ == '\r';
+  unsigned lf_before = lf_pending_;
   const char* q = p;
 #if defined(__SSE2__)
-  // 16 bytes per step: a head has a few LFs in some tens of bytes.
-  const __m128i nl = _mm_set1_epi8('\n');
+  // 16 bytes per step, no branch per line: bit i of `bad` marks byte i as an LF without a CR before it,
+  // or an SP/HTAB right after an LF (a fold).
+  const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), sp = _mm_set1_epi8(' '),
+                ht = _mm_set1_epi8('\t');
   for (; e - q >= 16; q += 16) {
-    auto mask = static_cast<unsigned>(
-        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), nl)));
-    while (mask) {
-      if (const char* bad = bad_lf(q + __builtin_ctz(mask))) return bad;
-      mask &= mask - 1;
-    }
-  }
-  for (; q < e; ++q) {  // the last 15 bytes at most
-    if (*q == '\n') {
-      if (const char* bad = bad_lf(q)) return bad;
-    }
-  }
-#else
-  while ((q = static_cast<const char*>(std::memchr(q, '\n', static_cast<std::size_t>(e - q))))) {
-    if (const char* bad = bad_lf(q)) return bad;
-    ++q;
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    const auto lf = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(b, nl)));
+    const auto crs = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(b, cr)));
+    const auto ws =
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(b, sp), _mm_cmpeq_epi8(b, ht))));
+    const unsigned bad = ((lf & ~((crs << 1) | cr_before)) | (((lf << 1) | lf_before) & ws)) & 0xffff;
+    if (bad) return q + __builtin_ctz(bad);
+    cr_before = (crs >> 15) & 1;
+    lf_before = (lf >> 15) & 1;
   }
 #endif
+  for (; q < e; ++q) {
+    const char ch = *q;
+    if ((ch == '\n' && !cr_before) || (lf_before && (ch == ' ' || ch == '\t'))) return q;
+    cr_before = ch == '\r';
+    lf_before = ch == '\n';
+  }
+  lf_pending_ = lf_before;
   prev_ = e[-1];
   return nullptr;
 }
