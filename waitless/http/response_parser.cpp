@@ -31,7 +31,17 @@ struct ResponseCallbacks {
     return HPE_PAUSED;
   }
   static int on_status(llhttp_t* p, const char* at, std::size_t len) {
-    self(p).head_.reason.append(at, len);
+    P& s = self(p);
+    // reason-phrase is HTAB, SP, VCHAR and obs-text (RFC 9112 4): llhttp lets NUL and other controls in.
+    if (!is_field_value(std::string_view(at, len))) {
+      s.set_user_error(Error::protocol_error, "invalid reason phrase");
+      // llhttp reports the span at its end, maybe past a bare LF: the first bad byte is where it failed.
+      const char* bad = at;
+      while (is_field_value(std::string_view(bad, 1))) ++bad;
+      s.user_pos_ = bad;
+      return HPE_USER;
+    }
+    s.head_.reason.append(at, len);
     return 0;
   }
   static int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
@@ -39,6 +49,7 @@ struct ResponseCallbacks {
     if (s.phase_ == P::Phase::trailers) {
       if (s.field_ != P::Field::name && ++s.trailer_count_ > s.limits_->max_headers) {
         s.set_user_error(Error::limit_exceeded, "too many trailer fields");
+        s.user_pos_ = at;
         return HPE_USER;
       }
       s.field_ = P::Field::name;
@@ -48,6 +59,7 @@ struct ResponseCallbacks {
     if (s.field_ != P::Field::name) {
       if (h.fields_.size() >= s.limits_->max_headers) {
         s.set_user_error(Error::limit_exceeded, "too many header fields");
+        s.user_pos_ = at;  // the field that is one too many starts here
         return HPE_USER;
       }
       auto off = static_cast<uint32_t>(h.data_.size());
@@ -203,6 +215,7 @@ void ResponseParser::reset() noexcept {
   body_received_ = 0;
   error_ = user_error_ = {};
   reason_ = user_reason_ = nullptr;
+  user_pos_ = nullptr;
 }
 
 void ResponseParser::begin(bool head_request, uint64_t body_limit) noexcept {
@@ -339,8 +352,19 @@ ResponseParser::Event ResponseParser::parse(const char* data, std::size_t len,
     const char* pos = llhttp_get_error_pos(&parser_);
     *consumed = static_cast<std::size_t>(pos - data);
     if (err != HPE_PAUSED) {
+      // llhttp hands a span (a field name, the reason phrase...) to its callback only at the span's end or
+      // the input's: one cut short by llhttp's own error is handed over now, so that its checks (a field
+      // one too many, a bad reason byte) see the same bytes as when the input is split before the error.
+      if (!user_error_ && parser_._span_pos0) {
+        using SpanCb = int (*)(llhttp_t*, const char*, const char*);
+        auto flush = reinterpret_cast<SpanCb>(parser_._span_cb0);
+        (void)flush(&parser_, static_cast<const char*>(parser_._span_pos0), pos);
+        pause_ = Pause::none;
+        piece_ = {};
+      }
       // What precedes the error in a section may hold an earlier violation: it wins.
-      if (section && section_failed(section, pos)) return Event::error;
+      const char* upto = user_pos_ && user_pos_ >= p && user_pos_ <= pos ? user_pos_ : pos;
+      if (section && section_failed(section, upto)) return Event::error;
       // A callback of ours failed the message (llhttp reports some as HPE_CB_*, not HPE_USER).
       if (user_error_) return fail(user_error_, user_reason_);
       return fail(Error::protocol_error, llhttp_get_error_reason(&parser_));

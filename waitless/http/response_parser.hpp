@@ -145,6 +145,7 @@ class ResponseParser {
   const char* reason_ = nullptr;
   std::error_code user_error_;  // set by a callback that failed the message
   const char* user_reason_ = nullptr;
+  const char* user_pos_ = nullptr;  // where that callback found the violation, when before llhttp's position
 };
 
 }  // namespace waitless::http

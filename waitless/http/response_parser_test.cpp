@@ -211,9 +211,11 @@ std::string error_of(const std::string& in, const ResponseLimits& limits = {},
 
 TEST(ResponseParser, MalformedResponsesAreProtocolErrors) {
   const std::string proto = "error " + make_error_code(Error::protocol_error).message();
-  for (std::string bad : {
+  for (const std::string& bad : std::vector<std::string>{
            "HTTP/1.1 2000 OK\r\n\r\n",
            "HTTP/1.1 20 OK\r\n\r\n",
+           std::string("HTTP/1.1 200 O\0K\r\n\r\n", 21),
+           "HTTP/1.1 200 O\x01K\r\n\r\n",
            "HTTP/1.1 020 OK\r\nContent-Length: 0\r\n\r\n",
            "HTTX/1.1 200 OK\r\n\r\n",
            "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
@@ -263,6 +265,25 @@ TEST(ResponseParser, LimitsAreEnforcedAtTheirEdges) {
           .rfind(limit, 0),
       0u);
   EXPECT_EQ(error_of("HTTP/1.1 200 OK\r\n\r\n01234567890", {}, 10).rfind(limit, 0), 0u);
+}
+
+// The first violation in the stream decides, even when llhttp reports a later one first (it hands a span
+// to its callback only at the span's end): the same error whatever the split.
+TEST(ResponseParser, FirstViolationWinsWhateverTheSplit) {
+  ResponseLimits two;
+  two.max_headers = 2;
+  const std::string limit =
+      "error " + make_error_code(Error::limit_exceeded).message() + ": too many header fields";
+  for (std::size_t step : {std::size_t{0}, std::size_t{1}, std::size_t{2}}) {
+    // A third field (one too many) whose name then turns invalid.
+    Seen s = feed("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nP/1.1\r\n\r\n", step, two);
+    ASSERT_EQ(s.events.size(), 1u);
+    EXPECT_EQ(s.events[0], limit) << step;
+    // A NUL in the reason phrase, and a bare LF after it.
+    Seen r = feed(std::string("HTTP/1.1 200 O\0K junk\nX: y\r\n\r\n", 30), step);
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_NE(r.events[0].find("invalid reason phrase"), std::string::npos) << r.events[0];
+  }
 }
 
 TEST(ResponseParser, ErrorsRepeatAndResetRecovers) {
