@@ -1,5 +1,6 @@
 #include "waitless/http/response_parser.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -21,6 +22,10 @@ struct ResponseCallbacks {
   static int on_message_begin(llhttp_t* p) {
     P& s = self(p);
     s.head_.clear();
+    // The caller usually takes the header storage away with each head (client responses): reserve what
+    // the last head needed, so one allocation each for bytes and fields instead of a growth series.
+    s.head_.headers.data_.reserve(s.hint_bytes_);
+    s.head_.headers.fields_.reserve(s.hint_fields_);
     s.phase_ = P::Phase::head;
     s.field_ = P::Field::none;
     s.te_seen_ = s.interim_ = s.head_reported_ = false;
@@ -400,6 +405,9 @@ ResponseParser::Event ResponseParser::parse(const char* data, std::size_t len,
         }
         if (head_failed()) return Event::error;
         head_reported_ = true;
+        hint_bytes_ = std::min<std::size_t>(std::max(head_.headers.data_.size(), std::size_t{64}), kMaxHint);
+        hint_fields_ = std::min<std::size_t>(std::max(head_.headers.fields_.size(), std::size_t{4}),
+                                             limits_->max_headers);
         if (why == Pause::head_end) {
           pending_end_ = true;
           phase_ = Phase::done;

@@ -139,6 +139,9 @@ class ResponseParser {
   std::size_t interim_count_ = 0;
   std::size_t trailer_count_ = 0;
   std::size_t ext_bytes_ = 0;
+  static constexpr std::size_t kMaxHint = 16 * 1024;
+  std::size_t hint_bytes_ = 256;  // header bytes and fields to reserve for the next head (the last one's)
+  std::size_t hint_fields_ = 8;
   uint64_t body_limit_ = 0;
   uint64_t body_received_ = 0;
   std::error_code error_;
