@@ -1,9 +1,9 @@
 #include "waitless/http/server_connection.hpp"
 
-#include <algorithm>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cerrno>
 
