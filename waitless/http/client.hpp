@@ -37,6 +37,9 @@
 // longest silence while a body is received; total_timeout bounds the whole call (queueing, connect, send,
 // head, and for request()/get() the body; a stream's body reads are bounded by body_timeout only).
 //
+// A Client belongs to the loop it was made with: await its calls from tasks on that loop (one Client per
+// loop, as one server loop per core). Nothing in it is thread-safe.
+//
 // Lifetimes: every call owns its arguments (the tasks are lazy: they may start after the caller's
 // temporaries are gone). A Client may be destroyed while requests run: they end with Error::closed. A
 // ClientStream may outlive its Client.

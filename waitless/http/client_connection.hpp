@@ -69,9 +69,10 @@ struct ExchangeSpec {
 
 class ClientConnection : public ListHook<IdleTag>, public ListHook<AllTag> {
  public:
-  static constexpr std::size_t kBufferSize = 64 * 1024;
-  static constexpr std::size_t kInlineBody = 16 * 1024;  // bodies up to this are copied after the head
-  static constexpr uint64_t kMaxBodyReserve = 1 << 20;   // a collected body's up-front reservation, at most
+  static constexpr std::size_t kBufferSize = std::size_t{64} * 1024;
+  static constexpr std::size_t kInlineBody =
+      std::size_t{16} * 1024;                           // bodies up to this are copied after the head
+  static constexpr uint64_t kMaxBodyReserve = 1 << 20;  // a collected body's up-front reservation, at most
 
   ClientConnection(ClientCore& core, const ResponseLimits& limits);
   ~ClientConnection();

@@ -1,9 +1,12 @@
 // The client against servers that misbehave on purpose (raw sockets on the test loop): silence, bodies cut
 // short, resets, malformed responses, interim responses, connections closed while pooled or just as a
 // request leaves, stray bytes.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 #include <string>
+#include <vector>
 
 #include "waitless/async/sleep.hpp"
 #include "waitless/http/client.hpp"
@@ -37,6 +40,41 @@ TEST(HttpClientRaw, HeaderTimeoutAgainstASilentServer) {
                       [](RawServer::Conn& c, const std::string&) { c.send("HTTP/1.1 200 OK\r\nX-A: "); });
     auto p = run_bounded(loop, client.get(url_of(partial.port())));
     EXPECT_EQ(p.error(), Error::timed_out);
+  }
+  net::test::expect_empty(loop);
+}
+
+// A listener whose accept queue is full and never drained: the kernel drops further SYNs, so a connect
+// neither succeeds nor fails until connect_timeout.
+TEST(HttpClientRaw, ConnectTimeoutAgainstAFullBacklog) {
+  Loop loop;
+  {
+    int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(lfd, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(lfd, 0), 0);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    std::vector<int> fillers;  // non-blocking connects that fill the accept queue
+    for (int i = 0; i < 4; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      (void)::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+      fillers.push_back(fd);
+    }
+    Client client(loop, {.connect_timeout = 150ms, .header_timeout = 5s});
+    auto start = std::chrono::steady_clock::now();
+    auto r = run_bounded(loop, client.get(url_of(ntohs(a.sin_port))));
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.error(), Error::timed_out);
+    EXPECT_EQ(client.metrics().connect_errors, 1u);  // it was the connect that timed out
+    EXPECT_GE(took, 140ms);
+    EXPECT_LT(took, 2s);
+    EXPECT_EQ(client.metrics().open_connections, 0u);
+    for (int fd : fillers) ::close(fd);
+    ::close(lfd);
   }
   net::test::expect_empty(loop);
 }

@@ -455,6 +455,30 @@ TEST(HttpClient, DestroyingTheClientEndsRequestsInFlight) {
   net::test::expect_empty(loop);
 }
 
+TEST(HttpClient, StreamOutlivingItsClientEndsWithClosed) {
+  Loop loop;
+  {
+    TestServer server(loop, [](Request&, Response& res) -> Task<> {
+      (void)res.write("first");
+      co_await sleep(5s);
+      (void)res.end();
+    });
+    auto client = std::make_unique<Client>(loop);
+    auto scenario = [&]() -> Task<std::error_code> {
+      ClientRequest req{.url = server.url("/")};
+      auto s = co_await client->stream(std::move(req));
+      if (!s) co_return s.error();
+      auto first = co_await s->read();
+      EXPECT_TRUE(first.ok() && *first == "first");
+      client.reset();  // the stream keeps what it needs; its connection is closed
+      auto next = co_await s->read();
+      co_return next.error();
+    };
+    EXPECT_EQ(run_bounded(loop, scenario()), Error::closed);
+  }
+  net::test::expect_empty(loop);
+}
+
 TEST(HttpClient, IdleConnectionsExpireAndNeverKeepTheLoopAlive) {
   Loop loop;
   {
@@ -467,6 +491,10 @@ TEST(HttpClient, IdleConnectionsExpireAndNeverKeepTheLoopAlive) {
     EXPECT_EQ(client.metrics().open_connections, 0u);
     ASSERT_TRUE(run_bounded(loop, client.get(server.url("/hello"))).ok());
     EXPECT_EQ(client.metrics().connections_opened, 2u);
+    client.close_idle();
+    EXPECT_EQ(client.metrics().open_connections, 0u);
+    ASSERT_TRUE(run_bounded(loop, client.get(server.url("/hello"))).ok());
+    EXPECT_EQ(client.metrics().connections_opened, 3u);
     // An idle pooled connection does not keep the loop alive: with the server gone, run() returns.
     server.finish();
     EXPECT_FALSE(loop.alive());

@@ -39,11 +39,11 @@ namespace waitless::http {
 struct ResponseLimits {
   // Status line + fields of one response head, both CRLFs of the blank line included (each interim
   // response counts alone); also the trailer section. One byte more: Error::limit_exceeded.
-  std::size_t max_head_size = 64 * 1024;
+  std::size_t max_head_size = std::size_t{64} * 1024;
   // Fields per head (and per trailer section).
   std::size_t max_headers = 100;
   // Bytes of chunk extensions on one chunk-size line.
-  std::size_t max_chunk_extension = 16 * 1024;
+  std::size_t max_chunk_extension = std::size_t{16} * 1024;
   // Interim (1xx) responses before the final one.
   std::size_t max_interim = 16;
 };
@@ -139,7 +139,7 @@ class ResponseParser {
   std::size_t interim_count_ = 0;
   std::size_t trailer_count_ = 0;
   std::size_t ext_bytes_ = 0;
-  static constexpr std::size_t kMaxHint = 16 * 1024;
+  static constexpr std::size_t kMaxHint = std::size_t{16} * 1024;
   std::size_t hint_bytes_ = 256;  // header bytes and fields to reserve for the next head (the last one's)
   std::size_t hint_fields_ = 8;
   uint64_t body_limit_ = 0;
