@@ -45,7 +45,7 @@ build-asan/build.ninja:
 
 asan: build-asan/build.ninja
 	cmake --build build-asan -j $(JOBS) --target unit_tests
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$(CURDIR)/scripts/ubsan.supp \
 	  ctest --output-on-failure -j $(JOBS) -L unit
 
 build-tsan/build.ninja:
