@@ -2,7 +2,8 @@
 // pieces, the loop stepped with run_nowait() between pieces, its output read by the fuzzer as a client
 // would (optionally slowly, with a small server send buffer). The handler answers 200 with an echo of the
 // request (method, target, path, query, body length and hash), and closes the connection (close_connection())
-// when the target contains "close".
+// when the target contains "close"; it throws (before answering, or after half of a streamed answer) when
+// the target contains "throw".
 //
 // Invariants (besides no crash, leak or UB):
 //   - the output is a sequence of well-formed HTTP/1.1 responses (fuzz/http_fuzz_harness.hpp's reader);
@@ -22,6 +23,7 @@
 // (cyclic, 0 = an empty step); the rest is the byte stream sent.
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -124,10 +126,13 @@ waitless::Task<> respond(Request& req, Response& res, const Options& o, uint64_t
   }
   std::string e = echo(req.method(), req.target(), req.path(), req.query(), len, hash);
   if (req.target().find("close") != std::string_view::npos) res.close_connection();
+  const bool fails = req.target().find("throw") != std::string_view::npos;
+  if (fails && !o.stream_response) throw std::runtime_error("handler failed before answering");
   if (o.stream_response) {
     (void)res.set_content_type("text/plain");
     (void)res.write(std::string_view(e).substr(0, e.size() / 2));
     if (o.yield) co_await waitless::sleep(std::chrono::milliseconds(0));
+    if (fails) throw std::runtime_error("handler failed mid-response");
     (void)res.end(std::string_view(e).substr(e.size() / 2));
   } else {
     (void)res.send(e);
@@ -175,8 +180,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::string_view b = req.body_view();
       std::string e = echo(req.method(), req.target(), req.path(), req.query(), b.size(), fnv(kFnvInit, b));
       if (req.target().find("close") != std::string_view::npos) res.close_connection();
+      const bool fails = req.target().find("throw") != std::string_view::npos;
+      if (fails && !o.stream_response) throw std::runtime_error("handler failed before answering");
       if (o.stream_response) {
         (void)res.write(std::string_view(e).substr(0, e.size() / 2));
+        if (fails) throw std::runtime_error("handler failed mid-response");
         (void)res.end(std::string_view(e).substr(e.size() / 2));
       } else {
         (void)res.send(e);
@@ -247,9 +255,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The client's EOF cancels what is in flight (ServerConnection::on_eof, as Go's net/http): a response cut
   // there is expected. Only the last can be cut, detectably, except a body delimited by the connection's
   // end (HTTP/1.0 streaming), whose content is then not checked.
-  const bool may_cut = o.shut;
-  if (!err.empty() && !(may_cut && err.rfind("truncated response", 0) == 0))
-    fuzzh::fail(kTarget, "malformed response stream: " + err, ctx);
+  // So is a response whose handler threw after sending part of it (abandoned: the connection closes).
+  bool throws = false;
+  for (const RefRequest& q : ref) throws |= q.target.find("throw") != std::string::npos;
+  const bool may_cut = o.shut || (throws && o.stream_response);
+  bool truncated = err.rfind("truncated response", 0) == 0;
+  if (err.find("bad chunk size line: HTTP/1.") != std::string::npos) {
+    // A status line where the rest of a chunked body should be: the response was cut (abandoned) and the
+    // next one written after it.
+    fuzzh::fail(kTarget, "response written after an abandoned (cut) response", ctx);
+    err.clear();
+    truncated = true;  // (tolerated) nothing after it can be read: skip the liveness check
+  }
+  if (!err.empty() && !(may_cut && truncated)) fuzzh::fail(kTarget, "malformed response stream: " + err, ctx);
+  bool left_open = false;
   if (!eof) {
     // Read as if the connection had ended: a response whose body only the close can end must see that close.
     fuzzh::ResponseReader at_close;
@@ -257,6 +276,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             .empty() &&
         !at_close.responses.empty() && at_close.responses.back().until_eof) {
       fuzzh::fail(kTarget, "connection left open after a response delimited by its end", ctx);
+      left_open = true;  // (tolerated) the reader cannot end that response: skip the liveness check
     }
   }
   std::size_t finals = 0, continues = 0;
@@ -305,8 +325,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
       }
     } else {
+      // A handler that throws before answering gets a 500 on a connection that goes on; the server's
+      // other answers (400, 413, 501...) close it.
+      bool thrown = finals < ref.size() && ref[finals].target.find("throw") != std::string::npos;
       if (r.status < 400) fuzzh::fail(kTarget, "server answer with a non-error status", ctx);
-      if (!r.close) fuzzh::fail(kTarget, "server error response keeps the connection", ctx);
+      if (!r.close && !(thrown && r.status == 500)) {
+        fuzzh::fail(kTarget, "server error response keeps the connection", ctx);
+      }
     }
     ++finals;
   }
@@ -319,7 +344,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Liveness: requests that arrived whole are answered, unless the server announced a close.
   std::size_t complete = 0;
   while (complete < ref.size() && ref[complete].complete) ++complete;
-  if (!o.shut && !closed && finals < complete) {
+  if (!o.shut && !closed && !left_open && !truncated && finals < complete) {
     fuzzh::fail(kTarget, "complete request left unanswered",
                 std::to_string(finals) + " of " + std::to_string(complete) + " answered; " + ctx);
   }
