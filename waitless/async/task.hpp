@@ -237,9 +237,12 @@ struct StopOnResume {
     void unhandled_exception() noexcept {}
   };
   StopOnResume(std::coroutine_handle<promise_type> h) noexcept : handle(h) {}  // NOLINT
-  StopOnResume(const StopOnResume&) = delete;
-  StopOnResume& operator=(const StopOnResume&) = delete;
-  ~StopOnResume() { handle.destroy(); }
+  // Movable because clang 14 moves get_return_object()'s result instead of eliding the copy.
+  StopOnResume(StopOnResume&& o) noexcept : handle(std::exchange(o.handle, {})) {}
+  StopOnResume& operator=(StopOnResume&&) = delete;
+  ~StopOnResume() {
+    if (handle) handle.destroy();
+  }
   std::coroutine_handle<promise_type> handle;
 };
 inline StopOnResume stop_on_resume(Loop& loop) {
