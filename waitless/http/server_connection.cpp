@@ -159,7 +159,9 @@ void ServerConnection::process(const char* data, std::size_t len, bool from_shar
   processing_ = false;
   if (dead_) return;
   // The input is about to be overwritten (shared buffer) or dropped (kept input): nothing may point into
-  // it any more.
+  // it any more. Copy out what does first, while the bytes are still there.
+  if (st.parser.in_head()) st.parser.spill();
+  if (Exchange* ex = st.body_ex; ex && ex->sync_pending) ex->persist_request();
   if (from_shared) {
     if (len > 0) {
       st.in.assign(data, len);
@@ -171,9 +173,7 @@ void ServerConnection::process(const char* data, std::size_t len, bool from_shar
   } else {
     st.in_off = static_cast<std::size_t>(data - st.in.data());
   }
-  if (st.parser.in_head()) st.parser.spill();
   if (Exchange* ex = st.body_ex) {
-    if (ex->sync_pending) ex->persist_request();
     if (ex->body_mode == BodyMode::stream && ex->want_piece && !ex->body.empty()) ex->wake_body();
   }
   if (body_progress) update_deadline(true);

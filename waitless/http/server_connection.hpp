@@ -112,6 +112,8 @@ class ServerConnection final : public ListHook<ConnListTag> {
   void send_continue(Exchange& ex) noexcept;
   void fail_body(int status) noexcept;
   Exchange& error_exchange(int status) noexcept;
+  void drop_pipelined() noexcept;  // forgets every in-flight exchange (after one that closes)
+  void detach(Exchange& ex) noexcept;
   void detach_all() noexcept;
   void close_now() noexcept;
   ConnState& state() noexcept;

@@ -67,7 +67,12 @@ void ServerConnection::advance() noexcept {
     --st.inflight_count;
     if (st.newest == front) st.newest = nullptr;
     front->emitted = true;
-    if (Exchange* next = st.inflight.front(); next && !next->pending.empty()) {
+    if (front->res.closes_connection()) {
+      // The connection ends with this response: the requests pipelined after it are never answered, and
+      // nothing they write may follow it on the wire.
+      close_after_ = true;
+      drop_pipelined();
+    } else if (Exchange* next = st.inflight.front(); next && !next->pending.empty()) {
       (sl_.batching == this ? sl_.shared_out() : st.out).append(next->pending.data(), next->pending.size());
       next->pending.clear();
     }
@@ -184,6 +189,30 @@ void ServerConnection::maybe_close() noexcept {
 
 // ---- closing ----------------------------------------------------------------------------------------------
 
+void ServerConnection::drop_pipelined() noexcept {
+  ConnState& st = *st_;
+  while (Exchange* ex = st.inflight.pop_front()) {
+    --st.inflight_count;
+    if (st.body_ex == ex) st.body_ex = nullptr;  // its body is never read: input stops (close_after_)
+    ex->ListHook<LiveTag>::unlink_from_list();
+    detach(*ex);
+  }
+  st.newest = nullptr;
+}
+
+void ServerConnection::detach(Exchange& ex) noexcept {
+  ex.conn = nullptr;
+  if (!ex.body_done && !ex.body_error) ex.body_error = Error::closed;
+  ex.wake_body(Error::closed);
+  ex.wake_drain(Error::closed);
+  if (ex.handler_running) {
+    sl_.orphan(ex);
+    if (ex.cancel) ex.cancel->cancel();  // user callbacks may run here
+  } else {
+    ex.release();
+  }
+}
+
 void ServerConnection::detach_all() noexcept {
   if (!st_) return;
   ConnState& st = *st_;
@@ -191,18 +220,7 @@ void ServerConnection::detach_all() noexcept {
   st.inflight_count = 0;
   st.newest = nullptr;
   st.body_ex = nullptr;
-  while (Exchange* ex = st.live.pop_front()) {
-    ex->conn = nullptr;
-    if (!ex->body_done && !ex->body_error) ex->body_error = Error::closed;
-    ex->wake_body(Error::closed);
-    ex->wake_drain(Error::closed);
-    if (ex->handler_running) {
-      sl_.orphan(*ex);
-      if (ex->cancel) ex->cancel->cancel();  // user callbacks may run here
-    } else {
-      ex->release();
-    }
-  }
+  while (Exchange* ex = st.live.pop_front()) detach(*ex);
 }
 
 void ServerConnection::close_now() noexcept {

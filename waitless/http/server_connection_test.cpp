@@ -302,6 +302,40 @@ TEST(HttpConnection, CloseInTheMiddleOfAPipeline) {
   });
 }
 
+// A response that closes the connection is the last one on the wire: the pipelined requests after it
+// are dropped (a finished response is not sent, a running handler is cancelled, a body is not awaited).
+TEST(HttpConnection, NothingFollowsAResponseThatCloses) {
+  Harness h;
+  std::error_code slow_end;
+  h.start([&](Request& req, Response& res) -> Task<> {
+    if (req.path() == "/first") {
+      (void)co_await sleep(30ms);
+      res.close_connection();
+      (void)res.send("first");
+    } else if (req.path() == "/slow") {
+      slow_end = co_await sleep(10s);
+      (void)res.send("slow");
+    } else {
+      (void)res.send("second");
+    }
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  h.run([](uint16_t port) {
+    TestClient c(port);
+    // /second is answered before /first; /slow still runs; the last body never completes.
+    ASSERT_TRUE(c.send(get("/first") + get("/second") + get("/slow") +
+                       "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc"));
+    auto a = c.read_response();
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->body, "first");
+    EXPECT_EQ(a->header("Connection"), "close");
+    EXPECT_TRUE(c.closed_within(3000));
+    EXPECT_TRUE(c.buffered().empty());  // nothing after the response that closed
+  });
+  EXPECT_EQ(slow_end, std::error_code(Error::cancelled));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
 TEST(HttpConnection, HalfClosedClientStillGetsItsResponses) {
   Harness h;
   h.start([](Request& req, Response& res) { (void)res.send(std::string(req.path())); });
