@@ -22,7 +22,8 @@ run: deps build
 	./build/waitless hello --port $${PORT:-8080}
 
 # Everything CI runs: Release unit tests, end-to-end tests (incl. the adversarial corpus and zero-loss
-# shutdown), the unit tests again under ASan+UBSan and the threaded ones under TSan, each fuzz target 30 s.
+# shutdown), unit and end-to-end tests again under ASan+UBSan, the threaded ones under TSan, each fuzz
+# target 30 s.
 test: deps build
 	cd build && ctest --output-on-failure -j $(JOBS) -L unit
 	tests/run_e2e.sh build
@@ -46,11 +47,14 @@ build-asan/build.ninja:
 # The tests that exhaust file descriptors on purpose run apart (scripts/asan_fd_exhaustion.sh says why);
 # every other test runs with every check on and halts on the first report.
 FD_EXHAUSTION_TESTS = Emfile|OutOfDescriptors
+# Then the end-to-end suites against the sanitized `waitless` binary and test server: a sanitizer report
+# aborts the server, which the suites see as a dropped connection or a failed check.
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 asan: build-asan/build.ninja
-	cmake --build build-asan -j $(JOBS) --target unit_tests
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -L unit -E '$(FD_EXHAUSTION_TESTS)'
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS) -L unit -E '$(FD_EXHAUSTION_TESTS)'
 	scripts/asan_fd_exhaustion.sh build-asan '$(FD_EXHAUSTION_TESTS)'
+	$(ASAN_ENV) tests/run_e2e.sh build-asan
 
 build-tsan/build.ninja:
 	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-g -O1' \
