@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "waitless/base/syscall.hpp"
 #include "waitless/http/client.hpp"
 #include "waitless/http/client_pool.hpp"
 
@@ -223,7 +224,7 @@ bool ClientConnection::flush() noexcept {
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<std::size_t>(n);
-    ssize_t w = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t w = sys::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return set_interest(true, true);
@@ -267,7 +268,7 @@ void ClientConnection::on_io(unsigned events) noexcept {
 void ClientConnection::on_idle_event() noexcept {
   // An idle connection has no request out: the server's close (EOF), a reset, or any byte at all means it
   // cannot carry another request.
-  ssize_t n = ::recv(fd_, in_.get(), kBufferSize, 0);
+  ssize_t n = sys::recv(fd_, in_.get(), kBufferSize, 0);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
   core_.idle_dead(*this);  // frees this connection: nothing of it may be touched after
 }
@@ -282,7 +283,7 @@ void ClientConnection::pump() noexcept {
     // After a short read the socket is most likely empty: wait for readiness instead of an EAGAIN read.
     if (!may_read) return;
     in_pos_ = in_end_ = 0;
-    ssize_t n = ::read(fd_, in_.get(), kBufferSize);
+    ssize_t n = sys::read(fd_, in_.get(), kBufferSize);
     if (n > 0) {
       in_end_ = static_cast<std::size_t>(n);
       got_bytes_ = true;

@@ -406,15 +406,7 @@ void RequestParser::rebase(const char* old_base, const char* new_base, std::size
   }
 }
 
-void RequestParser::append(std::string_view& view, const char* at, std::size_t len) {
-  if (view.empty()) {
-    view = {at, len};
-    return;
-  }
-  if (view.data() + view.size() == at) {  // the common case: the same input, contiguous
-    view = {view.data(), view.size() + len};
-    return;
-  }
+void RequestParser::append_across_inputs(std::string_view& view, const char* at, std::size_t len) {
   // A piece of a field that began in an earlier input: the view must end the arena so the new piece can
   // follow it there. spill() leaves the open view last; if the caller kept its input alive instead of
   // spilling, the view is copied now.

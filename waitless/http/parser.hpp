@@ -119,7 +119,18 @@ class RequestParser {
   const char* scan(const char* p, const char* e) noexcept;
   bool section_failed(const char* start, const char* end, bool trailers) noexcept;
   Event on_head_paused(const char* pos) noexcept;
-  void append(std::string_view& view, const char* at, std::size_t len);
+  // Extends `view` by the span llhttp just reported. Inline for the common cases (a new field; the same
+  // input, contiguous); a field continued from an earlier input goes through the arena.
+  void append(std::string_view& view, const char* at, std::size_t len) {
+    if (view.empty()) {
+      view = {at, len};
+    } else if (view.data() + view.size() == at) {
+      view = {view.data(), view.size() + len};
+    } else {
+      append_across_inputs(view, at, len);
+    }
+  }
+  void append_across_inputs(std::string_view& view, const char* at, std::size_t len);
   void rebase(const char* old_base, const char* new_base, std::size_t old_size) noexcept;
   bool in_arena(const char* p) const noexcept;
   void set_user_error(int status, const char* reason) noexcept;

@@ -9,6 +9,7 @@
 
 #include "waitless/async/task.hpp"
 #include "waitless/base/log.hpp"
+#include "waitless/base/syscall.hpp"
 #include "waitless/http/server_loop.hpp"
 
 namespace waitless::http::detail {
@@ -22,7 +23,7 @@ ServerConnection::Entry::~Entry() {
 }
 
 ServerConnection::ServerConnection(ServerLoop& sl, int fd) noexcept
-    : watcher_(sl.loop(), fd, [this](unsigned events) { on_io(events); }), sl_(sl) {}
+    : watcher_(sl.loop(), fd, IoWatcher::method<&ServerConnection::on_io>(this)), sl_(sl) {}
 
 ServerConnection::~ServerConnection() {
   if (!dead_) close_now();
@@ -78,7 +79,7 @@ void ServerConnection::on_io(unsigned events) noexcept {
 void ServerConnection::on_readable(unsigned events) noexcept {
   char* buf = sl_.recv_buffer();
   if (lingering_) {
-    ssize_t n = ::read(watcher_.fd(), buf, ServerLoop::kRecvSize);
+    ssize_t n = sys::read(watcher_.fd(), buf, ServerLoop::kRecvSize);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) close_now();
     return;
   }
@@ -94,7 +95,7 @@ void ServerConnection::on_readable(unsigned events) noexcept {
     process_kept();  // what was received earlier goes first
     if (dead_ || (st_ && st_->in_off < st_->in.size()) || !input_wanted()) return;
   }
-  ssize_t n = ::read(watcher_.fd(), buf, ServerLoop::kRecvSize);
+  ssize_t n = sys::read(watcher_.fd(), buf, ServerLoop::kRecvSize);
   if (n > 0) {
     sl_.batching = this;
     process(buf, static_cast<std::size_t>(n), true);

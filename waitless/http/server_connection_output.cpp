@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "waitless/base/syscall.hpp"
 #include "waitless/http/server_connection.hpp"
 #include "waitless/http/server_loop.hpp"
 
@@ -90,7 +91,7 @@ void ServerConnection::finish_batch() noexcept {
   OutBuffer& shared = sl_.shared_out();
   if (st_ && st_->out.empty() && !writing_ && !shared.empty()) {
     // Nothing queued from before: one send of this read's responses, and usually that is all.
-    ssize_t n = ::send(watcher_.fd(), shared.data(), shared.size(), MSG_NOSIGNAL);
+    ssize_t n = sys::send(watcher_.fd(), shared.data(), shared.size(), MSG_NOSIGNAL);
     if (n >= 0 && static_cast<std::size_t>(n) == shared.size()) {
       shared.clear();
       if (st_->in_off < st_->in.size()) resume_input();  // parsing paused at the high-water mark
@@ -129,15 +130,15 @@ bool ServerConnection::flush(bool with_shared) noexcept {
   ssize_t n;
   const int fd = watcher_.fd();
   if (q == 0) {
-    n = ::send(fd, shared.data(), s, MSG_NOSIGNAL);
+    n = sys::send(fd, shared.data(), s, MSG_NOSIGNAL);
   } else if (s == 0) {
-    n = ::send(fd, st_->out.data(), q, MSG_NOSIGNAL);
+    n = sys::send(fd, st_->out.data(), q, MSG_NOSIGNAL);
   } else {
     iovec iov[2] = {{const_cast<char*>(st_->out.data()), q}, {const_cast<char*>(shared.data()), s}};
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = 2;
-    n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    n = sys::sendmsg(fd, &msg, MSG_NOSIGNAL);
   }
   if (n < 0) {
     if (errno != EAGAIN && errno != EINTR) {

@@ -14,6 +14,21 @@ class IoWatcher final : public Handle {
 
   IoWatcher(Loop& loop, int fd, Callback cb, SourceLocation where = SourceLocation::current())
       : Handle(loop), fd_(fd), cb_(std::move(cb)), where_(where) {}
+
+  // A member function of an object as the callback: `IoWatcher(loop, fd, IoWatcher::method<&Conn::on_io>(this))`.
+  // No closure is stored, so nothing is moved per event and the object may destroy the watcher (and itself)
+  // inside the call. For watchers on the hot path (one per connection).
+  struct Target {
+    void (*fn)(void* self, unsigned events);
+    void* self;
+  };
+  template <auto Method, typename T>
+  static Target method(T* self) noexcept {
+    return {[](void* p, unsigned events) { (static_cast<T*>(p)->*Method)(events); }, self};
+  }
+  IoWatcher(Loop& loop, int fd, Target target, SourceLocation where = SourceLocation::current())
+      : Handle(loop), fd_(fd), target_(target), where_(where) {}
+
   ~IoWatcher() override {
     stop();
     if (alive_) *alive_ = false;
@@ -34,6 +49,7 @@ class IoWatcher final : public Handle {
   unsigned events_ = 0;
   bool registered_ = false;
   Callback cb_;
+  Target target_{};  // used instead of cb_ when target_.fn is set
   SourceLocation where_;
   bool* alive_ = nullptr;  // set while the callback runs; cleared by the destructor
 };

@@ -467,6 +467,13 @@ void IoWatcher::stop() noexcept {
 }
 
 void IoWatcher::dispatch(unsigned events) noexcept {
+  if (target_.fn) {
+    // Copies first: the callee may destroy this watcher.
+    const Target t = target_;
+    const SourceLocation where = where_;
+    loop().invoke([&] { t.fn(t.self, events); }, where);
+    return;
+  }
   // As in Timer::fire: the callback may destroy this watcher.
   bool alive = true;
   alive_ = &alive;

@@ -12,6 +12,7 @@
 #include <climits>
 
 #include "waitless/base/log.hpp"
+#include "waitless/base/syscall.hpp"
 
 namespace waitless::net {
 namespace {
@@ -140,7 +141,7 @@ bool TcpStream::do_read() noexcept {
   bool* alive = alive_;  // on_io's flag, read through this local: `this` may be gone after a callback
   RecvBuffer buf;
   for (int i = 0; i < kMaxReadsPerReadiness && wants_read() && fd_ >= 0 && !is_closing(); ++i) {
-    ssize_t n = ::recv(fd_, buf.data(), kReadBufferSize, 0);
+    ssize_t n = sys::recv(fd_, buf.data(), kReadBufferSize, 0);
     if (n > 0) {
       bytes_read_ += static_cast<uint64_t>(n);
       if (ReadAwaiter* r = std::exchange(read_waiter_, nullptr)) {
@@ -256,7 +257,7 @@ bool TcpStream::write(std::string_view data) {
   if (!writable_state()) return false;
   if (queue_.empty() && !data.empty()) {
     ssize_t n;
-    do n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    do n = sys::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -278,7 +279,7 @@ bool TcpStream::write(std::string&& data) {
   if (!queue_.empty() || data.size() <= kCoalesceLimit) return write(std::string_view(data));
   // A large string goes out directly; what the kernel does not take is queued without a copy.
   ssize_t n;
-  do n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+  do n = sys::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -325,7 +326,7 @@ bool TcpStream::do_write() noexcept {
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<std::size_t>(count);
-    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t n = sys::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
