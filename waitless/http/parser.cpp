@@ -3,10 +3,6 @@
 #include <algorithm>
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 namespace waitless::http {
 
 namespace {
@@ -32,8 +28,7 @@ struct ParserCallbacks {
     s.head_carried_ = 0;
     s.host_count_ = s.trailer_count_ = s.ext_bytes_ = 0;
     s.te_seen_ = false;
-    s.prev_ = 0;
-    s.lf_pending_ = false;
+    s.scanner_.start();
     s.sink_ = nullptr;
     s.body_limit_ = s.limits_->max_body_size;
     s.body_received_ = 0;
@@ -236,43 +231,6 @@ RequestParser::Event RequestParser::fail(int status, const char* reason) noexcep
   return Event::error;
 }
 
-// Bare LF (an LF not preceded by CR) and obs-fold (a line starting with SP or HTAB) in a head or trailer
-// section; llhttp's strict mode lets both through in places. Bare CR is refused by llhttp itself. Returns
-// the offending byte (the LF, or the SP/HTAB that starts a fold) or null; state carries across inputs.
-const char* RequestParser::scan(const char* p, const char* e) noexcept {
-  if (p >= e) return nullptr;
-  // Whether the byte before the current one is a CR / an LF (across inputs: prev_, lf_pending_).
-  unsigned cr_before = prev_ == '\r';
-  unsigned lf_before = lf_pending_;
-  const char* q = p;
-#if defined(__SSE2__)
-  // 16 bytes per step, no branch per line: bit i of `bad` marks byte i as an LF without a CR before it,
-  // or an SP/HTAB right after an LF (a fold).
-  const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'), sp = _mm_set1_epi8(' '),
-                ht = _mm_set1_epi8('\t');
-  for (; e - q >= 16; q += 16) {
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-    const auto lf = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(b, nl)));
-    const auto crs = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(b, cr)));
-    const auto ws =
-        static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(b, sp), _mm_cmpeq_epi8(b, ht))));
-    const unsigned bad = ((lf & ~((crs << 1) | cr_before)) | (((lf << 1) | lf_before) & ws)) & 0xffff;
-    if (bad) return q + __builtin_ctz(bad);
-    cr_before = (crs >> 15) & 1;
-    lf_before = (lf >> 15) & 1;
-  }
-#endif
-  for (; q < e; ++q) {
-    const char ch = *q;
-    if ((ch == '\n' && !cr_before) || (lf_before && (ch == ' ' || ch == '\t'))) return q;
-    cr_before = ch == '\r';
-    lf_before = ch == '\n';
-  }
-  lf_pending_ = lf_before;
-  prev_ = e[-1];
-  return nullptr;
-}
-
 // The head (or trailer) bytes [start, end) were just consumed: checks the size limit and the scan. Of the
 // violations found, the one that comes first in the stream decides the answer, so the status never
 // depends on how the bytes were split into reads.
@@ -280,7 +238,7 @@ bool RequestParser::section_failed(const char* start, const char* end, bool trai
   const std::size_t max = limits_->max_head_size;
   const std::size_t total = head_carried_ + static_cast<std::size_t>(end - start);
   const char* over = total > max ? start + (max - head_carried_) : nullptr;  // first byte past the limit
-  const char* bad = scan(start, end);
+  const char* bad = scanner_.scan(start, end);
   head_carried_ = total;
   if (bad && (!over || bad < over)) {
     fail(400, trailers ? "bare LF or obs-fold in trailer section" : "bare LF or obs-fold in request head");
@@ -297,7 +255,6 @@ RequestParser::Event RequestParser::on_head_paused(const char* pos) noexcept {
   paused_for_head_ = false;
   if (section_failed(msg_start_ ? msg_start_ : pos, pos, false)) return Event::error;
   head_.head_size = head_carried_;
-  lf_pending_ = false;
 
   const uint16_t flags = parser_.flags;
   head_.version_major = parser_.http_major;
@@ -359,15 +316,13 @@ RequestParser::Event RequestParser::parse(const char* data, std::size_t len, std
         paused_for_trailers_ = false;
         trailer_from = pos;
         head_carried_ = 0;  // now counts trailer bytes
-        prev_ = '\n';       // the last-chunk line ended with CRLF: a leading SP/HTAB would be a fold
-        lf_pending_ = true;
+        scanner_.start(true);  // after the last-chunk line's CRLF: a leading SP/HTAB would be a fold
         p = pos;
         continue;
       }
       if (paused_for_end_) {
         paused_for_end_ = false;
         if (ended_in_trailers_ && section_failed(trailer_from, pos, true)) return Event::error;
-        lf_pending_ = false;
         return Event::message_end;
       }
       p = pos;  // a pause we did not ask for: cannot happen, but never loop on it

@@ -29,6 +29,7 @@
 
 #include "waitless/http/header.hpp"
 #include "waitless/http/limits.hpp"
+#include "waitless/http/section_scanner.hpp"
 
 namespace waitless::http {
 
@@ -116,7 +117,6 @@ class RequestParser {
 
   friend struct ParserCallbacks;
   Event fail(int status, const char* reason) noexcept;
-  const char* scan(const char* p, const char* e) noexcept;
   bool section_failed(const char* start, const char* end, bool trailers) noexcept;
   Event on_head_paused(const char* pos) noexcept;
   // Extends `view` by the span llhttp just reported. Inline for the common cases (a new field; the same
@@ -145,8 +145,7 @@ class RequestParser {
   bool paused_for_trailers_ = false;
   bool ended_in_trailers_ = false;
   bool te_seen_ = false;     // a Transfer-Encoding field, even an empty one
-  bool lf_pending_ = false;  // the last scanned byte was an LF: the next must not start an obs-fold
-  char prev_ = 0;            // last byte scanned (bare-LF detection across inputs)
+  SectionScanner scanner_;  // bare LF and obs-fold in the head and trailers
   int error_status_ = 0;
   const char* error_reason_ = nullptr;
   int user_status_ = 0;  // set by a callback that failed the message

@@ -213,8 +213,8 @@ void ResponseParser::reset() noexcept {
   field_ = Field::none;
   pause_ = Pause::none;
   head_request_ = interim_ = pending_end_ = started_ = te_seen_ = head_reported_ = false;
-  lf_pending_ = in_section_ = false;
-  prev_ = 0;
+  in_section_ = false;
+  scanner_.start();
   section_carried_ = interim_count_ = trailer_count_ = ext_bytes_ = 0;
   body_limit_ = ~uint64_t{0};
   body_received_ = 0;
@@ -247,32 +247,8 @@ ResponseParser::Event ResponseParser::fail(std::error_code ec, const char* reaso
 void ResponseParser::start_section(char prev) noexcept {
   in_section_ = true;
   section_carried_ = 0;
-  prev_ = prev;
   // After the last-chunk line's CRLF, a leading SP/HTAB would be an obs-fold.
-  lf_pending_ = prev == '\n';
-}
-
-// Bare LF (an LF not preceded by CR) and obs-fold (a line starting with SP or HTAB) in a head or trailer
-// section. Returns the offending byte (the LF, or the SP/HTAB that starts a fold) or null; the state
-// carries across inputs.
-const char* ResponseParser::scan(const char* p, const char* e) noexcept {
-  if (p >= e) return nullptr;
-  if (lf_pending_) {
-    if (*p == ' ' || *p == '\t') return p;
-    lf_pending_ = false;
-  }
-  const char* q = p;
-  while ((q = static_cast<const char*>(std::memchr(q, '\n', static_cast<std::size_t>(e - q))))) {
-    if ((q > p ? q[-1] : prev_) != '\r') return q;
-    if (q + 1 == e) {
-      lf_pending_ = true;  // the next input's first byte decides
-      break;
-    }
-    if (q[1] == ' ' || q[1] == '\t') return q + 1;
-    ++q;
-  }
-  prev_ = e[-1];
-  return nullptr;
+  scanner_.start(prev == '\n');
 }
 
 // The section bytes [start, end) were just consumed: checks the size limit and the scan. Of the
@@ -282,7 +258,7 @@ bool ResponseParser::section_failed(const char* start, const char* end) noexcept
   const std::size_t max = limits_->max_head_size;
   const std::size_t total = section_carried_ + static_cast<std::size_t>(end - start);
   const char* over = total > max ? start + (max - section_carried_) : nullptr;
-  const char* bad = scan(start, end);
+  const char* bad = scanner_.scan(start, end);
   section_carried_ = total;
   if (bad && (!over || bad < over)) {
     fail(Error::protocol_error,

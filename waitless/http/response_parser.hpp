@@ -33,6 +33,7 @@
 
 #include "waitless/base/error.hpp"
 #include "waitless/http/header_map.hpp"
+#include "waitless/http/section_scanner.hpp"
 
 namespace waitless::http {
 
@@ -115,7 +116,6 @@ class ResponseParser {
   Event fail(std::error_code ec, const char* reason) noexcept;
   void set_user_error(std::error_code ec, const char* reason) noexcept;
   bool section_failed(const char* start, const char* end) noexcept;
-  const char* scan(const char* p, const char* e) noexcept;
   bool head_failed() noexcept;
   void start_section(char prev) noexcept;
 
@@ -132,9 +132,8 @@ class ResponseParser {
   bool head_reported_ = false;  // the current response's head event was returned
   bool started_ = false;
   bool te_seen_ = false;
-  bool lf_pending_ = false;          // the last scanned byte was an LF: the next must not start an obs-fold
   bool in_section_ = false;          // a head or trailer section is being scanned
-  char prev_ = 0;                    // last byte scanned (bare-LF detection across inputs)
+  SectionScanner scanner_;           // bare LF and obs-fold in the head and trailers
   std::size_t section_carried_ = 0;  // bytes of the current section consumed by earlier parse() calls
   std::size_t interim_count_ = 0;
   std::size_t trailer_count_ = 0;
