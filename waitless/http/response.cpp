@@ -191,27 +191,22 @@ std::error_code Response::set_header(std::string_view name, std::string_view val
       break;
   }
   touched_ = true;
-  headers_.append(name);
-  headers_.append(": ", 2);
-  headers_.append(value);
-  headers_.append("\r\n", 2);
+  char* w = headers_.extend(name.size() + value.size() + 4);
+  std::memcpy(w, name.data(), name.size());
+  w += name.size();
+  std::memcpy(w, ": ", 2);
+  std::memcpy(w + 2, value.data(), value.size());
+  std::memcpy(w + 2 + value.size(), "\r\n", 2);
   return {};
 }
 
 std::error_code Response::set_content_type(std::string_view type) {
   if (state_ != State::fresh || !is_field_value(type)) return Error::invalid_argument;
   touched_ = true;
-  char line[128];
-  if (type.size() + 16 > sizeof line) {
-    headers_.append("Content-Type: ", 14);
-    headers_.append(type);
-    headers_.append("\r\n", 2);
-    return {};
-  }
-  std::memcpy(line, "Content-Type: ", 14);
-  std::memcpy(line + 14, type.data(), type.size());
-  std::memcpy(line + 14 + type.size(), "\r\n", 2);
-  headers_.append(line, type.size() + 16);
+  char* w = headers_.extend(type.size() + 16);
+  std::memcpy(w, "Content-Type: ", 14);
+  std::memcpy(w + 14, type.data(), type.size());
+  std::memcpy(w + 14 + type.size(), "\r\n", 2);
   return {};
 }
 
@@ -260,7 +255,8 @@ void Response::write_head(detail::OutBuffer& out, uint64_t length, std::string_v
   put("\r\n");
   const std::string_view tail_view(tail, static_cast<std::size_t>(t - tail));
   // One capacity check, then plain copies.
-  const std::string_view parts[] = {lines[0], lines[1], lines[2], headers_, tail_view, body};
+  const std::string_view parts[] = {lines[0], lines[1], lines[2], {headers_.data(), headers_.size()}, tail_view,
+                                   body};
   std::size_t total = 0;
   for (std::string_view s : parts) total += s.size();
   char* w = out.extend(total);

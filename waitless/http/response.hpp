@@ -115,7 +115,7 @@ class Response {
 
   static constexpr uint64_t npos = ~uint64_t{0};
   detail::Exchange* ex_ = nullptr;
-  std::string headers_;  // "Name: value\r\n" lines from set_header
+  detail::OutBuffer headers_;  // "Name: value\r\n" lines from set_header (capacity kept across requests)
   uint64_t declared_ = npos;
   uint64_t written_ = 0;
   int status_ = 200;
