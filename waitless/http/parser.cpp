@@ -267,6 +267,11 @@ RequestParser::Event RequestParser::on_head_paused(const char* pos) noexcept {
   if ((flags & F_CONTENT_LENGTH) && (flags & F_TRANSFER_ENCODING)) {
     return fail(400, "Content-Length with Transfer-Encoding");
   }
+  // RFC 9110 9.3.6: a CONNECT request has no content; llhttp ends it at the head whatever its framing
+  // says, so a declared body would be taken as the next request's bytes.
+  if (parser_.method == HTTP_CONNECT && (flags & (F_CONTENT_LENGTH | F_TRANSFER_ENCODING))) {
+    return fail(400, "CONNECT with a body");
+  }
   if (te_seen_ || (flags & F_TRANSFER_ENCODING)) {
     // RFC 9112 6.1: in HTTP/1.0 the framing is faulty; otherwise chunked must be the last coding.
     if (head_.version_minor == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
