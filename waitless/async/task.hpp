@@ -37,6 +37,7 @@ struct PromiseBase {
   bool started = false;
   bool detached = false;
   bool consumed = false;  // the result was handed to an awaiter
+  bool finished = false;  // at its final suspend point: nothing can be queued to resume it
   SourceLocation where;   // for detached tasks: where spawn() was called, in error reports
 
   static void* operator new(std::size_t size) { return allocate_frame(size); }
@@ -64,6 +65,7 @@ struct FinalAwaiter {
   bool await_ready() const noexcept { return false; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> h) noexcept {
     PromiseBase& p = h.promise();
+    p.finished = true;
     if (p.detached) {
       p.report_detached_failure();
       h.destroy();
@@ -75,9 +77,12 @@ struct FinalAwaiter {
 };
 
 // A frame destroyed while its resumption is queued (cancelled, then destroyed by its owner) withdraws it.
+// That takes a scan of the microtask queue, so it is done only for a frame destroyed before it finished
+// (rare): a finished frame, the common case (a parent destroying the child it awaited, possibly among
+// thousands of siblings queued by when_all), has nothing queued.
 template <typename P>
 void forget_queued_resume(P& promise) noexcept {
-  if (promise.loop && promise.loop->has_microtasks())
+  if (!promise.finished && promise.loop && promise.loop->has_microtasks())
     promise.loop->forget_resume(std::coroutine_handle<P>::from_promise(promise));
 }
 
