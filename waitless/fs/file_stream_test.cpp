@@ -7,33 +7,12 @@
 #include <string>
 
 #include "waitless/async/when_all.hpp"
+#include "waitless/fs/test_support.hpp"
 
 namespace waitless::fs {
 namespace {
 
-void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
-
-class FileStreamTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "waitless-stream-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-    expect_empty(loop_);
-  }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-
-  Loop loop_;
-  std::string dir_;
-};
+class FileStreamTest : public test::TempDirTest {};
 
 // Pseudo-random bytes (xorshift64): no period a misplaced chunk could hide in.
 std::string random_bytes(std::size_t size, uint64_t seed) {

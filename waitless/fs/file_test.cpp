@@ -9,34 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "waitless/fs/test_support.hpp"
+
 namespace waitless::fs {
 namespace {
 
-void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
-
-// A fresh directory per test, removed with everything in it afterwards.
-class FsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "waitless-fs-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::permissions(dir_, std::filesystem::perms::all, ec);
-    std::filesystem::remove_all(dir_, ec);
-    expect_empty(loop_);
-  }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-
-  Loop loop_;
-  std::string dir_;
-};
+class FsTest : public test::TempDirTest {};
 
 // 100 MiB made of 1 MiB blocks: one pseudo-random block, each copy stamped with its index in its first
 // bytes, so a lost, repeated or misplaced block cannot compare equal. Block-wise memcpy/memcmp keep the

@@ -23,35 +23,12 @@
 
 #include "waitless/fs/file.hpp"
 #include "waitless/fs/file_stream.hpp"
+#include "waitless/fs/test_support.hpp"
 
 namespace waitless::fs {
 namespace {
 
-void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
-
-class FsFaults : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "waitless-faults-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::permissions(dir_, std::filesystem::perms::all, ec);
-    std::filesystem::remove_all(dir_, ec);
-    EXPECT_FALSE(std::filesystem::exists(dir_)) << "left behind: " << dir_;
-    expect_empty(loop_);
-  }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-
-  Loop loop_;
-  std::string dir_;
-};
+class FsFaults : public test::TempDirTest {};
 
 // Sets the inode flags of `p` (FS_IOC_SETFLAGS); false if the file system or the caller cannot.
 bool set_flags(const std::string& p, bool immutable) {

@@ -11,17 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "waitless/loop/test_support.hpp"
 #include "waitless/loop/timer.hpp"
 
 namespace waitless {
 namespace {
 
-void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.timer_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
+using waitless::test::expect_empty;
 
 // A fresh directory from mkdtemp, removed with its contents at the end.
 class TempDir {

@@ -320,7 +320,7 @@ RequestParser::Event RequestParser::parse(const char* data, std::size_t len, std
       if (paused_for_trailers_) {
         paused_for_trailers_ = false;
         trailer_from = pos;
-        head_carried_ = 0;  // now counts trailer bytes
+        head_carried_ = 0;     // now counts trailer bytes
         scanner_.start(true);  // after the last-chunk line's CRLF: a leading SP/HTAB would be a fold
         p = pos;
         continue;

@@ -144,7 +144,7 @@ class RequestParser {
   bool paused_for_end_ = false;
   bool paused_for_trailers_ = false;
   bool ended_in_trailers_ = false;
-  bool te_seen_ = false;     // a Transfer-Encoding field, even an empty one
+  bool te_seen_ = false;    // a Transfer-Encoding field, even an empty one
   SectionScanner scanner_;  // bare LF and obs-fold in the head and trailers
   int error_status_ = 0;
   const char* error_reason_ = nullptr;

@@ -255,8 +255,8 @@ void Response::write_head(detail::OutBuffer& out, uint64_t length, std::string_v
   put("\r\n");
   const std::string_view tail_view(tail, static_cast<std::size_t>(t - tail));
   // One capacity check, then plain copies.
-  const std::string_view parts[] = {lines[0], lines[1], lines[2], {headers_.data(), headers_.size()}, tail_view,
-                                   body};
+  const std::string_view parts[] = {lines[0],  lines[1], lines[2], {headers_.data(), headers_.size()},
+                                    tail_view, body};
   std::size_t total = 0;
   for (std::string_view s : parts) total += s.size();
   char* w = out.extend(total);

@@ -21,7 +21,8 @@ long scan_split(std::string_view s, std::size_t at, bool after_crlf = false) {
 long scan_all_splits(std::string_view s, bool after_crlf = false) {
   const long whole = scan_split(s, s.size(), after_crlf);
   for (std::size_t at = 0; at <= s.size(); ++at) {
-    EXPECT_EQ(scan_split(s, at, after_crlf), whole) << "split at " << at << " of " << testing::PrintToString(s);
+    EXPECT_EQ(scan_split(s, at, after_crlf), whole)
+        << "split at " << at << " of " << testing::PrintToString(s);
   }
   return whole;
 }
@@ -50,7 +51,7 @@ TEST(SectionScanner, ObsFoldIsTheSpaceAfterTheLineEnd) {
 
 TEST(SectionScanner, TrailersStartAfterACrlf) {
   EXPECT_EQ(scan_all_splits(" X: a\r\n\r\n", true), 0);  // a leading fold
-  EXPECT_EQ(scan_all_splits("\nX: a\r\n", true), 0);    // a bare LF: the CR before belonged to the chunk line
+  EXPECT_EQ(scan_all_splits("\nX: a\r\n", true), 0);  // a bare LF: the CR before belonged to the chunk line
   EXPECT_EQ(scan_all_splits(" X: a\r\n\r\n", false), -1);
 }
 

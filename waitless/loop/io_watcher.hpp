@@ -15,9 +15,10 @@ class IoWatcher final : public Handle {
   IoWatcher(Loop& loop, int fd, Callback cb, SourceLocation where = SourceLocation::current())
       : Handle(loop), fd_(fd), cb_(std::move(cb)), where_(where) {}
 
-  // A member function of an object as the callback: `IoWatcher(loop, fd, IoWatcher::method<&Conn::on_io>(this))`.
-  // No closure is stored, so nothing is moved per event and the object may destroy the watcher (and itself)
-  // inside the call. For watchers on the hot path (one per connection).
+  // A member function of an object as the callback: `IoWatcher(loop, fd,
+  // IoWatcher::method<&Conn::on_io>(this))`. No closure is stored, so nothing is moved per event and the
+  // object may destroy the watcher (and itself) inside the call. For watchers on the hot path (one per
+  // connection).
   struct Target {
     void (*fn)(void* self, unsigned events);
     void* self;

@@ -10,18 +10,13 @@
 #include <vector>
 
 #include "waitless/loop/io_watcher.hpp"
+#include "waitless/loop/test_support.hpp"
 #include "waitless/loop/timer.hpp"
 
 namespace waitless {
 namespace {
 
-// Every test ends with the loop empty: no leaked handle, timer or request.
-void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.timer_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
+using waitless::test::expect_empty;
 
 TEST(Loop, EmptyLoopReturnsAtOnce) {
   Loop loop;

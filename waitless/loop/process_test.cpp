@@ -11,17 +11,13 @@
 #include <vector>
 
 #include "waitless/async/task.hpp"
+#include "waitless/loop/test_support.hpp"
 #include "waitless/loop/timer.hpp"
 
 namespace waitless {
 namespace {
 
-void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.timer_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
+using waitless::test::expect_empty;
 
 // Runs `task` on `loop` under a token that fires after `limit`: every await of this file reads it, so a
 // lost wakeup fails the test with Error::cancelled instead of hanging it.

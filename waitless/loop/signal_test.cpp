@@ -12,17 +12,13 @@
 #include <thread>
 #include <vector>
 
+#include "waitless/loop/test_support.hpp"
 #include "waitless/loop/timer.hpp"
 
 namespace waitless {
 namespace {
 
-void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.timer_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
+using waitless::test::expect_empty;
 
 // Fails the test and stops the loop if it is still running after `limit`: a lost signal ends the test
 // instead of hanging it. Unref'd, so it never keeps a loop alive by itself.

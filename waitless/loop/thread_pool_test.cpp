@@ -13,17 +13,13 @@
 #include <thread>
 
 #include "waitless/async/task.hpp"
+#include "waitless/loop/test_support.hpp"
 #include "waitless/loop/timer.hpp"
 
 namespace waitless {
 namespace {
 
-void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.timer_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
+using waitless::test::expect_empty;
 
 // Awaits fn on the pool and stores the result, so several awaits can be in flight from spawned tasks.
 template <typename T, typename F>

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "waitless/base/log.hpp"
+#include "waitless/loop/test_support.hpp"
 #include "waitless/loop/timer.hpp"
 
 namespace waitless {
@@ -15,12 +16,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.timer_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
+using waitless::test::expect_empty;
 
 // Captures warnings (logged from the watchdog's thread) for the test's lifetime.
 class WarningCapture {

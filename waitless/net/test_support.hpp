@@ -4,17 +4,12 @@
 
 #include "waitless/async/task.hpp"
 #include "waitless/loop/loop.hpp"
+#include "waitless/loop/test_support.hpp"
 #include "waitless/loop/timer.hpp"
 
 namespace waitless::net::test {
 
-// Every test ends with the loop empty: no leaked handle, timer or request.
-inline void expect_empty(const Loop& loop) {
-  EXPECT_EQ(loop.handle_count(), 0u);
-  EXPECT_EQ(loop.timer_count(), 0u);
-  EXPECT_EQ(loop.pending_requests(), 0u);
-  EXPECT_FALSE(loop.alive());
-}
+using waitless::test::expect_empty;
 
 // run(task, loop), but safe while other handles (a listener, a test server) keep the loop alive: run()
 // checks for completion only between iterations, so a task that finishes in the timers or pending phase
