@@ -140,7 +140,7 @@ bool body_poll(Exchange& ex, bool whole) noexcept {
       return true;
     }
     ex.body_mode = whole ? BodyMode::collect : BodyMode::stream;
-    // At most 64 KiB up front: the declared length is a claim, not bytes received.
+    // At most kMaxBodyReserve up front: the declared length is a claim, not bytes received.
     if (whole && cl) ex.body.reserve(static_cast<std::size_t>(std::min<uint64_t>(*cl, kMaxBodyReserve)));
   }
   if (whole) {

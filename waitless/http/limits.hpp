@@ -7,8 +7,11 @@
 
 namespace waitless::http {
 
-// A body buffer is reserved up to this much when its length is declared; it grows as bytes arrive beyond.
-inline constexpr uint64_t kMaxBodyReserve = 64 * 1024;
+// A body buffer is reserved up to this much when its length is declared; it grows as bytes arrive beyond
+// (geometrically: a 1 MiB body costs a handful of reallocations). Small on purpose: a declared length is
+// the client's claim, and a flood of heads declaring large bodies must not make the server reserve more
+// than a few KiB for each (tests/reliability: "RLIMIT_AS ... heads declaring 1 MiB bodies").
+inline constexpr uint64_t kMaxBodyReserve = 4 * 1024;
 
 struct Limits {
   // Request line + header fields, counted from the first byte of the method to the end of the blank line

@@ -266,8 +266,8 @@ void ServerConnection::on_head() noexcept {
   ex.lock_body_limit();
   ex.body_mode = BodyMode::collect;
   ex.sync_pending = true;
-  // Reserve at most 64 KiB up front: a declared length is a claim, not bytes received, and a flood of heads
-  // declaring large bodies must not reserve memory it never fills (the body grows as bytes arrive).
+  // Reserve at most kMaxBodyReserve up front: a declared length is a claim, not bytes received, and a flood
+  // of heads declaring large bodies must not reserve memory it never fills (the body grows as bytes arrive).
   if (cl) ex.body.reserve(static_cast<std::size_t>(std::min<uint64_t>(*cl, kMaxBodyReserve)));
   st.parser.set_body_sink(&ex.body, ex.req.body_limit());
   if (ex.req.expects_continue()) send_continue(ex);
