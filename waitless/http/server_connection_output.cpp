@@ -194,7 +194,11 @@ void ServerConnection::drop_pipelined() noexcept {
   ConnState& st = *st_;
   while (Exchange* ex = st.inflight.pop_front()) {
     --st.inflight_count;
-    if (st.body_ex == ex) st.body_ex = nullptr;  // its body is never read: input stops (close_after_)
+    if (st.body_ex == ex) {
+      // Its body is never read: input stops (close_after_), and the parser keeps no pointer into it.
+      st.body_ex = nullptr;
+      st.parser.set_body_sink(nullptr, st.parser.body_received());
+    }
     ex->ListHook<LiveTag>::unlink_from_list();
     detach(*ex);
   }
