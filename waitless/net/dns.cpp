@@ -12,13 +12,14 @@
 
 namespace waitless::net::dns {
 
-// One c-ares lookup. Owned by c-ares from ares_getaddrinfo until its callback, which deletes it; `waiter`
-// is cleared when the awaiter stops waiting (cancelled, timed out, destroyed), so a late answer only
-// fills the cache.
+// One c-ares lookup, shared by every awaiter of the same cache key while it is in flight. Owned by c-ares
+// from ares_getaddrinfo until its callback, which deletes it. An awaiter that stops waiting (cancelled,
+// timed out, destroyed) removes itself from `waiters`; a query left with none still runs (a late answer
+// only fills the cache) until the last waiter of any query leaves and ares_cancel ends them all.
 struct Query {
   Resolver* resolver;
-  ResolveAwaiter* waiter;
-  std::string name;
+  std::vector<ResolveAwaiter*> waiters;  // each counted in live_queries_ and as a pending request
+  std::string name;  // as the first awaiter spelled it (the key folds case and a trailing dot)
   std::string key;
   Family family;
 };
@@ -122,7 +123,7 @@ ResolveAwaiter::ResolveAwaiter(Value ready) : result_(std::move(ready)) {}
 
 ResolveAwaiter::~ResolveAwaiter() {
   // The awaiting frame was destroyed while the lookup was in flight: the answer has nowhere to go.
-  if (query_) resolver_->orphan(std::exchange(query_, nullptr));
+  if (query_) resolver_->orphan(std::exchange(query_, nullptr), this);
 }
 
 bool ResolveAwaiter::start(std::coroutine_handle<> h, Loop&, const CancelToken& token) {
@@ -131,9 +132,7 @@ bool ResolveAwaiter::start(std::coroutine_handle<> h, Loop&, const CancelToken& 
     return false;
   }
   awaiting_ = h;
-  auto* q = new Query{resolver_, this, name_, cache_key(name_, options_.family), options_.family};
-  query_ = q;
-  resolver_->start_query(q);
+  resolver_->join(this);
   if (result_) return false;  // answered inside ares_getaddrinfo (/etc/hosts, a bad name...)
   suspended_ = true;
   Loop& loop = resolver_->loop();
@@ -156,7 +155,7 @@ void ResolveAwaiter::complete(Value v) noexcept {
 
 void ResolveAwaiter::abandon(std::error_code ec) noexcept {
   if (result_) return;
-  if (query_) resolver_->orphan(std::exchange(query_, nullptr));
+  if (query_) resolver_->orphan(std::exchange(query_, nullptr), this);
   result_.emplace(ec);
   if (timer_) (void)timer_->stop();
   cancel_.detach();
@@ -242,15 +241,27 @@ ResolveAwaiter Resolver::resolve(std::string name, ResolveOptions options) {
   if (SocketAddress addr; numeric(name, addr)) return numeric_answer(addr, options.family);
   if (const auto* hit = cache_find(cache_key(name, options.family))) {
     ++cache_hits_;
+    if (hit->empty()) return ResolveAwaiter(ResolveAwaiter::Value(dns_errc::not_found));
     return ResolveAwaiter(ResolveAwaiter::Value(*hit));
   }
   return ResolveAwaiter(this, std::move(name), options);
 }
 
-void Resolver::start_query(Query* q) {
-  ++lookups_;
+void Resolver::join(ResolveAwaiter* w) {
   ++live_queries_;
   loop_->add_pending_request();
+  std::string key = cache_key(w->name_, w->options_.family);
+  if (auto it = in_flight_.find(key); it != in_flight_.end()) {
+    it->second->waiters.push_back(w);
+    w->query_ = it->second;
+    return;
+  }
+  auto* q = new Query{this, {w}, w->name_, std::move(key), w->options_.family};
+  w->query_ = q;
+  // In the map before c-ares sees it: an answer given inside ares_getaddrinfo (/etc/hosts, a bad name)
+  // calls query_done, which erases it and deletes q, before ares_getaddrinfo returns.
+  in_flight_.emplace(q->key, q);
+  ++lookups_;
   ares_addrinfo_hints hints{};
   hints.ai_family = ares_family(q->family);
   hints.ai_socktype = SOCK_STREAM;  // one entry per address, not one per socket type
@@ -265,6 +276,7 @@ void Resolver::start_query(Query* q) {
 }
 
 void Resolver::query_done(Query* q, int status, ares_addrinfo* ai) noexcept {
+  if (auto it = in_flight_.find(q->key); it != in_flight_.end() && it->second == q) in_flight_.erase(it);
   std::optional<ResolveAwaiter::Value> value;
   if (status == ARES_SUCCESS) {
     std::vector<SocketAddress> addrs;
@@ -287,16 +299,25 @@ void Resolver::query_done(Query* q, int status, ares_addrinfo* ai) noexcept {
     value.emplace(status_code(status));
   }
   if (ai) ares_freeaddrinfo(ai);
-  if (ResolveAwaiter* w = q->waiter) {
+  // Negative caching: only "not found" is an answer about the name; timeouts, refusals, server failures
+  // and cancellations say nothing about it and are never cached.
+  if (!value->ok() && value->error() == dns_errc::not_found)
+    cache_put(q->key, {}, options_.negative_ttl.count());
+  // complete() only stores, stops the awaiter's timer and queues its resumption: no user code runs here,
+  // so no waiter can leave (or join) while the list is walked.
+  std::vector<ResolveAwaiter*> waiters = std::move(q->waiters);
+  for (std::size_t i = 0; i < waiters.size(); ++i) {
     --live_queries_;
     loop_->remove_pending_request();
-    w->complete(std::move(*value));
+    waiters[i]->complete(i + 1 == waiters.size() ? std::move(*value) : ResolveAwaiter::Value(*value));
   }
   delete q;
 }
 
-void Resolver::orphan(Query* q) noexcept {
-  q->waiter = nullptr;
+void Resolver::orphan(Query* q, ResolveAwaiter* w) noexcept {
+  auto it = std::find(q->waiters.begin(), q->waiters.end(), w);
+  if (it == q->waiters.end()) return;  // not waiting (cannot happen: query_ is cleared on completion)
+  q->waiters.erase(it);
   --live_queries_;
   loop_->remove_pending_request();
   // c-ares cancels only a whole channel: do it once no lookup has a waiter left, so abandoned queries do

@@ -6,10 +6,15 @@
 //   auto addrs = co_await (*r)->resolve("test.example", {.family = dns::Family::ipv4});
 //
 // What a lookup does, in order: a numeric host ("127.0.0.1", "::1", "[::1]") is answered at once without
-// a query; a fresh cache entry is answered at once; otherwise c-ares looks in /etc/hosts and then asks
-// the servers (from /etc/resolv.conf, with its search list and options, unless the resolver was given
-// explicit servers). Answers are cached for their TTL (capped by max_ttl) in a bounded LRU per resolver;
-// answers with TTL 0 (and /etc/hosts entries) are not cached.
+// a query; a fresh cache entry is answered at once; a lookup of the same name and family as one already
+// in flight joins it (one query, every lookup gets its own copy of the answer); otherwise c-ares looks in
+// /etc/hosts and then asks the servers (from /etc/resolv.conf, with its search list and options, unless
+// the resolver was given explicit servers). Answers are cached for their TTL (capped by max_ttl) in a
+// bounded LRU per resolver; answers with TTL 0 (and /etc/hosts entries) are not cached. "Not found"
+// (NXDOMAIN, or no address of the asked family) is cached too, for negative_ttl (capped by max_ttl; 0
+// disables it), so a repeated lookup of a missing name answers not_found at once; other errors (timeouts,
+// refused, server failure...) are never cached. A lookup that stops waiting (cancelled, its own timeout,
+// its awaiter destroyed) leaves the others that joined its query waiting.
 //
 // Results: Result<std::vector<SocketAddress>> with port 0 (set the port yourself). Errors are values:
 //   dns_errc::not_found    NXDOMAIN, or no address of the asked family
@@ -60,10 +65,11 @@ struct ResolverOptions {
   std::vector<std::string> servers = {};
   Duration timeout = std::chrono::seconds(5);  // per try, as resolv.conf's "timeout"
   int tries = 2;
-  std::size_t cache_size = 1000;               // entries; 0 disables the cache
-  Duration max_ttl = std::chrono::minutes(5);  // cap on how long an answer is kept
-  bool search_domains = true;                  // apply resolv.conf's search list to short names
-  bool hosts_file = true;                      // look in /etc/hosts before asking servers ("fb")
+  std::size_t cache_size = 1000;                    // entries; 0 disables the cache
+  Duration max_ttl = std::chrono::minutes(5);       // cap on how long an answer is kept
+  Duration negative_ttl = std::chrono::seconds(5);  // how long "not found" is kept; 0: not cached
+  bool search_domains = true;                       // apply resolv.conf's search list to short names
+  bool hosts_file = true;                           // look in /etc/hosts before asking servers ("fb")
 };
 
 class Resolver;
@@ -95,7 +101,7 @@ class [[nodiscard]] ResolveAwaiter {
   std::string name_;
   ResolveOptions options_;
   std::optional<Value> result_;
-  Query* query_ = nullptr;
+  Query* query_ = nullptr;  // the query this awaiter waits on (shared with lookups that joined it)
   std::coroutine_handle<> awaiting_;
   bool suspended_ = false;
   std::optional<Timer> timer_;
@@ -117,23 +123,24 @@ class Resolver {
   void clear_cache() noexcept;
   std::size_t cache_entries() const noexcept { return lru_.size(); }
   uint64_t cache_hits() const noexcept { return cache_hits_; }
-  uint64_t lookups_started() const noexcept { return lookups_; }  // handed to c-ares (not cached/numeric)
+  // Queries handed to c-ares (not cached, numeric or joined to one in flight).
+  uint64_t lookups_started() const noexcept { return lookups_; }
 
  private:
   friend class ResolveAwaiter;
   struct Impl;
   struct CacheEntry {
     std::string key;
-    std::vector<SocketAddress> addresses;
+    std::vector<SocketAddress> addresses;  // empty: a cached "not found"
     int64_t expires_ns;
   };
   explicit Resolver(Loop& loop, const ResolverOptions& options);
 
   const std::vector<SocketAddress>* cache_find(const std::string& key) noexcept;
   void cache_put(const std::string& key, std::vector<SocketAddress> addresses, int64_t ttl_ns);
-  void start_query(Query* q);
+  void join(ResolveAwaiter* w);  // joins the query in flight for w's key, or starts one
   void query_done(Query* q, int status, ::ares_addrinfo* ai) noexcept;
-  void orphan(Query* q) noexcept;
+  void orphan(Query* q, ResolveAwaiter* w) noexcept;  // w stops waiting on q
   void reschedule() noexcept;
 
   Loop* loop_;
@@ -143,7 +150,10 @@ class Resolver {
   std::unordered_map<std::string, std::list<CacheEntry>::iterator> index_;
   uint64_t cache_hits_ = 0;
   uint64_t lookups_ = 0;
-  std::size_t live_queries_ = 0;  // queries with an awaiter still waiting
+  // Queries in flight by cache key, from before ares_getaddrinfo until their callback; a query whose
+  // awaiters all left stays here (and joinable) until c-ares answers or ares_cancel ends it.
+  std::unordered_map<std::string, Query*> in_flight_;
+  std::size_t live_queries_ = 0;  // awaiters still waiting on a query (each one a pending request)
 };
 
 // A lookup on `loop`'s default resolver (created on first use with default ResolverOptions; one per loop,
