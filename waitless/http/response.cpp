@@ -112,6 +112,17 @@ std::string_view reason_phrase(int status) noexcept {
 
 namespace {
 
+// Appends the header line "name: value\r\n" with one capacity check. Inline, so a constant name
+// (Content-Type) is copied by a few moves.
+inline void append_header_line(detail::OutBuffer& out, std::string_view name, std::string_view value) {
+  char* w = out.extend(name.size() + value.size() + 4);
+  std::memcpy(w, name.data(), name.size());
+  w += name.size();
+  std::memcpy(w, ": ", 2);
+  std::memcpy(w + 2, value.data(), value.size());
+  std::memcpy(w + 2 + value.size(), "\r\n", 2);
+}
+
 // "HTTP/1.1 200 OK\r\n" for every code 100..599, built once: a response copies its line.
 struct StatusLines {
   std::array<std::string, 500> lines;
@@ -191,22 +202,14 @@ std::error_code Response::set_header(std::string_view name, std::string_view val
       break;
   }
   touched_ = true;
-  char* w = headers_.extend(name.size() + value.size() + 4);
-  std::memcpy(w, name.data(), name.size());
-  w += name.size();
-  std::memcpy(w, ": ", 2);
-  std::memcpy(w + 2, value.data(), value.size());
-  std::memcpy(w + 2 + value.size(), "\r\n", 2);
+  append_header_line(headers_, name, value);
   return {};
 }
 
 std::error_code Response::set_content_type(std::string_view type) {
   if (state_ != State::fresh || !is_field_value(type)) return Error::invalid_argument;
   touched_ = true;
-  char* w = headers_.extend(type.size() + 16);
-  std::memcpy(w, "Content-Type: ", 14);
-  std::memcpy(w + 14, type.data(), type.size());
-  std::memcpy(w + 14 + type.size(), "\r\n", 2);
+  append_header_line(headers_, "Content-Type", type);
   return {};
 }
 
@@ -295,7 +298,7 @@ std::error_code Response::send_error(int status, bool close) {
   declared_ = npos;
   status_ = status;
   if (close) close_ = true;
-  headers_.append("Content-Type: text/plain\r\n");
+  append_header_line(headers_, "Content-Type", "text/plain");
   std::string_view reason = reason_phrase(status);
   std::string body(reason);
   body += '\n';
