@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# make bench: every benchmark, side by side with its peers; `ratio <metric> <value>` lines last.
+# make bench: every benchmark side by side with its peers (method: bench/README.md). Stops at the first
+# benchmark that fails (a peer that cannot start, a wrong answer). Prints each benchmark's own report,
+# then all `figure` lines, then all `ratio` lines (higher is better for waitless on every one).
 set -u
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 out=$(mktemp)
-echo "== loop_bench (waitless vs libuv)"
-taskset -c 0 "$BUILD/loop_bench" 3 | tee -a "$out"
+trap 'rm -f "$out"' EXIT
+start=$(date +%s)
+run() {
+  echo "== $*"
+  "$@" | tee -a "$out"
+  local rc=${PIPESTATUS[0]}
+  if [ "$rc" -ne 0 ]; then
+    echo "bench: $* failed (exit $rc): stopping" >&2
+    exit 1
+  fi
+}
+# loop_bench pins itself: single-threaded lines on CPU 0, cross-thread lines free to use every core.
+run "$BUILD/loop_bench" 5
 for b in bench/*_bench.sh; do
   [ -e "$b" ] || continue
-  echo "== $b"
-  bash "$b" "$BUILD" | tee -a "$out"
+  run bash "$b" "$BUILD"
 done
-echo "== ratios"
+echo "== figures"
+grep '^figure ' "$out"
+echo "== ratios (higher is better for waitless; $(($(date +%s) - start)) s in all)"
 grep '^ratio ' "$out"
-rm -f "$out"
