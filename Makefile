@@ -4,7 +4,7 @@ CMAKE_GEN = -G Ninja
 FUZZ_SECONDS ?= 30
 BUILD_TYPE ?= Release
 
-.PHONY: all build deps run test unit e2e asan tsan bench fuzz lint format clean
+.PHONY: all build deps run test unit e2e asan tsan bench fuzz lint layers format clean
 
 all: build
 
@@ -24,7 +24,7 @@ run: deps build
 # Everything CI runs: Release unit tests, end-to-end tests (incl. the adversarial corpus and zero-loss
 # shutdown), unit and end-to-end tests again under ASan+UBSan, the threaded ones under TSan, each fuzz
 # target 30 s.
-test: deps build
+test: layers deps build
 	cd build && ctest --output-on-failure -j $(JOBS) -L unit
 	tests/run_e2e.sh build
 	$(MAKE) asan
@@ -80,7 +80,13 @@ fuzz: deps build-fuzz/build.ninja
 	cmake --build build-fuzz -j $(JOBS)
 	fuzz/run_all.sh build-fuzz $(FUZZ_SECONDS)
 
-lint:
+# Every #include under waitless/ against the layer order of README.md's "Layout" section (a second or
+# so), after a self-test of the checker on small trees with good and bad includes.
+layers:
+	scripts/check_layers_test.py
+	scripts/check_layers.py
+
+lint: layers
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 	git ls-files 'waitless/*.cpp' | grep -v _test.cpp | xargs clang-tidy -p build --quiet
 

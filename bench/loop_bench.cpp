@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "waitless/async/pool_run.hpp"
 #include "waitless/async/task.hpp"
 #include "waitless/loop/loop.hpp"
 #include "waitless/loop/thread_pool.hpp"

@@ -28,8 +28,9 @@
 #include <thread>
 #include <vector>
 
-#include "waitless/async/cancel.hpp"
+#include "waitless/async/pool_run.hpp"
 #include "waitless/async/task.hpp"
+#include "waitless/base/cancel.hpp"
 #include "waitless/base/error.hpp"
 #include "waitless/loop/loop.hpp"
 #include "waitless/loop/thread_pool.hpp"

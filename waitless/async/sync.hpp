@@ -30,8 +30,8 @@
 #include <system_error>
 #include <utility>
 
-#include "waitless/async/cancel.hpp"
 #include "waitless/async/task.hpp"
+#include "waitless/base/cancel.hpp"
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/base/result.hpp"
 

@@ -15,10 +15,11 @@
 #include <utility>
 #include "waitless/base/source_location.hpp"
 
-#include "waitless/async/cancel.hpp"
 #include "waitless/async/frame_allocator.hpp"
+#include "waitless/base/cancel.hpp"
 #include "waitless/base/error.hpp"
 #include "waitless/base/log.hpp"
+#include "waitless/loop/coroutine_context.hpp"
 #include "waitless/loop/loop.hpp"
 
 namespace waitless {
@@ -28,11 +29,11 @@ class Task;
 
 namespace detail {
 
-struct PromiseBase {
+// The loop and token (CoroutineContext, loop/coroutine_context.hpp) are what awaitables read through
+// detail::loop_of / detail::token_of.
+struct PromiseBase : CoroutineContext {
   std::coroutine_handle<> continuation;
   std::exception_ptr exception;
-  Loop* loop = Loop::running() ? Loop::running() : &Loop::current();
-  CancelToken token;
   bool token_set = false;
   bool started = false;
   bool detached = false;
@@ -111,24 +112,6 @@ struct Promise<void> : PromiseBase {
     if (exception) std::rethrow_exception(exception);
   }
 };
-
-// The token of whatever coroutine is awaiting, if it is a waitless Task; an empty token otherwise.
-template <typename P>
-CancelToken token_of(std::coroutine_handle<P> h) noexcept {
-  if constexpr (std::is_base_of_v<PromiseBase, P>) {
-    return h.promise().token;
-  } else {
-    return {};
-  }
-}
-template <typename P>
-Loop& loop_of(std::coroutine_handle<P> h) noexcept {
-  if constexpr (std::is_base_of_v<PromiseBase, P>) {
-    return *h.promise().loop;
-  } else {
-    return Loop::running() ? *Loop::running() : Loop::current();
-  }
-}
 
 }  // namespace detail
 

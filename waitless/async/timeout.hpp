@@ -22,8 +22,8 @@
 #include <system_error>
 #include <type_traits>
 
-#include "waitless/async/cancel.hpp"
 #include "waitless/async/task.hpp"
+#include "waitless/base/cancel.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/loop/timer.hpp"
 

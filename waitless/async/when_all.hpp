@@ -40,8 +40,8 @@
 #include <variant>
 #include <vector>
 
-#include "waitless/async/cancel.hpp"
 #include "waitless/async/task.hpp"
+#include "waitless/base/cancel.hpp"
 
 namespace waitless {
 

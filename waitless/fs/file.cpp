@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "waitless/async/pool_run.hpp"
 #include "waitless/loop/thread_pool.hpp"
 
 namespace waitless::fs {
@@ -213,7 +214,7 @@ std::error_code mkdir_p_sync(const std::string& path, mode_t mode) {
 }
 
 // Runs `job` on the fs pool. Taking the job as a named parameter keeps every lambda out of the callers'
-// co_await expressions (see the GCC 12 note in thread_pool.hpp).
+// co_await expressions (see the GCC 12 note in async/pool_run.hpp).
 template <typename F>
 Task<Result<typename waitless::detail::Unwrap<std::invoke_result_t<F&>>::type>> on_fs(F job) {
   co_return co_await pools::fs().run(std::move(job));

@@ -26,8 +26,8 @@
 #include <string_view>
 #include <system_error>
 
-#include "waitless/async/cancel.hpp"
 #include "waitless/async/task.hpp"
+#include "waitless/base/cancel.hpp"
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/http/response_parser.hpp"

@@ -6,7 +6,7 @@
 
 #include "waitless/http/client.hpp"
 #include "waitless/http/client_test_support.hpp"
-#include "waitless/loop/process.hpp"
+#include "waitless/proc/process.hpp"
 
 namespace waitless::http {
 namespace {

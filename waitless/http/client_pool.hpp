@@ -16,7 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "waitless/async/cancel.hpp"
+#include "waitless/base/cancel.hpp"
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/http/client.hpp"
 #include "waitless/http/client_connection.hpp"

@@ -15,8 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "waitless/async/cancel.hpp"
 #include "waitless/async/task.hpp"
+#include "waitless/base/cancel.hpp"
 #include "waitless/http/header.hpp"
 #include "waitless/http/server.hpp"
 #include "waitless/loop/io_watcher.hpp"

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "waitless/async/cancel.hpp"
+#include "waitless/base/cancel.hpp"
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/http/request.hpp"
 #include "waitless/http/response.hpp"

@@ -20,8 +20,8 @@
 #include <system_error>
 #include <vector>
 
-#include "waitless/async/cancel.hpp"
 #include "waitless/async/task.hpp"
+#include "waitless/base/cancel.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/http/header.hpp"
 #include "waitless/http/parser.hpp"

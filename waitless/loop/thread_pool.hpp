@@ -5,42 +5,23 @@
 // libuv runs everything on one shared pool, so slow DNS lookups can starve file I/O. waitless keeps
 // separate pools with their own threads and queues: pools::fs(), pools::cpu(), pools::blocking().
 //
+// This is the pool and its callback face (submit). The coroutine face,
+//
 //   Result<std::string> r = co_await pools::cpu().run([body] { return pbkdf2_hex(body, 200000); });
 //
-// run(fn) resumes the awaiting task on its own loop with Result<T> (T = fn's return type; see Unwrap below
-// for Result/error_code-returning fns). If fn throws, the exception is rethrown at the co_await.
+// is in waitless/async/pool_run.hpp (include it to co_await run()'s result): run() here only packs the
+// pool and fn into a PoolRun, and awaiting one is the async layer's business. The pieces both faces share
+// (PoolJob, Outcome, PoolCore::enqueue / cancel) are below, in detail.
 //
 // Bound: at most threads + max_queue jobs are outstanding (running or waiting) per pool. Past it,
-// run() answers Error::queue_full at once and submit() returns it: the loop never blocks on a full pool.
-//
-// Cancellation (the awaiting task's CancelToken):
-//   - a job still queued is removed from the queue and the await completes with Error::cancelled at once;
-//     fn never runs;
-//   - a job already running runs to the end and its result is DELIVERED (not reported as cancelled): its
-//     effects happened (a write reached the file, an fd was opened) and reporting "cancelled" would lose
-//     or leak them. The awaiting task resumes only when fn has returned, so fn's captures stay valid. The
-//     task sees the cancellation at its next await.
-//
-// Lifetime: fn should own what it uses (capture by value). A task destroyed while its job runs detaches
-// the job: fn finishes on the worker and its result is dropped; anything fn captured by reference from the
-// destroyed frame would dangle by then.
-//
-// GCC 12 miscompiles a lambda WITH CAPTURES that is written inside a co_await expression (the closure
-// temporary is destroyed twice: a double free / refcount underflow; seen under ASan, also reported by other
-// projects). Capture-less and by-reference lambdas are unaffected. Until the toolchain moves on, either
-// name the lambda first or pass the values as arguments, which run() stores and hands to fn:
-//   auto job = [body] { return hash(body); };            // named: fine
-//   co_await pool.run(std::move(job));
-//   co_await pool.run([](const std::string& b) { return hash(b); }, body);   // arguments: fine
-//   co_await pool.run([body] { return hash(body); });    // AVOID on GCC 12
-// (The same holds for any braced aggregate temporary written inside co_await.)
+// submit() returns Error::queue_full (and an awaited run() answers it) at once: the loop never blocks on a
+// full pool.
 //
 // Threading: run() and submit() are called on the submitting loop's thread (they touch its pending-request
 // count); the pool itself may be shared by any number of loops. Destroying a pool stops taking work,
 // completes queued jobs with Error::closed on their loops, waits for running jobs and joins its threads.
 #pragma once
 #include <atomic>
-#include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -55,9 +36,6 @@
 #include <utility>
 #include <vector>
 
-// For detail::loop_of / detail::token_of (the awaiting task's loop and token). The loop layer needs them
-// only for the co_await face of the pool; they could move to a small header of their own.
-#include "waitless/async/task.hpp"
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/loop/loop.hpp"
@@ -289,6 +267,23 @@ struct PoolCore {
 
 }  // namespace detail
 
+// A job described but not queued: what ThreadPool::run returns, to be awaited (async/pool_run.hpp takes
+// the pool and fn out of it when the co_await begins, which is when the job is queued).
+template <typename F>
+class [[nodiscard]] PoolRun {
+ public:
+  PoolRun(std::shared_ptr<detail::PoolCore> core, F fn) : core_(std::move(core)), fn_(std::move(fn)) {}
+  PoolRun(PoolRun&&) noexcept = default;
+  PoolRun& operator=(PoolRun&&) = delete;
+
+  std::shared_ptr<detail::PoolCore>&& take_core() noexcept { return std::move(core_); }
+  F&& take_fn() noexcept { return std::move(fn_); }
+
+ private:
+  std::shared_ptr<detail::PoolCore> core_;
+  F fn_;
+};
+
 class ThreadPool {
  public:
   static constexpr std::size_t kDefaultMaxQueue = 65536;
@@ -304,20 +299,18 @@ class ThreadPool {
   std::size_t max_queue() const noexcept { return core_->max_queue; }
   ThreadPoolMetrics metrics() const;
 
+  // pool.run(fn) -> PoolRun: fn and this pool, nothing queued yet. `co_await pool.run(fn)` gives Result<T>
+  // (waitless/async/pool_run.hpp).
   template <typename F>
-  class RunAwaiter;
-
-  // co_await pool.run(fn) -> Result<T>. Nothing is queued until the co_await.
-  template <typename F>
-  RunAwaiter<std::decay_t<F>> run(F&& fn) {
-    return RunAwaiter<std::decay_t<F>>(core_, std::forward<F>(fn));
+  PoolRun<std::decay_t<F>> run(F&& fn) {
+    return PoolRun<std::decay_t<F>>(core_, std::forward<F>(fn));
   }
-  // co_await pool.run(fn, args...) -> Result<T>: fn(args...) on the pool; the args are stored by value
-  // (decay-copied or moved in) and handed to fn as rvalues.
+  // pool.run(fn, args...): fn(args...) on the pool; the args are stored by value (decay-copied or moved
+  // in) and handed to fn as rvalues.
   template <typename F, typename Arg, typename... Args>
   auto run(F&& fn, Arg&& arg, Args&&... args) {
     using B = detail::Bound<std::decay_t<F>, std::decay_t<Arg>, std::decay_t<Args>...>;
-    return RunAwaiter<B>(core_, B(std::forward<F>(fn), std::forward<Arg>(arg), std::forward<Args>(args)...));
+    return PoolRun<B>(core_, B(std::forward<F>(fn), std::forward<Arg>(arg), std::forward<Args>(args)...));
   }
 
   // Callback face, for code that is not a coroutine. Runs fn on the pool, then on_done on `loop` (call
@@ -332,83 +325,6 @@ class ThreadPool {
   std::shared_ptr<detail::PoolCore> core_;
   std::unique_ptr<detail::PoolCore::Worker[]> parking_;  // one per thread, outlives them
   std::vector<std::thread> workers_;
-};
-
-template <typename F>
-class [[nodiscard]] ThreadPool::RunAwaiter {
-  using R = std::invoke_result_t<F&>;
-  using Value = typename detail::Unwrap<R>::type;
-
-  struct Job final : detail::PoolJob {
-    explicit Job(F&& f) : fn(std::move(f)) {}
-    void execute() noexcept override { outcome.run(fn); }
-    void deliver() override {
-      if (waiter) waiter->on_delivered();
-    }
-    F fn;
-    detail::Outcome<R> outcome;
-    RunAwaiter* waiter = nullptr;  // touched on the loop's thread only
-  };
-
- public:
-  RunAwaiter(std::shared_ptr<detail::PoolCore> core, F fn) : core_(std::move(core)), fn_(std::move(fn)) {}
-  RunAwaiter(const RunAwaiter&) = delete;
-  RunAwaiter& operator=(const RunAwaiter&) = delete;
-  ~RunAwaiter() {
-    if (!pending_) return;
-    // The awaiting frame is being destroyed mid-wait: leave the queue, or let a running job finish alone.
-    job_->waiter = nullptr;
-    (void)core_->cancel(*job_);
-  }
-
-  bool await_ready() const noexcept { return false; }
-
-  template <typename P>
-  bool await_suspend(std::coroutine_handle<P> awaiting) {
-    Loop& loop = detail::loop_of(awaiting);
-    CancelToken token = detail::token_of(awaiting);
-    if (token.cancelled()) {
-      status_ = Error::cancelled;
-      return false;
-    }
-    auto job = detail::JobRef<Job>::adopt(new Job(std::move(fn_)));
-    if (std::error_code ec = core_->enqueue(job, loop)) {
-      status_ = ec;
-      return false;
-    }
-    job->waiter = this;
-    job_ = std::move(job);
-    awaiting_ = awaiting;
-    pending_ = true;
-    cancel_.attach(token, [this] { on_cancel(); });
-    return true;
-  }
-
-  Result<Value> await_resume() {
-    if (status_) return status_;
-    return job_->outcome.take(job_->status());
-  }
-
- private:
-  void on_delivered() {
-    pending_ = false;
-    cancel_.detach();
-    awaiting_.resume();
-  }
-  void on_cancel() {
-    if (!core_->cancel(*job_)) return;  // running: its result will be delivered
-    pending_ = false;
-    status_ = Error::cancelled;
-    job_->loop->queue_resume(awaiting_);
-  }
-
-  std::shared_ptr<detail::PoolCore> core_;
-  F fn_;
-  detail::JobRef<Job> job_;
-  std::coroutine_handle<> awaiting_;
-  std::error_code status_;
-  bool pending_ = false;
-  CancelCallback cancel_;
 };
 
 template <typename F, typename Done>

@@ -27,8 +27,10 @@
 // write in progress with Error::closed.
 //
 // Awaitables read the awaiting task's CancelToken (cancelled: Error::cancelled, nothing lost: data not yet
-// read stays in the pipe). They include async/task.hpp for that, as thread_pool.hpp does: the loop layer's
-// co_await faces depend on the async layer's Task.
+// read stays in the pipe).
+//
+// Layer: proc sits above async (read_all is a Task) and beside fs and net: a child process and its pipes
+// are I/O like files and sockets.
 #pragma once
 #include <sys/types.h>
 
@@ -44,10 +46,11 @@
 #include <system_error>
 #include <vector>
 
-#include "waitless/async/cancel.hpp"
 #include "waitless/async/task.hpp"
+#include "waitless/base/cancel.hpp"
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/base/result.hpp"
+#include "waitless/loop/coroutine_context.hpp"
 #include "waitless/loop/io_watcher.hpp"
 #include "waitless/loop/loop.hpp"
 #include "waitless/loop/signal.hpp"

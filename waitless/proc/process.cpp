@@ -1,4 +1,4 @@
-#include "waitless/loop/process.hpp"
+#include "waitless/proc/process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

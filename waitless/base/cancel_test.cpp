@@ -1,4 +1,4 @@
-#include "waitless/async/cancel.hpp"
+#include "waitless/base/cancel.hpp"
 
 #include <gtest/gtest.h>
 
