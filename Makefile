@@ -1,4 +1,6 @@
 # The front door. `make run` runs the main job, `make test` runs every test; both install what they need.
+# The compiler is clang 16 unless CC/CXX say otherwise (CMakeLists.txt says why); a build directory keeps
+# the compiler it was first configured with (`make clean` to switch).
 JOBS ?= $(shell nproc)
 CMAKE_GEN = -G Ninja
 FUZZ_SECONDS ?= 30
@@ -60,8 +62,10 @@ build-tsan/build.ninja:
 	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-g -O1' \
 	  -DWAITLESS_SANITIZE=thread -DWAITLESS_BENCH=OFF
 
-# The tests whose subject is threads: pools, cross-thread post, multi-loop servers, the watchdog.
-TSAN_FILTER ?= ThreadPool|Pool|Post|Watchdog|MultiLoop|Server
+# The tests whose subject is threads: pools, cross-thread post, multi-loop servers, the watchdog; and the
+# threads outside the pools: child processes (the reaper), the fs pool and file streams, signals, and the
+# HTTP tests that serve on one thread while a client runs on another (HttpServer, HttpConnection).
+TSAN_FILTER ?= ThreadPool|Pool|Post|Watchdog|MultiLoop|Server|Process|Signal|Fs|FileStream|HttpConnection
 tsan: build-tsan/build.ninja
 	cmake --build build-tsan -j $(JOBS) --target unit_tests
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L unit -R '$(TSAN_FILTER)'

@@ -2,7 +2,10 @@
 # Installs what waitless needs to build, test and benchmark, idempotently.
 # Runs `apt-get update` only when a package is missing; npm peers go to a scratch folder outside the repo.
 set -euo pipefail
-PKGS=(build-essential cmake ninja-build ccache pkg-config g++ clang-14 libclang-rt-14-dev libfuzzer-14-dev
+# clang 16 is the default compiler (lld-16 links, llvm-16's ar/ranlib archive LTO objects, libclang-rt-16-dev
+# holds the sanitizer runtimes, libfuzzer-16-dev libFuzzer); g++ stays buildable.
+PKGS=(build-essential cmake ninja-build ccache pkg-config g++ clang-16 lld-16 llvm-16 libclang-rt-16-dev
+      libfuzzer-16-dev clang-14 libclang-rt-14-dev libfuzzer-14-dev libcli11-dev
       googletest libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev node-llhttp libc-ares-dev
       libssl-dev zlib1g-dev libuv1-dev curl wrk nginx-light nodejs slowhttptest procps psmisc
       clang-format clang-tidy valgrind)
