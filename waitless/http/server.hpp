@@ -14,8 +14,10 @@
 // See request.hpp and response.hpp for bodies and streaming, limits.hpp for every bound and timeout.
 //
 // Graceful shutdown (shutdown(), SIGTERM, SIGINT): stop accepting; requests in flight finish and their
-// last response says Connection: close; idle keep-alive connections close at once; at the deadline the
-// rest are closed and their handlers cancelled. A second signal shuts down at once.
+// last response says Connection: close; idle keep-alive connections are still read for
+// ServerOptions::shutdown_idle_grace (1 s, at most the deadline), so a request their client sent in that
+// instant is answered (with Connection: close), then closed; at the deadline the rest are closed and their
+// handlers cancelled. A second signal shuts down at once.
 #pragma once
 #include <chrono>
 #include <concepts>

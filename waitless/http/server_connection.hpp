@@ -77,6 +77,7 @@ class ServerConnection final : public ListHook<ConnListTag> {
   // Loop-facing.
   void on_sweep(int64_t now) noexcept;
   void begin_drain() noexcept;  // graceful shutdown: finish in-flight requests, then close
+  void end_grace() noexcept;    // the shutdown's grace for idle connections is over: close them
   void abort() noexcept;        // close now, cancelling handlers
   int64_t deadline() const noexcept { return deadline_; }
 
@@ -130,7 +131,7 @@ class ServerConnection final : public ListHook<ConnListTag> {
   bool close_after_ = false;  // no request after the current ones; close once their responses are out
   bool stop_input_ = false;   // read nothing more at all
   bool dead_ = false;
-  bool draining_ = false;
+  bool draining_ = false;   // shutting down: every response says Connection: close
   bool lingering_ = false;  // closing: output shut down, input read and dropped until EOF or a deadline
   bool process_scheduled_ = false;
   bool processing_ = false;  // inside process(): a handler asking for its body is served by that loop

@@ -247,11 +247,29 @@ void ServerConnection::abort() noexcept {
   close_now();
 }
 
+// Graceful shutdown begins: from here every response closes the connection (decide_close). A request in
+// flight whose response has not started finishes, and its response says so (nothing more is read). Every
+// other connection (idle, part of a request received, or a keep-alive response already started or queued)
+// has told its client it stays open, and that client may be sending its next request right now: it is
+// still read until end_grace(), so such a request is answered rather than met by a close.
 void ServerConnection::begin_drain() noexcept {
   Entry guard(this);
   if (dead_) return;
   draining_ = true;
-  if (lingering_) return;
+  if (lingering_ || close_after_ || !st_) return;
+  if (st_->newest && !st_->newest->head_written) close_after_ = true;
+}
+
+// The grace is over (options.shutdown_idle_grace after begin_drain): what has nothing in flight closes,
+// what has finishes it and closes. A request that reached the socket just now is read and answered first.
+void ServerConnection::end_grace() noexcept {
+  Entry guard(this);
+  if (dead_ || lingering_ || close_after_) return;
+  char byte;
+  if (input_wanted() && ::recv(watcher_.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+    on_readable(io::readable);
+    if (dead_ || lingering_ || close_after_) return;
+  }
   if (!st_ || (st_->live.empty() && st_->queued() == 0)) {
     close_now();  // idle, or only part of a request: nothing in flight to finish
     return;

@@ -3,6 +3,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <ctime>
@@ -28,7 +29,8 @@ ServerLoop::ServerLoop(Loop& loop, std::shared_ptr<const ServerConfig> config)
       config_(std::move(config)),
       recv_(std::make_unique<char[]>(kRecvSize)),
       tick_(loop),
-      deadline_timer_(loop) {
+      deadline_timer_(loop),
+      grace_timer_(loop) {
   refresh_date();
   free_exchanges_.reserve(kMaxFreeExchanges);
   fast_.fast = true;
@@ -129,11 +131,19 @@ void ServerLoop::shutdown(std::chrono::milliseconds deadline, std::function<void
     shutting_down_ = true;
     listener_.reset();  // stop accepting; the kernel refuses new connections from here on
     conns_.for_each([](ServerConnection& c) { c.begin_drain(); });
+    // A timer, not the once-a-second sweep: the grace ends within a millisecond or so of its value.
+    const auto grace = std::min(config_->options.shutdown_idle_grace, deadline);
+    if (grace.count() > 0) {
+      (void)grace_timer_.start(grace, [this] { end_grace(); });
+    } else {
+      end_grace();
+    }
   }
   if (!finished()) {
     // Whatever is still open at the deadline is closed, its handlers cancelled (an earlier deadline wins).
     if (!deadline_timer_.pending() || deadline_timer_.due_in() > deadline.count() * 1'000'000) {
       (void)deadline_timer_.start(deadline, [this] {
+        (void)grace_timer_.stop();
         conns_.for_each([](ServerConnection& c) { c.abort(); });
         check_done();
       });
@@ -142,10 +152,16 @@ void ServerLoop::shutdown(std::chrono::milliseconds deadline, std::function<void
   check_done();
 }
 
+void ServerLoop::end_grace() noexcept {
+  conns_.for_each([](ServerConnection& c) { c.end_grace(); });
+  check_done();
+}
+
 void ServerLoop::check_done() noexcept {
   if (!finished()) return;
   stop_tick();
   (void)deadline_timer_.stop();
+  (void)grace_timer_.stop();
   if (auto done = std::move(done_)) {
     done_ = nullptr;
     done();

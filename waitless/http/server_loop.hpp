@@ -1,6 +1,7 @@
 // ServerLoop (internal): the HTTP server's state on one loop. Owns that loop's listener, its connections,
 // the loop-wide receive and output buffers, the pools of exchanges and connection states, the Date cache
-// and one 1-second timer that refreshes the date and sweeps connection deadlines. Nothing here is shared
+// and one 1-second timer that refreshes the date and sweeps connection deadlines (and, during a graceful
+// shutdown, one timer that ends the idle connections' grace and one for the deadline). Nothing here is shared
 // with another loop; the configuration it reads is immutable.
 #pragma once
 #include <chrono>
@@ -44,7 +45,9 @@ class ServerLoop {
   // Takes an accepted fd (non-blocking) as a connection; the listener calls this.
   void adopt(int fd);
   // Graceful shutdown: stop accepting, finish in-flight requests (their last response says
-  // Connection: close), close idle connections; after `deadline` close the rest, cancelling handlers.
+  // Connection: close); idle connections get options.shutdown_idle_grace (at most `deadline`) to send one
+  // more request, answered with Connection: close, then close; after `deadline` close the rest, cancelling
+  // handlers.
   // `done` runs once nothing is left (no connection, no handler): the loop can then end.
   void shutdown(std::chrono::milliseconds deadline, std::function<void()> done = {});
   bool finished() const noexcept { return shutting_down_ && connections_ == 0 && exchanges_out_ == 0; }
@@ -82,6 +85,7 @@ class ServerLoop {
   void stop_tick() noexcept;
   void refresh_date() noexcept;
   void check_done() noexcept;
+  void end_grace() noexcept;
 
   Loop& loop_;
   std::shared_ptr<const ServerConfig> config_;
@@ -93,6 +97,7 @@ class ServerLoop {
   int tick_fd_ = -1;
   std::optional<IoWatcher> tick_watcher_;
   Timer deadline_timer_;
+  Timer grace_timer_;  // one per loop, not per connection: ends every idle connection's grace at once
   std::unique_ptr<net::TcpListener> listener_;
   IntrusiveList<ServerConnection, ConnListTag> conns_;
   IntrusiveList<Exchange, LiveTag> orphans_;

@@ -1,5 +1,6 @@
 // What a Server is configured with: its handlers and options. Shared read-only by every loop.
 #pragma once
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -21,6 +22,12 @@ struct ServerOptions {
   Limits limits;
   // The Server header's value; empty: no Server header.
   std::string server_name = "waitless";
+  // Graceful shutdown: how long a connection with no request in flight (idle keep-alive, or its last
+  // response already sent without Connection: close) is still read. Its client may have sent the next
+  // request in the instant the shutdown began; that request is answered, with Connection: close, instead of
+  // being met by a close. A connection that sends nothing meanwhile is then closed. Bounded by the
+  // shutdown's deadline; 0: such connections close at once.
+  std::chrono::milliseconds shutdown_idle_grace{1000};
 };
 
 }  // namespace waitless::http
