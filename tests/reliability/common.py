@@ -302,6 +302,25 @@ def get(port, path="/plaintext", timeout=5, close=True):
         s.close()
 
 
+def parse_one(buf):
+    """(length of the first complete response in buf, it says Connection: close) or (0, False). For the
+    shutdown tests' non-blocking clients: Content-Length bodies only (what hello, nginx and Node send)."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return 0, False
+    n = 0
+    close = False
+    for line in buf[:end].lower().split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip() == b"content-length":
+            n = int(value)
+        elif name.strip() == b"connection":
+            close = b"close" in value
+    if len(buf) < end + 4 + n:
+        return 0, False
+    return end + 4 + n, close
+
+
 def closed_within(sock, seconds):
     """True if the peer closes (EOF or reset) within `seconds`, discarding whatever arrives first."""
     deadline = time.monotonic() + seconds

@@ -1,4 +1,4 @@
-"""Test 5: file system faults. The cases are GoogleTest tests in waitless/fs/fs_faults_test.cpp (suite
+"""Test 6: file system faults. The cases are GoogleTest tests in waitless/fs/fs_faults_test.cpp (suite
 FsFaults, part of BUILD/unit_tests): /dev/full (ENOSPC), RLIMIT_FSIZE (EFBIG, atomic write keeps the old
 file), /proc/self/mem (EIO), FIFOs without a peer (ENXIO, ESPIPE), directory/file mix-ups (EISDIR, ENOTDIR,
 ENAMETOOLONG, ELOOP), a read-only directory (immutable attribute as root: EPERM; mode 0555 otherwise:

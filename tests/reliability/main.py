@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The reliability suite's driver (run by tests/reliability/run.sh, which builds the C helpers first).
 
-    main.py --build BUILD --tmp DIR [--quick] [--only slow,flood,exhaust,shutdown,fs]
+    main.py --build BUILD --tmp DIR [--quick] [--only slow,flood,exhaust,shutdown,race,fs]
 
 Runs the selected tests against BUILD/waitless hello on loopback, prints PASS/FAIL per check as it goes,
 then the table (test, cases, passed, figure). Exits 1 if any check failed. Every server and client it
@@ -22,19 +22,21 @@ import common  # noqa: E402
 import exhaust  # noqa: E402
 import flood  # noqa: E402
 import fsfaults  # noqa: E402
+import race  # noqa: E402
 import shutdown  # noqa: E402
 import slow  # noqa: E402
 
 # Full suite order. The quick subset (CI) skips the slow clients, the 10 000 connection churn and the idle
-# keep-alive hold, and runs the rest with smaller counts.
+# keep-alive hold and the peers of the keep-alive race, and runs the rest with smaller counts.
 TESTS = {
     "slow": slow.run,
     "flood": flood.run,
     "exhaust": exhaust.run,
     "shutdown": shutdown.run,
+    "race": race.run,
     "fs": fsfaults.run,
 }
-QUICK = ["flood", "exhaust", "shutdown"]
+QUICK = ["flood", "exhaust", "shutdown", "race"]
 
 
 class Ctx:

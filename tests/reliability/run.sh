@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The reliability suite: slow clients, floods, exhaustion, zero-loss shutdown and fs faults against
-# `waitless hello` on loopback (see tests/reliability/README.md). Prints PASS/FAIL per check, then the table
+# The reliability suite: slow clients, floods, exhaustion, zero-loss shutdown, the keep-alive race and fs
+# faults against `waitless hello` on loopback (see tests/reliability/README.md). Prints PASS/FAIL per check, then the table
 # (test, cases, passed, figure); exits non-zero if any check failed. About 4 minutes in full.
-# Usage: tests/reliability/run.sh [BUILD_DIR] [--quick] [--only slow,flood,exhaust,shutdown,fs]
-#   --quick: the CI subset (flood without reading, oversized heads, 10 GB body, ulimit 256, shutdown).
+# Usage: tests/reliability/run.sh [BUILD_DIR] [--quick] [--only slow,flood,exhaust,shutdown,race,fs]
+#   --quick: the CI subset (flood without reading, oversized heads, 10 GB body, ulimit 256, shutdown,
+#            the keep-alive race against waitless).
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
