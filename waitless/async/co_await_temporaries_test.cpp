@@ -11,6 +11,7 @@
 #include <string>
 #include <utility>
 
+#include "waitless/async/pool_run.hpp"
 #include "waitless/async/sleep.hpp"
 #include "waitless/async/task.hpp"
 #include "waitless/loop/loop.hpp"
