@@ -2,9 +2,10 @@
 # Differential and request-smuggling suite: the corpus tests/adversarial/cases.txt sent to Node's http
 # server, nginx and `waitless hello`, each started here on a free loopback port and stopped on exit.
 # Usage: tests/adversarial_e2e.sh [BUILD_DIR]   (BUILD_DIR holds the `waitless` binary; default build)
-# Exits 0 only when tests/adversarial/run.py does; when `waitless hello` cannot be started, the Node and
-# nginx comparison still runs and the script exits 1 saying so. Extra arguments after BUILD_DIR go to
-# run.py (e.g. --only cl- --dump).
+# Exits 0 only when tests/adversarial/run.py does and every server started: a peer (Node, nginx) that is
+# missing or does not start fails the suite with the reason printed (a comparison with fewer peers proves
+# less, and scripts/deps.sh installs both); whatever did start is still compared first. Extra arguments
+# after BUILD_DIR go to run.py (e.g. --only cl- --dump).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -13,6 +14,8 @@ case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 ADV=tests/adversarial
 TMP=$(mktemp -d /tmp/waitless-adv.XXXXXX)
 PIDS=()
+PEER_FAILURES=()
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the source tree
 
 cleanup() {
   local pid
@@ -62,10 +65,10 @@ if command -v node >/dev/null; then
   if wait_listening $! "$NODE_PORT"; then
     TARGETS+=("node=127.0.0.1:$NODE_PORT")
   else
-    echo "adversarial: node did not start:"; cat "$TMP/node.log"
+    PEER_FAILURES+=("node did not start listening on 127.0.0.1:$NODE_PORT: $(tail -5 "$TMP/node.log" | tr '\n' ' ')")
   fi
 else
-  echo "adversarial: node not installed (scripts/deps.sh installs nodejs)"
+  PEER_FAILURES+=("node not installed (scripts/deps.sh installs nodejs)")
 fi
 
 # --- nginx (Debian nginx-light): one worker, no daemon, everything in the temp dir
@@ -101,10 +104,10 @@ EOF
   if wait_listening $! "$NGINX_PORT"; then
     TARGETS+=("nginx=127.0.0.1:$NGINX_PORT")
   else
-    echo "adversarial: nginx did not start:"; cat "$TMP/nginx.log" "$TMP/nginx/error.log" 2>/dev/null
+    PEER_FAILURES+=("nginx did not start listening on 127.0.0.1:$NGINX_PORT: $(cat "$TMP/nginx.log" "$TMP/nginx/error.log" 2>/dev/null | tail -5 | tr '\n' ' ')")
   fi
 else
-  echo "adversarial: nginx not installed (scripts/deps.sh installs nginx-light)"
+  PEER_FAILURES+=("nginx not installed (scripts/deps.sh installs nginx-light)")
 fi
 
 # --- waitless hello
@@ -123,6 +126,7 @@ else
   echo "adversarial: $BUILD/waitless not found"
 fi
 
+for f in "${PEER_FAILURES[@]}"; do echo "adversarial: peer: $f"; done
 if [ ${#TARGETS[@]} -eq 0 ]; then
   echo "adversarial: no server could be started"
   exit 1
@@ -130,6 +134,10 @@ fi
 
 timeout 150 python3 "$ADV/run.py" "$@" "${TARGETS[@]}"
 rc=$?
+if [ ${#PEER_FAILURES[@]} -gt 0 ]; then
+  for f in "${PEER_FAILURES[@]}"; do echo "adversarial: FAIL: peer: $f"; done
+  exit 1
+fi
 if [ $WAITLESS_OK -eq 0 ]; then
   echo "adversarial: FAIL: waitless hello is not available, only the peers were compared"
   exit 1

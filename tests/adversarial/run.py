@@ -13,9 +13,14 @@ exits 1 when it
   (c) answers bytes that were not a request: serves more requests than the case holds (`max`),
       or sends anything after an error response (see smuggled()),
   (d) accepts a case whose expectation is "reject" (even an allow-listed one) without closing,
-  (e) cannot be reached during or after the run (it crashed).
-(a) and (b) are waived for case names allow-listed in DIFFERENCES.md; (c) and (d) never are.
-Findings that do not fail the run are still printed (reject kept open, valid request refused, hang).
+  (e) cannot be reached during or after the run (it crashed),
+  (f) refuses or leaves unanswered a case whose expectation is "accept", or serves fewer of its
+      requests than the case's `serve` (default `max`),
+  (g) refuses a case with `status=N` (the status RFC 9112 / RFC 9110 name for it) with another status,
+      or without a response.
+(a), (b), (f) and (g) are waived for case names allow-listed in DIFFERENCES.md (with the reason);
+(c), (d) and (e) never are. Findings that do not fail the run are still printed (reject kept open,
+the peers' refusals of valid requests and their statuses, hangs).
 Exit 2: usage error, unreadable corpus or unreachable target.
 """
 import argparse
@@ -42,6 +47,8 @@ class Case:
     def __init__(self, name, expect, opts, note, line):
         self.name, self.expect, self.note, self.line = name, expect, note, line
         self.max = opts.get("max", 1)
+        self.serve = opts.get("serve", self.max)  # requests an "accept" case must have served
+        self.status = opts.get("status")  # the status the RFC names, when the case is refused
         self.split = opts.get("split", 0)
         self.pause = SPLIT_PAUSE if self.split else PAUSE
         self.heads = opts.get("head", 0)
@@ -142,9 +149,12 @@ def load_cases(path):
             if name in names:
                 raise ValueError(f"{where}: duplicate case name {name}")
             opts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", optstr)}
-            unknown = set(opts) - {"max", "split", "head", "fin"}
-            if unknown or opts.get("max", 1) < 1:
-                raise ValueError(f"{where}: options are max=N (N >= 1), split=N, head=N, fin=1")
+            unknown = set(opts) - {"max", "split", "head", "fin", "serve", "status"}
+            if unknown or opts.get("max", 1) < 1 or not 1 <= opts.get("serve", 1) <= opts.get("max", 1):
+                raise ValueError(f"{where}: options are max=N (N >= 1), serve=N (1..max), status=NNN, "
+                                 "split=N, head=N, fin=1")
+            if "status" in opts and not (400 <= opts["status"] <= 599 and expect != "accept"):
+                raise ValueError(f"{where}: status=NNN is a 4xx/5xx for a reject or any case")
             names.add(name)
             cur = Case(name, expect, opts, note or "", lineno)
             cases.append(cur)
@@ -379,6 +389,11 @@ def smuggled(r, most):
     return None  # so at most `most` served plus one final error
 
 
+def wrong_status(case, r):
+    """True when the case names a status (status=N), the target refused, and not with that status."""
+    return case.status is not None and r.verdict == "reject" and (not r.final or r.final[0] != str(case.status))
+
+
 def judge(cases, targets, results, allowed, sut="waitless"):
     """Returns (failures, findings, differences): failures are (case name, line), the rest lines."""
     failures, findings, differences = [], [], []
@@ -395,8 +410,11 @@ def judge(cases, targets, results, allowed, sut="waitless"):
                 findings.append(f"{n}: {case.name}: smuggled response: {extra}: {r.cell()}")
             if case.expect == "reject" and r.verdict == "reject" and not r.closed and r.final:
                 findings.append(f"{n}: {case.name}: rejected ({r.final[0]}) but kept the connection open")
-            if case.expect == "accept" and r.verdict != "accept":
+            if case.expect == "accept" and r.verdict != "accept" and n != sut:
                 findings.append(f"{n}: {case.name}: valid request not served: {r.cell()}")
+            if n != sut and wrong_status(case, r):
+                findings.append(f"{n}: {case.name}: refused with {r.final[0] if r.final else 'no response'} "
+                                f"where the RFC names {case.status}")
             if r.verdict == "hang":
                 findings.append(f"{n}: {case.name}: no answer and connection still open after "
                                 f"{MAX_TIME:.0f} s: {r.cell()}")
@@ -427,12 +445,23 @@ def judge(cases, targets, results, allowed, sut="waitless"):
             if not w.closed:
                 hard.append("d")
                 why.append("accepted without closing the connection")
+        if case.expect == "accept":
+            served = sum(1 for s in w.final if classify(s) == "accept")
+            if w.verdict != "accept" or served < case.serve:
+                (soft if waived else hard).append("f")
+                why.append(f"a valid request refused or unanswered: {served} of {case.serve} served")
+        if wrong_status(case, w):
+            (soft if waived else hard).append("g")
+            why.append(f"the RFC names {case.status}")
         if hard:
             failures.append((case.name, f"({','.join(sorted(hard))}) {case.name}: {sut} answers "
-                             f"{w.cell()}: {'; '.join(why)}" + (" [allow-listed for a,b]" if waived else "")))
+                             f"{w.cell()}: {'; '.join(why)}" + (" [allow-listed for a,b,f,g]" if waived else "")))
         elif soft:
             findings.append(f"{sut}: {case.name}: allow-listed ({','.join(soft)}): answers {w.cell()}: "
                             f"{'; '.join(why)}")
+        elif waived:
+            findings.append(f"{sut}: {case.name}: allow-listed in DIFFERENCES.md but passes without it: "
+                            f"remove the item ({w.cell()})")
     return failures, findings, differences
 
 

@@ -63,6 +63,16 @@ def reject_open(data):
     return BAD.replace(b"Connection: close\r\n", b""), False
 
 
+def refuse_431(data):
+    """Refuses everything with 431 and closes: right for a too-large head, wrong for anything else."""
+    return BAD.replace(b"400 Bad Request", b"431 Request Header Fields Too Large"), True
+
+
+def first_only(data):
+    """Answers one 200 whatever was sent, then closes: leaves pipelined requests unanswered."""
+    return OK, True
+
+
 class CorpusTest(unittest.TestCase):
     def test_unescape(self):
         self.assertEqual(run.unescape(r"a\r\n\t\0\s\\\x7f\{", "t"), b"a\r\n\t\0 \\\x7f{")
@@ -145,7 +155,8 @@ class JudgeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         run.IDLE_TIMEOUT, run.MAX_TIME = 0.4, 1.5
-        cls.servers = [Fake(answer_every_head), Fake(strict), Fake(reject_open)]
+        cls.servers = [Fake(answer_every_head), Fake(strict), Fake(reject_open), Fake(refuse_431),
+                       Fake(first_only)]
 
     @classmethod
     def tearDownClass(cls):
@@ -178,6 +189,33 @@ class JudgeTest(unittest.TestCase):
         failures, findings, _ = self.judge(self.servers[2], {"cl-plus"})
         self.assertEqual(failures, [])
         self.assertTrue(any("kept the connection open" in f for f in findings), findings)
+
+    def test_valid_request_refused_fails_unless_allow_listed(self):
+        failures, _, _ = self.judge(self.servers[1], {"get-query"})  # strict refuses it with 400
+        self.assertEqual(len(failures), 1)
+        self.assertTrue(failures[0][1].startswith("(f) "), failures[0][1])
+        failures, findings, _ = self.judge(self.servers[1], {"get-query"}, {"get-query": "why"})
+        self.assertEqual(failures, [])
+        self.assertTrue(any("allow-listed (f)" in f for f in findings), findings)
+
+    def test_valid_pipelined_requests_left_unanswered_fail(self):
+        failures, _, _ = self.judge(self.servers[4], {"pipelined-get-pair", "get-simple"})
+        self.assertEqual([name for name, _ in failures], ["pipelined-get-pair"])
+        self.assertIn("1 of 2 served", failures[0][1])
+
+    def test_status_named_by_the_rfc_is_checked(self):
+        # 431 is right for a head over the limit, wrong for a target (414) or an invalid Content-Length (400).
+        failures, _, _ = self.judge(self.servers[3], {"head-over-16k", "target-20k", "cl-plus"})
+        self.assertEqual(sorted(name for name, _ in failures), ["cl-plus", "target-20k"])
+        self.assertTrue(all(line.startswith("(g) ") for _, line in failures), failures)
+        failures, findings, _ = self.judge(self.servers[3], {"target-20k"}, {"target-20k": "why"})
+        self.assertEqual(failures, [])
+        self.assertTrue(any("allow-listed (g)" in f for f in findings), findings)
+
+    def test_stale_allow_list_item_is_reported(self):
+        failures, findings, _ = self.judge(self.servers[1], {"get-simple"}, {"get-simple": "why"})
+        self.assertEqual(failures, [])
+        self.assertTrue(any("passes without it" in f for f in findings), findings)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ struct ParserCallbacks {
     s.msg_start_ = nullptr;
     s.head_carried_ = 0;
     s.host_count_ = s.trailer_count_ = s.ext_bytes_ = 0;
-    s.te_seen_ = false;
+    s.te_seen_ = s.target_done_ = false;
+    s.target_end_ = 0;
     s.scanner_.start();
     s.sink_ = nullptr;
     s.body_limit_ = s.limits_->max_body_size;
@@ -44,6 +45,13 @@ struct ParserCallbacks {
   static int on_url(llhttp_t* p, const char* at, std::size_t len) {
     RequestParser& s = self(p);
     s.append(s.head_.target, at, len);
+    // Where the target ends so far, counted in head bytes: msg_start_ is in this input, head_carried_
+    // counts the head bytes of earlier inputs.
+    s.target_end_ = s.head_carried_ + static_cast<std::size_t>(at + len - s.msg_start_);
+    return 0;
+  }
+  static int on_url_complete(llhttp_t* p) {
+    self(p).target_done_ = true;
     return 0;
   }
   static int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
@@ -172,6 +180,7 @@ struct ParserCallbacks {
     st.on_message_begin = on_message_begin;
     st.on_method = on_method;
     st.on_url = on_url;
+    st.on_url_complete = on_url_complete;
     st.on_header_field = on_header_field;
     st.on_header_field_complete = on_header_field_complete;
     st.on_header_value = on_header_value;
@@ -208,6 +217,8 @@ void RequestParser::reset() noexcept {
   error_reason_ = user_reason_ = nullptr;
   msg_start_ = nullptr;
   head_carried_ = 0;
+  target_done_ = false;
+  target_end_ = 0;
   sink_ = nullptr;
   body_received_ = 0;
   arena_size_ = 0;
@@ -245,7 +256,13 @@ bool RequestParser::section_failed(const char* start, const char* end, bool trai
     return true;
   }
   if (over) {
-    fail(431, trailers ? "trailer section too large" : "request head too large");
+    // RFC 9112 3: a request-target longer than the server wishes to parse MUST get 414; the rest of an
+    // oversized head is the field section: 431 (RFC 6585).
+    if (!trailers && (!target_done_ || max < target_end_)) {
+      fail(414, "request target too long");
+    } else {
+      fail(431, trailers ? "trailer section too large" : "request head too large");
+    }
     return true;
   }
   return false;
@@ -340,6 +357,13 @@ RequestParser::Event RequestParser::parse(const char* data, std::size_t len, std
     if (user_status_) return fail(user_status_, user_reason_);
     if (err == HPE_PAUSED_H2_UPGRADE) return fail(505, "HTTP/2 prior knowledge is not supported");
     if (err == HPE_PAUSED_UPGRADE) return fail(400, "data after an upgrade request");
+    // llhttp knows every registered method: one that stops at a token character is a method this server
+    // does not implement, or one longer than any it does (RFC 9110 9.1, RFC 9112 3: 501). Any other byte
+    // there (a space, a control) makes the request line invalid: 400. The byte decides, not where the
+    // input was split.
+    if (err == HPE_INVALID_METHOD && pos < end && is_token_char(static_cast<unsigned char>(*pos))) {
+      return fail(501, "method not implemented");
+    }
     return fail(400, llhttp_get_error_reason(&parser_));
   }
 }

@@ -192,7 +192,13 @@ TEST(HttpParser, Rejections) {
       {"h2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
       {"HTTP/1.2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", 400},
       {"unknown expectation", "GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", 417},
-      {"unknown method", "BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      // RFC 9110 9.1: a method the server does not implement is 501; a request line that is not one, 400.
+      {"unknown method", "BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 501},
+      {"lowercase method", "get / HTTP/1.1\r\nHost: a\r\n\r\n", 501},
+      {"method longer than any", std::string(20000, 'A') + " / HTTP/1.1\r\nHost: a\r\n\r\n", 501},
+      {"non-token method", "G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"space inside the method", "GE T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"no method", " / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
       {"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
       {"control char in target", "GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
       {"DEL in a value", "GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", 400},
@@ -249,6 +255,24 @@ TEST(HttpParser, HeadSizeLimitAtItsEdge) {
   std::size_t used;
   EXPECT_EQ(parser.parse(start.data(), start.size(), &used), Event::error);
   EXPECT_EQ(parser.error_status(), 431);
+}
+
+// RFC 9112 3: a request-target longer than the server parses MUST get 414, not the 431 of a large field
+// section, however the bytes are split.
+TEST(HttpParser, TargetPastTheHeadLimitIs414) {
+  const std::size_t limit = Limits{}.max_head_size;
+  const std::string long_target = "GET /?q=" + std::string(limit + 100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string endless_target = "GET /?q=" + std::string(limit + 100, 'a');
+  for (std::size_t step : {0, 1, 1000, 4096}) {
+    EXPECT_EQ(first(long_target, step), "error 414") << step;
+    EXPECT_EQ(first(endless_target, step), "error 414") << step;
+    EXPECT_EQ(first(head_of_size(limit + 1), step), "error 431") << step;  // the fields are too large
+  }
+  // A target that ends within the limit, in a head that does not: the field section is what is too large.
+  const std::string long_field = "GET /" + std::string(limit / 2, 't') +
+                                 " HTTP/1.1\r\nHost: a\r\nX: " + std::string(limit, 'x') + "\r\n\r\n";
+  EXPECT_EQ(first(long_field), "error 431");
+  EXPECT_EQ(first(long_field, 1000), "error 431");
 }
 
 std::string with_headers(std::size_t n) {
