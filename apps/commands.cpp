@@ -1,13 +1,31 @@
 #include "apps/commands.hpp"
 
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <string>
+
 namespace waitless::apps {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
-      {"showcase", showcase_main},
-      {"hello", hello_main},
+      {"showcase", "run the runtime showcase: 100 waiting requests on one loop, timed", define_showcase},
+      {"hello", "benchmark server: GET /plaintext and /json", define_hello},
   };
   return all;
+}
+
+CLI::Validator integer_in(long lo, long hi) {
+  std::string range = "[" + std::to_string(lo) + " - " + std::to_string(hi) + "]";
+  return CLI::Validator(
+      [lo, hi, range](std::string& text) -> std::string {
+        long value = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc{} || end != text.data() + text.size() || value < lo || value > hi) {
+          return "'" + text + "' is not a whole number in " + range;
+        }
+        return {};
+      },
+      "in " + range);
 }
 
 }  // namespace waitless::apps

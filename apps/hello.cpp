@@ -1,9 +1,10 @@
-// `waitless hello --port P [--threads N] [--host H]`: the TechEmpower-style benchmark server.
+// `waitless hello [--port P] [--threads N] [--host H]`: the TechEmpower-style benchmark server.
 //   GET /plaintext -> "Hello, World!" (text/plain)
 //   GET /json      -> {"message":"Hello, World!"} (application/json, serialized per request)
 // Both with Server and Date headers; 404 elsewhere, 405 for other methods. Sync handler: the fast path.
+#include <CLI/CLI.hpp>
 #include <cstdio>
-#include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -75,43 +76,39 @@ void handle(http::Request& req, http::Response& res) {
   }
 }
 
-int usage() {
-  std::fprintf(stderr, "usage: waitless hello --port P [--threads N] [--host H]\n");
-  return 2;
+struct HelloOptions {
+  int port = 8080;
+  http::ListenConfig listen;
+};
+
+int serve(const HelloOptions& options) {
+  http::Server server(handle);
+  auto bound = server.listen(static_cast<uint16_t>(options.port), options.listen);
+  if (!bound) {
+    std::fprintf(stderr, "waitless hello: cannot listen on %s:%d: %s\n", options.listen.host.c_str(),
+                 options.port, bound.error().message().c_str());
+    return 1;
+  }
+  std::printf("waitless hello listening on http://%s:%u\n", options.listen.host.c_str(),
+              unsigned(bound.value()));
+  std::fflush(stdout);
+  return server.wait();
 }
 
 }  // namespace
 
-int hello_main(int argc, char** argv) {
-  long port = 8080;
-  http::ListenConfig config;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (i + 1 >= argc) return usage();
-    char* end = nullptr;
-    if (a == "--port") {
-      port = std::strtol(argv[++i], &end, 10);
-      if (*end || port < 0 || port > 65535) return usage();
-    } else if (a == "--threads") {
-      long n = std::strtol(argv[++i], &end, 10);
-      if (*end || n < 0 || n > 1024) return usage();
-      config.threads = static_cast<unsigned>(n);
-    } else if (a == "--host") {
-      config.host = argv[++i];
-    } else {
-      return usage();
-    }
-  }
-  http::Server server(handle);
-  auto bound = server.listen(static_cast<uint16_t>(port), config);
-  if (!bound) {
-    std::fprintf(stderr, "waitless hello: cannot listen on %s:%ld: %s\n", config.host.c_str(), port,
-                 bound.error().message().c_str());
-    return 1;
-  }
-  std::printf("waitless hello listening on http://%s:%u\n", config.host.c_str(), unsigned(bound.value()));
-  std::fflush(stdout);
-  return server.wait();
+Runner define_hello(CLI::App& cmd) {
+  auto options = std::make_shared<HelloOptions>();
+  cmd.add_option("--port", options->port, "TCP port to listen on (0: any free port)")
+      ->capture_default_str()
+      ->check(integer_in(0, 65535));
+  cmd.add_option("--threads", options->listen.threads,
+                 "event loops, each on its own thread (0: one per core)")
+      ->capture_default_str()
+      ->check(integer_in(0, 1024));
+  cmd.add_option("--host", options->listen.host, "address to bind (0.0.0.0 or :: for every interface)")
+      ->capture_default_str();
+  return [options] { return serve(*options); };
 }
 
 }  // namespace waitless::apps
