@@ -20,7 +20,7 @@ build: build/build.ninja
 	cmake --build build -j $(JOBS)
 
 run: deps build
-	./build/waitless showcase
+	./build/waitless lab --quick
 	./build/waitless hello --port $${PORT:-8080}
 
 # Everything CI runs: Release unit tests, end-to-end tests (incl. the adversarial corpus and zero-loss

@@ -8,7 +8,8 @@ namespace waitless::apps {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
-      {"showcase", "run the runtime showcase: 100 waiting requests on one loop, timed", define_showcase},
+      {"lab", "threads vs the event loop, measured: tables, SVG plots, an HTML report", define_lab},
+      {"lab-server", "", define_lab_server},  // hidden: the lab's child servers
       {"hello", "benchmark server: GET /plaintext and /json", define_hello},
   };
   return all;

@@ -29,7 +29,8 @@ const std::vector<Command>& commands();
 // For an option's check(): a whole number in [lo, hi]; the error names the value and the range.
 CLI::Validator integer_in(long lo, long hi);
 
-Runner define_showcase(CLI::App& cmd);
+Runner define_lab(CLI::App& cmd);         // apps/lab/lab_cli.cpp
+Runner define_lab_server(CLI::App& cmd);  // hidden: the lab's child servers
 Runner define_hello(CLI::App& cmd);
 
 }  // namespace waitless::apps
