@@ -5,6 +5,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <thread>
@@ -107,6 +109,17 @@ int run_lab(const LabOptions& options) {
   cap(o.idle_connections, results.max_connections, "idle connections", results.notes);
   results.cores = std::max(1u, std::thread::hardware_concurrency());
   results.rounds_per_ms = calibrate_rounds_per_ms();
+  // The limits assume the cores are the lab's; say when they are not.
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    double load = 0;
+    if (std::fscanf(f, "%lf", &load) == 1 && load > 0.5 * results.cores) {
+      results.notes.push_back(
+          fmt::format("load average {:.1f} on {} cores at the start: other processes compete "
+                      "for the CPU, so times are longer than on an idle machine",
+                      load, results.cores));
+    }
+    std::fclose(f);
+  }
 
   LabContext ctx;
   ctx.options = o;

@@ -11,6 +11,7 @@
 #include "apps/lab/lab.hpp"
 #include "apps/lab/loop_server.hpp"
 #include "apps/lab/thread_server.hpp"
+#include "waitless/base/log.hpp"
 
 namespace waitless::lab {
 namespace {
@@ -66,6 +67,9 @@ int run_lab_server(const LabServerOptions& o) {
   // The lab may be killed without stopping its children: take them down with it.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() == 1) return 1;
+  // The server's routine lines (a graceful shutdown at every stop) would only interleave with the lab's
+  // progress; warnings and errors still show.
+  log::set_level(log::Level::warn);
   const double rate = o.rounds_per_ms > 0 ? o.rounds_per_ms : calibrate_rounds_per_ms();
   const uint64_t rounds = rounds_for_ms(o.cpu_ms, rate);
   switch (o.mode) {

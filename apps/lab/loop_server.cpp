@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "apps/lab/cpu_work.hpp"
+#include "waitless/async/pool_run.hpp"
 #include "waitless/async/sleep.hpp"
 #include "waitless/loop/thread_pool.hpp"
 

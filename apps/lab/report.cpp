@@ -257,6 +257,14 @@ std::vector<std::pair<std::string, std::string>> render_plots(const LabResults& 
         p99.series.push_back(std::move(b));
       }
     }
+    // What the waits alone allow: each connection completes one request per (io + cpu). The CPU caps it
+    // lower (1000 / cpu_ms per core), and the table says where each server met its cap.
+    const double per_request_s = (r.options.io_ms + r.options.cpu_ms) / 1e3;
+    if (per_request_s > 0) {
+      PlotSeries limit{"limit: connections / (io + cpu)", {}, true};
+      for (unsigned c : r.options.concurrency) limit.points.emplace_back(c, c / per_request_s);
+      tput.series.push_back(std::move(limit));
+    }
     plots.emplace_back("throughput.svg", render_svg(tput));
     plots.emplace_back("latency_p99.svg", render_svg(p99));
   }
@@ -296,6 +304,7 @@ std::vector<std::pair<std::string, std::string>> render_plots(const LabResults& 
     c.y_label = "seconds (log scale)";
     c.log_y = true;
     c.series_names = {"measured", "physical limit"};
+    c.series_colors = {"", "#9e9e9e"};
     for (const auto& s : r.scenario) {
       c.groups.push_back({s.name, {s.completed ? s.measured_s : NAN, s.limit_s}});
     }

@@ -10,7 +10,7 @@ namespace waitless::lab {
 namespace {
 
 constexpr const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
-constexpr int kLeft = 78, kRight = 170, kTop = 44, kBottom = 56;
+constexpr int kLeft = 78, kRight = 200, kTop = 44, kBottom = 62;
 
 const char* color(std::size_t i) { return kPalette[i % std::size(kPalette)]; }
 
@@ -91,16 +91,21 @@ void draw_axes(std::string& out, const Axis& ax, const Axis& ay, double x0, doub
       R"(<polyline points="{:.1f},{:.1f} {:.1f},{:.1f} {:.1f},{:.1f}" fill="none" stroke="#333"/>)", x0, y0,
       x0, y0 + ph, x0 + pw, y0 + ph);
   out += '\n';
-  text(out, x0 + pw / 2, y0 + ph + 40, "middle", 13, x_label);
+  text(out, x0 + pw / 2, y0 + ph + 46, "middle", 13, x_label);
   const double ly = y0 + ph / 2;
   text(out, 18, ly, "middle", 13, y_label, fmt::format(R"svg( transform="rotate(-90 18 {:.1f})")svg", ly));
 }
 
-void draw_legend(std::string& out, const std::vector<std::string>& names, double x, double y) {
+std::string series_color(const std::vector<std::string>& colors, std::size_t i) {
+  return i < colors.size() && !colors[i].empty() ? colors[i] : color(i);
+}
+
+void draw_legend(std::string& out, const std::vector<std::string>& names, double x, double y,
+                 const std::vector<std::string>& colors) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     const double yy = y + static_cast<double>(i) * 20;
-    out +=
-        fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="14" height="4" fill="{}"/>)", x, yy - 6, color(i));
+    out += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="14" height="4" fill="{}"/>)", x, yy - 6,
+                       series_color(colors, i));
     out += '\n';
     text(out, x + 20, yy, "start", 12, names[i]);
   }
@@ -199,29 +204,32 @@ std::string render_svg(const LinePlot& plot) {
   std::string out;
   open_svg(out, plot.width, plot.height, plot.title);
   draw_axes(out, ax, ay, x0, y0, pw, ph, plot.x_label, plot.y_label, nullptr);
-  std::vector<std::string> names;
+  std::vector<std::string> names, colors;
   for (std::size_t i = 0; i < plot.series.size(); ++i) {
     const auto& s = plot.series[i];
+    const std::string stroke = s.reference ? "#9e9e9e" : color(i);
     names.push_back(s.name);
+    colors.push_back(stroke);
     std::string pts, marks;
     for (auto [x, y] : s.points) {
       if (!drawable(x, plot.log_x) || !drawable(y, plot.log_y)) continue;
       const double px = x0 + ax.fraction(x) * pw, py = y0 + ph - ay.fraction(y) * ph;
       pts += fmt::format("{:.1f},{:.1f} ", px, py);
+      if (s.reference) continue;
       marks += fmt::format(
           R"(<circle cx="{:.1f}" cy="{:.1f}" r="3.5" fill="{}"><title>{}: {} -> {}</title></circle>)", px, py,
-          color(i), xml_escape(s.name), short_number(x), short_number(y));
+          stroke, xml_escape(s.name), short_number(x), short_number(y));
       marks += '\n';
     }
     if (!pts.empty()) {
       pts.pop_back();
-      out +=
-          fmt::format(R"(<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>)", pts, color(i));
+      out += fmt::format(R"(<polyline points="{}" fill="none" stroke="{}" stroke-width="2"{}/>)", pts, stroke,
+                         s.reference ? R"( stroke-dasharray="6 4")" : "");
       out += '\n';
     }
     out += marks;
   }
-  draw_legend(out, names, x0 + pw + 16, y0 + 10);
+  draw_legend(out, names, x0 + pw + 16, y0 + 10, colors);
   out += "</svg>\n";
   return out;
 }
@@ -250,7 +258,22 @@ std::string render_svg(const BarChart& chart) {
   const double bar_w = group_w * 0.7 / static_cast<double>(n_series);
   for (std::size_t g = 0; g < chart.groups.size(); ++g) {
     const double gx = x0 + group_w * static_cast<double>(g);
-    text(out, gx + group_w / 2, y0 + ph + 18, "middle", 11, chart.groups[g].label);
+    // A long label goes on two lines, split at the space nearest its middle, so neighbours never overlap.
+    const std::string& label = chart.groups[g].label;
+    const auto mid = label.size() / 2;
+    const auto before = label.rfind(' ', mid), after = label.find(' ', mid);
+    std::size_t split = std::string::npos;
+    if (label.size() > 14 && (before != std::string::npos || after != std::string::npos)) {
+      split = before == std::string::npos                                 ? after
+              : after == std::string::npos || mid - before <= after - mid ? before
+                                                                          : after;
+    }
+    if (split == std::string::npos) {
+      text(out, gx + group_w / 2, y0 + ph + 18, "middle", 11, label);
+    } else {
+      text(out, gx + group_w / 2, y0 + ph + 16, "middle", 11, label.substr(0, split));
+      text(out, gx + group_w / 2, y0 + ph + 30, "middle", 11, label.substr(split + 1));
+    }
     for (std::size_t s = 0; s < chart.groups[g].values.size() && s < n_series; ++s) {
       const double v = chart.groups[g].values[s];
       if (!drawable(v, chart.log_y)) continue;
@@ -258,13 +281,13 @@ std::string render_svg(const BarChart& chart) {
       const double bx = gx + group_w * 0.15 + bar_w * static_cast<double>(s);
       out += fmt::format(
           R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}"><title>{}: {}</title></rect>)",
-          bx, top, bar_w - 2, y0 + ph - top, color(s),
+          bx, top, bar_w - 2, y0 + ph - top, series_color(chart.series_colors, s),
           xml_escape(s < chart.series_names.size() ? chart.series_names[s] : ""), short_number(v));
       out += '\n';
       text(out, bx + (bar_w - 2) / 2, top - 4, "middle", 10, short_number(v));
     }
   }
-  draw_legend(out, chart.series_names, x0 + pw + 16, y0 + 10);
+  draw_legend(out, chart.series_names, x0 + pw + 16, y0 + 10, chart.series_colors);
   out += "</svg>\n";
   return out;
 }

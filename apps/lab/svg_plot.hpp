@@ -12,6 +12,7 @@ namespace waitless::lab {
 struct PlotSeries {
   std::string name;
   std::vector<std::pair<double, double>> points;  // (x, y), in x order
+  bool reference = false;  // a computed line (a limit), drawn dashed and grey, without point marks
 };
 
 struct LinePlot {
@@ -21,7 +22,7 @@ struct LinePlot {
   bool log_x = false;
   bool log_y = false;
   std::vector<PlotSeries> series;
-  int width = 720;
+  int width = 760;
   int height = 420;
 };
 
@@ -33,10 +34,11 @@ struct BarGroup {
 struct BarChart {
   std::string title;
   std::string y_label;
-  std::vector<std::string> series_names;  // e.g. {"measured", "physical limit"}
+  std::vector<std::string> series_names;   // e.g. {"measured", "physical limit"}
+  std::vector<std::string> series_colors;  // optional, per series ("#999"); default: the palette
   std::vector<BarGroup> groups;
   bool log_y = false;
-  int width = 720;
+  int width = 760;
   int height = 420;
 };
 

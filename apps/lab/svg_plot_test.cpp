@@ -61,6 +61,25 @@ TEST(LabSvg, LinePlotHasOnePolylinePerSeriesAndAMarkPerPoint) {
   EXPECT_NE(svg.find(">loop</text>"), std::string::npos);
 }
 
+TEST(LabSvg, ReferenceSeriesIsDashedWithoutMarks) {
+  LinePlot p;
+  p.series = {{"measured", {{1, 1}, {2, 2}}}, {"limit", {{1, 2}, {2, 4}}, true}};
+  const std::string svg = render_svg(p);
+  EXPECT_EQ(count(svg, "<circle"), 2u);
+  EXPECT_EQ(count(svg, "stroke-dasharray"), 1u);
+  EXPECT_NE(svg.find(">limit</text>"), std::string::npos);
+}
+
+TEST(LabSvg, LongBarLabelsWrapOntoTwoLines) {
+  BarChart c;
+  c.series_names = {"v"};
+  c.groups = {{"event loop + cpu pool", {1}}, {"short", {2}}};
+  const std::string svg = render_svg(c);
+  EXPECT_NE(svg.find(">event loop</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">+ cpu pool</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">short</text>"), std::string::npos);
+}
+
 TEST(LabSvg, UndrawablePointsAreSkipped) {
   LinePlot p;
   p.log_x = true;
