@@ -13,9 +13,6 @@ namespace waitless::apps {
 Runner define_lab(CLI::App& cmd) {
   auto o = std::make_shared<lab::LabOptions>();
   auto only = std::make_shared<std::vector<std::string>>();
-  cmd.description(
-      "Runs the same I/O-bound workload on a thread-per-connection server and on the event loop (each in a "
-      "child process), drives the load itself, prints tables and writes SVG plots and an HTML report.");
   cmd.add_flag("--quick", o->quick, "few points, short runs: under a minute");
   cmd.add_option("--out", o->out_dir, "folder for the report")->capture_default_str();
   cmd.add_option("--io-ms", o->io_ms, "I/O wait per request in the sweeps, ms")
