@@ -78,7 +78,8 @@ class LoopSignals {
           on_readable();
         }) {
     sigemptyset(&mask_);
-    watcher_.unref();  // the Signal handles keep the loop alive (or not, when unref'd), not this
+    watcher_.unref();          // the Signal handles keep the loop alive (or not, when unref'd), not this
+    watcher_.mark_internal();  // and only they count in Loop::handle_count()
   }
   ~LoopSignals() {
     if (alive_) *alive_ = false;

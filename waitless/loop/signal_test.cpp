@@ -93,6 +93,21 @@ TEST(Signal, EveryHandleForTheSignalIsCalledOnce) {
   expect_empty(loop);
 }
 
+// The loop's signalfd watcher is internal: handle_count() reports the Signal handles users made, only.
+TEST(Signal, HandleCountShowsOnlyTheSignalHandles) {
+  Loop loop;
+  {
+    Signal a(loop), b(loop);
+    ASSERT_FALSE(a.start(SIGUSR1, [](int) {}));
+    EXPECT_EQ(loop.handle_count(), 2u);  // a (started) and b (not started), not the signalfd watcher
+    ASSERT_FALSE(b.start(SIGUSR2, [](int) {}));
+    EXPECT_EQ(loop.handle_count(), 2u);
+    EXPECT_FALSE(a.stop());
+    EXPECT_FALSE(b.stop());
+  }
+  expect_empty(loop);
+}
+
 TEST(Signal, StoppedHandleIsNotCalled) {
   Loop loop;
   int a_calls = 0, b_calls = 0;

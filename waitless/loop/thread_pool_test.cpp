@@ -43,6 +43,87 @@ TEST(ThreadPool, SubmitCallsBackOnTheLoop) {
   expect_empty(loop);
 }
 
+// The bound holds for the callback face too: past threads + max_queue outstanding jobs, submit() answers
+// Error::queue_full at once and on_done is never called for that job.
+TEST(ThreadPool, SubmitPastTheBoundIsRefusedAtOnce) {
+  Loop loop;
+  ThreadPool pool("bound", 1, 1);
+  std::binary_semaphore started(0);
+  std::latch release(1);
+  int done = 0;
+  auto on_done = [&](Result<int> r, std::exception_ptr) {
+    EXPECT_TRUE(r.ok());
+    ++done;
+  };
+  ASSERT_FALSE(pool.submit(
+      loop,
+      [&] {
+        started.release();
+        release.wait();
+        return 1;
+      },
+      on_done));
+  started.acquire();  // the only thread is busy
+  ASSERT_FALSE(pool.submit(
+      loop, [] { return 2; }, on_done));  // the one queue slot
+  EXPECT_EQ(pool.submit(
+                loop, [] { return 3; }, on_done),
+            Error::queue_full);
+  ThreadPoolMetrics m = pool.metrics();
+  EXPECT_EQ(m.busy_threads, 1u);
+  EXPECT_EQ(m.queue_depth, 1u);
+  EXPECT_EQ(m.rejected, 1u);
+  EXPECT_EQ(loop.pending_requests(), 2u);  // the refused job holds nothing
+  release.count_down();
+  loop.run();
+  EXPECT_EQ(done, 2);
+  EXPECT_EQ(pool.metrics().completed, 2u);
+  expect_empty(loop);
+}
+
+// A pool destroyed with jobs still queued completes them with Error::closed on their loop; the running
+// one finishes and is delivered.
+TEST(ThreadPool, DestroyingThePoolClosesQueuedSubmissions) {
+  Loop loop;
+  auto* pool = new ThreadPool("close", 1);
+  std::binary_semaphore started(0);
+  std::latch release(1);
+  std::optional<Result<int>> running, queued;
+  std::atomic<bool> queued_ran{false};
+  ASSERT_FALSE(pool->submit(
+      loop,
+      [&] {
+        started.release();
+        release.wait();
+        return 1;
+      },
+      [&](Result<int> r, std::exception_ptr) { running = r; }));
+  started.acquire();
+  ASSERT_FALSE(pool->submit(
+      loop,
+      [&] {
+        queued_ran = true;
+        return 2;
+      },
+      [&](Result<int> r, std::exception_ptr) { queued = r; }));
+  std::thread destroyer([pool] { delete pool; });
+  // The destructor takes the queue first, then joins the busy worker; members stay usable until it returns.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (pool->metrics().queue_depth != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(pool->metrics().queue_depth, 0u);
+  release.count_down();
+  destroyer.join();
+  loop.run();
+  ASSERT_TRUE(running.has_value());
+  EXPECT_EQ(running->value(), 1);
+  ASSERT_TRUE(queued.has_value());
+  EXPECT_EQ(queued->error(), make_error_code(Error::closed));
+  EXPECT_FALSE(queued_ran);
+  expect_empty(loop);
+}
+
 TEST(ThreadPool, DefaultPoolsHaveSeparateSizes) {
   EXPECT_EQ(pools::fs().name(), "fs");
   EXPECT_EQ(pools::fs().threads(), 4u);

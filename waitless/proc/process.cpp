@@ -474,6 +474,7 @@ Result<std::unique_ptr<Process>> Process::spawn(Loop& loop, Options options) {
   bool use_pidfd = pidfd_supported();
   if (!use_pidfd) {
     p->sigchld_.emplace(loop);
+    p->sigchld_->mark_internal();  // the Process is the handle users see
     if (std::error_code ec = p->sigchld_->start(SIGCHLD, [raw = p.get()](int) { raw->check_exit(); })) {
       close_all(child_fds);
       return ec;
@@ -510,7 +511,8 @@ Result<std::unique_ptr<Process>> Process::spawn(Loop& loop, Options options) {
 
 std::error_code Process::watch_exit() noexcept {
   exit_watcher_.emplace(loop(), pidfd_, [this](unsigned) { check_exit(); });
-  exit_watcher_->unref();  // the Process's own active state keeps the loop alive (or not, if unref'd)
+  exit_watcher_->unref();          // the Process's own active state keeps the loop alive (or not, if unref'd)
+  exit_watcher_->mark_internal();  // and only the Process counts in Loop::handle_count()
   return exit_watcher_->start(io::readable);
 }
 

@@ -386,6 +386,21 @@ TEST(Process, ClosedProcessCompletesWaitersWithClosed) {
   expect_empty(loop);
 }
 
+// The pidfd watcher is internal: handle_count() reports the Process, the handle users made, only.
+TEST(Process, HandleCountShowsOnlyTheProcess) {
+  Loop loop;
+  {
+    auto p = Process::spawn(loop, {.file = "true"});
+    ASSERT_TRUE(p.ok()) << p.error().message();
+    EXPECT_EQ(loop.handle_count(), 1u);
+    Result<ExitStatus> st = run_bounded(loop, wait_for(**p));
+    ASSERT_TRUE(st.ok()) << st.error().message();
+    EXPECT_EQ(st->exit_code, 0);
+    EXPECT_EQ(loop.handle_count(), 1u);  // until destroyed
+  }
+  expect_empty(loop);
+}
+
 TEST(Process, ManyWaitersAllResume) {
   Loop loop;
   int resumed = 0;
@@ -423,6 +438,8 @@ TEST(ProcessDeathTest, SigchldFallbackSeesTheExit) {
           sigset_t mask;  // the fallback is in use: SIGCHLD is watched, so blocked
           pthread_sigmask(SIG_BLOCK, nullptr, &mask);
           if (sigismember(&mask, SIGCHLD) != 1) std::_Exit(5);
+          // The two Processes only: not their SIGCHLD handles, nor the loop's signalfd watcher.
+          if (loop.handle_count() != 2) std::_Exit(6);
           (*a)->on_exit([&](const Result<ExitStatus>& st) {
             code = st.ok() ? st->exit_code : -1;
             (void)(*b)->kill(SIGKILL);
