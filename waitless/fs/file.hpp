@@ -1,7 +1,7 @@
 // Async file system: every call runs its syscalls on pools::fs() and resumes the awaiting task on its loop
 // with a Result. Failures are errno values (errno_code: ENOENT, EACCES, ENOTDIR, EISDIR...), never
 // exceptions; Error::queue_full if the fs pool is saturated, Error::cancelled if the awaiting task was
-// cancelled before the work started (work that started finishes and is delivered: see thread_pool.hpp).
+// cancelled before the work started (work that started finishes and is delivered: see async/pool_run.hpp).
 //
 //   Result<std::string> text = co_await fs::read_file("config.json");
 //   if (!text) log::warn("no config: {}", text.error().message());
