@@ -25,8 +25,26 @@ struct LoadGenerator::Shared {
   std::string request;
   uint64_t per_connection = 0;
   bool timed = false;
+  // Timed runs measure a window that opens once every connection has had one answer (or at the warm-up
+  // limit): before that, a burst of thousands of first requests (and, for the threads server, thousands of
+  // thread starts) would be measured instead of the steady state. No request leaves after the window's
+  // end, no response after it counts.
+  Duration window{};
+  bool window_open = false;
+  std::size_t streams = 0, warmed = 0;
+  int64_t warmup_deadline_ns = 0;
   int64_t start_ns = 0;
-  int64_t deadline_ns = 0;  // timed runs: no request leaves after it, no response after it counts
+  int64_t deadline_ns = 0;
+
+  void open_window(int64_t t) {
+    window_open = true;
+    start_ns = t;
+    deadline_ns = t + window.count();
+  }
+  // A connection's first answer (or its failure) arrived at t.
+  void warm_up(int64_t t) {
+    if (++warmed >= streams && !window_open) open_window(t);
+  }
   int64_t last_response_ns = 0;
   uint64_t planned = 0;  // count-based runs: requests in all
   RunResult result;
@@ -79,10 +97,11 @@ Task<std::size_t> LoadGenerator::connect(std::size_t total, unsigned parallel) {
 
 Task<> LoadGenerator::drive(net::TcpStream& stream, Shared& sh) {
   std::string in;
+  bool warm = false;
   for (uint64_t sent = 0;; ++sent) {
     if (sh.per_connection && sent >= sh.per_connection) break;
     const int64_t t0 = now_ns();
-    if (sh.timed && t0 >= sh.deadline_ns) break;
+    if (sh.timed && sh.window_open && t0 >= sh.deadline_ns) break;
     if (!stream.write(std::string_view(sh.request)) && stream.error()) {
       ++sh.result.errors;
       break;
@@ -107,7 +126,12 @@ Task<> LoadGenerator::drive(net::TcpStream& stream, Shared& sh) {
       break;
     }
     const int64_t t1 = now_ns();
-    if (!sh.timed || t1 <= sh.deadline_ns) {
+    if (sh.timed && !warm) {
+      warm = true;
+      sh.warm_up(t1);
+    }
+    if (sh.timed && !sh.window_open && t1 >= sh.warmup_deadline_ns) sh.open_window(t1);
+    if (!sh.timed || (sh.window_open && t1 >= sh.start_ns && t1 <= sh.deadline_ns)) {
       ++sh.result.completed;
       sh.result.latency.record(static_cast<uint64_t>(t1 - t0));
       if (head.status < 200 || head.status > 299) ++sh.result.non_2xx;
@@ -118,6 +142,7 @@ Task<> LoadGenerator::drive(net::TcpStream& stream, Shared& sh) {
       break;
     }
   }
+  if (sh.timed && !warm) sh.warm_up(now_ns());  // failed before its first answer: nothing to wait for
 }
 
 Task<RunResult> LoadGenerator::run(RunSpec spec) {
@@ -128,9 +153,12 @@ Task<RunResult> LoadGenerator::run(RunSpec spec) {
   sh.per_connection = spec.requests_per_connection;
   sh.timed = spec.duration > Duration::zero();
   sh.planned = sh.per_connection * streams_.size();
-  sh.start_ns = now_ns();
-  sh.deadline_ns = sh.start_ns + spec.duration.count();
-  sh.last_response_ns = sh.start_ns;
+  sh.window = spec.duration;
+  sh.streams = streams_.size();
+  const int64_t begin_ns = now_ns();
+  sh.warmup_deadline_ns = begin_ns + spec.warmup_limit.count();
+  sh.start_ns = begin_ns;
+  sh.last_response_ns = begin_ns;
 
   Timer ticker(loop_);
   if (spec.on_progress) {
@@ -138,7 +166,7 @@ Task<RunResult> LoadGenerator::run(RunSpec spec) {
         std::chrono::milliseconds(100),
         [&] {
           double f = 0;
-          if (sh.timed) {
+          if (sh.timed && sh.window_open) {
             f = static_cast<double>(now_ns() - sh.start_ns) / static_cast<double>(spec.duration.count());
           } else if (sh.planned) {
             f = static_cast<double>(sh.result.completed + sh.result.errors) / static_cast<double>(sh.planned);
@@ -151,7 +179,7 @@ Task<RunResult> LoadGenerator::run(RunSpec spec) {
   drivers.reserve(streams_.size());
   for (auto& s : streams_) drivers.push_back(drive(*s, sh));
   // Unbounded count-based runs get the grace alone as their bound.
-  const Duration bound = (sh.timed ? spec.duration : Duration::zero()) + spec.grace;
+  const Duration bound = (sh.timed ? spec.warmup_limit + spec.duration : Duration::zero()) + spec.grace;
   auto all = when_all(std::move(drivers));
   const Result<void> finished = co_await with_timeout(std::move(all), bound);
   ticker.close();
@@ -159,7 +187,7 @@ Task<RunResult> LoadGenerator::run(RunSpec spec) {
     // Requests still in flight were abandoned (their reads cancelled, counted as errors above).
     std::erase_if(streams_, [](const auto& s) { return s->is_closing(); });
   }
-  sh.result.seconds = sh.timed ? static_cast<double>(spec.duration.count()) / 1e9
+  sh.result.seconds = sh.timed ? (sh.window_open ? static_cast<double>(spec.duration.count()) / 1e9 : 0)
                                : static_cast<double>(sh.last_response_ns - sh.start_ns) / 1e9;
   co_return std::move(sh.result);
 }

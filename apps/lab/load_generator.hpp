@@ -4,7 +4,9 @@
 //
 // Connections are opened a bounded number at a time (a SYN burst of 10 000 would overflow the listen
 // backlog and cost 1 s retransmits), and stay open between runs: the memory sweep grows them step by step.
-// A run is bounded: a timed run stops sending at its deadline, and every run gives up on what is still
+// A timed run measures a window that opens once every connection has had one answer (a warm-up), so a
+// first burst of thousands of requests is not taken for the steady state. A run is bounded: a timed run
+// stops sending at the window's end, and every run gives up on what is still
 // in flight `grace` after it should have ended (those requests count as errors, their connections close).
 #pragma once
 #include <cstdint>
@@ -22,6 +24,8 @@ namespace waitless::lab {
 struct RunSpec {
   uint64_t requests_per_connection = 0;  // 0: until `duration` ends
   Duration duration = Duration::zero();  // 0: until every connection sent its requests
+  // Timed runs: the window opens once every connection has had its first answer, or after this.
+  Duration warmup_limit = std::chrono::seconds(20);
   Duration grace = std::chrono::seconds(30);
   std::string target = "/work";
   // Called about every 100 ms with the fraction done (time or requests).

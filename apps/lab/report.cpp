@@ -90,7 +90,8 @@ struct Table {
 std::string sweep_caption(const LabResults& r) {
   return fmt::format(
       "Throughput and latency vs concurrency: each request waits {} ms (I/O) and computes {} ms "
-      "(CPU); {} s per point; keep-alive, one request at a time per connection",
+      "(CPU); keep-alive, one request at a time per connection; {} s measured per point, after every "
+      "connection has had one answer",
       short_number(r.options.io_ms), short_number(r.options.cpu_ms),
       short_number(r.options.seconds_per_point));
 }
