@@ -19,6 +19,8 @@ run() {
 }
 # loop_bench pins itself: single-threaded lines on CPU 0, cross-thread lines free to use every core.
 run "$BUILD/loop_bench" 5
+run "$BUILD/router_bench" 7
+run "$BUILD/json_bench" 3
 for b in bench/*_bench.sh; do
   [ -e "$b" ] || continue
   run bash "$b" "$BUILD"
