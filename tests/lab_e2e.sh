@@ -79,6 +79,8 @@ for s in r["scenario"]:
     assert s["limit_s"] > 0 and s["measured_s"] > 0, s
     # Nothing beats its physical limit (a measurement below it would be a broken clock or a skipped wait).
     assert s["measured_s"] >= s["limit_s"] * 0.97, s
+    # The CPU part is real work, not a sleep: the server spent about 100 x 5 ms of CPU (kernel ticks of 10 ms).
+    assert s["server_cpu_s"] >= 0.35, s
 seq = r["scenario"][0]
 assert abs(seq["limit_s"] - 10.0) < 1e-6, seq
 for db in r["db"]:

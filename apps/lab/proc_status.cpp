@@ -5,6 +5,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 namespace waitless::lab {
 namespace {
 
@@ -40,6 +42,44 @@ std::optional<ProcStatus> parse_proc_status(std::string_view text) {
   s.hwm_kib = field(text, "VmHWM").value_or(*rss);
   s.threads = static_cast<unsigned>(*threads);
   return s;
+}
+
+std::optional<uint64_t> parse_proc_stat_cpu_ticks(std::string_view text) {
+  const auto paren = text.rfind(')');
+  if (paren == std::string_view::npos) return std::nullopt;
+  std::string_view rest = text.substr(paren + 1);
+  // After the name: state is field 3, utime field 14, stime field 15.
+  uint64_t utime = 0, stime = 0;
+  for (int field = 3; field <= 15; ++field) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    const auto end = rest.find(' ');
+    const std::string_view word = rest.substr(0, end);
+    if (word.empty()) return std::nullopt;
+    if (field == 14 || field == 15) {
+      uint64_t v = 0;
+      auto [p, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
+      if (ec != std::errc() || p != word.data() + word.size()) return std::nullopt;
+      (field == 14 ? utime : stime) = v;
+    }
+    if (end == std::string_view::npos) {
+      if (field != 15) return std::nullopt;
+      break;
+    }
+    rest.remove_prefix(end);
+  }
+  return utime + stime;
+}
+
+std::optional<double> read_cpu_seconds(pid_t pid) {
+  const std::string path = pid == 0 ? "/proc/self/stat" : "/proc/" + std::to_string(pid) + "/stat";
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto ticks = parse_proc_stat_cpu_ticks(ss.str());
+  const long hz = sysconf(_SC_CLK_TCK);
+  if (!ticks || hz <= 0) return std::nullopt;
+  return static_cast<double>(*ticks) / static_cast<double>(hz);
 }
 
 std::optional<ProcStatus> read_proc_status(pid_t pid) {

@@ -19,4 +19,11 @@ std::optional<ProcStatus> parse_proc_status(std::string_view text);
 // Reads /proc/<pid>/status (pid 0: this process).
 std::optional<ProcStatus> read_proc_status(pid_t pid);
 
+// CPU time (user + system, every thread) from the text of /proc/<pid>/stat, in clock ticks; nullopt if
+// malformed. The command name (field 2) may hold spaces and parentheses: fields are counted after its
+// last ')'.
+std::optional<uint64_t> parse_proc_stat_cpu_ticks(std::string_view text);
+// The CPU seconds a process has used so far (pid 0: this process).
+std::optional<double> read_cpu_seconds(pid_t pid);
+
 }  // namespace waitless::lab

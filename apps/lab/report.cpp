@@ -136,15 +136,16 @@ std::string scenario_caption(const LabResults& r) {
 }
 
 Table scenario_table(const LabResults& r) {
-  Table t{{"how", "measured s", "limit s", "measured / limit", "limit =", "what ran"}, {}};
+  Table t{{"how", "measured s", "limit s", "measured / limit", "server CPU s", "limit =", "what ran"}, {}};
   for (const auto& s : r.scenario) {
     if (!s.error.empty() && s.completed == 0) {
       t.rows.push_back(
-          {s.name, "failed: " + s.error, fmt::format("{:.3f}", s.limit_s), "", s.limit_why, s.how});
+          {s.name, "failed: " + s.error, fmt::format("{:.3f}", s.limit_s), "", "", s.limit_why, s.how});
       continue;
     }
     t.rows.push_back({s.name, fmt::format("{:.3f}", s.measured_s), fmt::format("{:.3f}", s.limit_s),
-                      s.limit_s > 0 ? fmt::format("{:.2f}", s.measured_s / s.limit_s) : "-", s.limit_why,
+                      s.limit_s > 0 ? fmt::format("{:.2f}", s.measured_s / s.limit_s) : "-",
+                      fmt::format("{:.2f}", s.server_cpu_s), s.limit_why,
                       s.how + (s.error.empty() ? "" : " (" + s.error + ")")});
   }
   return t;
@@ -215,10 +216,10 @@ std::string render_json(const LabResults& r) {
   for (std::size_t i = 0; i < r.scenario.size(); ++i) {
     const auto& s = r.scenario[i];
     out += fmt::format(
-        "    {{\"name\": {}, \"measured_s\": {}, \"limit_s\": {}, \"completed\": {}, \"errors\": {}, "
-        "\"error\": {}}}{}\n",
-        json_string(s.name), json_number(s.measured_s), json_number(s.limit_s), s.completed, s.errors,
-        json_string(s.error), i + 1 < r.scenario.size() ? "," : "");
+        "    {{\"name\": {}, \"measured_s\": {}, \"limit_s\": {}, \"server_cpu_s\": {}, \"completed\": {}, "
+        "\"errors\": {}, \"error\": {}}}{}\n",
+        json_string(s.name), json_number(s.measured_s), json_number(s.limit_s), json_number(s.server_cpu_s),
+        s.completed, s.errors, json_string(s.error), i + 1 < r.scenario.size() ? "," : "");
   }
   out += "  ],\n  \"db\": [\n";
   for (std::size_t i = 0; i < r.db.size(); ++i) {
@@ -355,8 +356,8 @@ std::string render_html(const LabResults& r) {
   if (!r.scenario.empty()) {
     out += "<h2>The seeds' scenario</h2>\n<p>" + xml_escape(scenario_caption(r)) +
            ". The physical limit is what the parameters allow: the waits overlap, the CPU parts cannot (one "
-           "core "
-           "for one loop, all cores for threads or the cpu pool).</p>\n";
+           "core for one loop, all cores for threads or the cpu pool). The server's CPU time beside the wall "
+           "time shows when a server could not get its cores (a busy machine).</p>\n";
     out += "<img src=\"scenario.svg\" alt=\"scenario: measured vs limit\">\n" + scenario_table(r).html();
   }
   if (!r.db.empty()) {

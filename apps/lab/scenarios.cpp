@@ -145,7 +145,10 @@ ScenarioRow http_row(const LabContext& ctx, ServerMode mode, unsigned connection
   spec.requests_per_connection = per_connection;
   spec.grace = std::chrono::seconds(60);
   spec.on_progress = [&](double f) { ctx.progress->update(f); };
+  const auto cpu_before = read_cpu_seconds(server->pid());
   const RunResult r = run(gen.run(std::move(spec)), *ctx.loop);
+  const auto cpu_after = read_cpu_seconds(server->pid());
+  if (cpu_before && cpu_after) row.server_cpu_s = *cpu_after - *cpu_before;
   row.measured_s = r.seconds;
   row.completed = r.completed;
   row.errors = r.errors;
@@ -215,10 +218,13 @@ std::vector<ScenarioRow> run_seeds_scenario(const LabContext& ctx) {
   {
     uint64_t done = 0, sink = 0;
     const uint64_t rounds = rounds_for_ms(o.scenario_cpu_ms, ctx.rounds_per_ms);
+    const auto cpu_before = read_cpu_seconds(0);
     const auto t0 = std::chrono::steady_clock::now();
     run(in_process_requests(n, from_ms(o.scenario_io_ms), rounds, done, sink), *ctx.loop);
     tasks.measured_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     tasks.completed = done;
+    const auto cpu_after = read_cpu_seconds(0);
+    if (cpu_before && cpu_after) tasks.server_cpu_s = *cpu_after - *cpu_before;
     if (done != n || sink == 0) tasks.error = std::to_string(n - done) + " tasks did not finish";
   }
   add(std::move(tasks), "tasks on one loop", N + " coroutines in this process, no sockets", one_core,

@@ -51,6 +51,9 @@ struct ScenarioRow {
   std::string limit_why;  // how the limit is computed
   uint64_t completed = 0;
   uint64_t errors = 0;
+  // CPU the server used during the run (the lab process for in-process tasks): next to the wall time,
+  // it tells a slow server from one that could not get a core on a busy machine.
+  double server_cpu_s = 0;
   std::string error;
 };
 
