@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 
 #include "apps/lab/svg_plot.hpp"
@@ -91,14 +93,28 @@ std::string sweep_caption(const LabResults& r) {
   return fmt::format(
       "Throughput and latency vs concurrency: each request waits {} ms (I/O) and computes {} ms "
       "(CPU); keep-alive, one request at a time per connection; {} s measured per point, after every "
-      "connection has had one answer",
+      "connection has had one answer; limit = min(connections / (io + cpu), cores / cpu), one core for "
+      "the event loop alone",
       short_number(r.options.io_ms), short_number(r.options.cpu_ms),
       short_number(r.options.seconds_per_point));
 }
 
+// What `connections` connections allow a server: one request per (io + cpu) each while the waits overlap,
+// and at most cores / cpu requests a second (1 / cpu for one loop that computes inline).
+double throughput_limit(const LabResults& r, ServerMode mode, std::size_t connections) {
+  const double per_request_s = (r.options.io_ms + r.options.cpu_ms) / 1e3;
+  double limit = per_request_s > 0 ? static_cast<double>(connections) / per_request_s
+                                   : std::numeric_limits<double>::infinity();
+  if (r.options.cpu_ms > 0) {
+    const double cores = mode == ServerMode::loop ? 1.0 : static_cast<double>(r.cores);
+    limit = std::min(limit, cores * 1e3 / r.options.cpu_ms);
+  }
+  return limit;
+}
+
 Table sweep_table(const LabResults& r) {
-  Table t{{"server", "connections", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "server threads",
-           "server RSS MiB"},
+  Table t{{"server", "connections", "req/s", "limit req/s", "p50 ms", "p99 ms", "max ms", "errors",
+           "server threads", "server RSS MiB"},
           {}};
   for (const auto& p : r.sweep) {
     if (!p.error.empty()) {
@@ -106,6 +122,7 @@ Table sweep_table(const LabResults& r) {
       continue;
     }
     t.rows.push_back({mode_title(p.mode), std::to_string(p.open), fmt::format("{:.0f}", p.run.throughput()),
+                      short_number(throughput_limit(r, p.mode, p.open)),
                       fmt::format("{:.2f}", ms(p.run.latency.percentile(50))),
                       fmt::format("{:.2f}", ms(p.run.latency.percentile(99))),
                       fmt::format("{:.2f}", ms(p.run.latency.max())),
@@ -239,8 +256,13 @@ std::string render_json(const LabResults& r) {
 std::vector<std::pair<std::string, std::string>> render_plots(const LabResults& r) {
   std::vector<std::pair<std::string, std::string>> plots;
   if (!r.sweep.empty()) {
-    LinePlot tput{
-        "Throughput vs concurrency", "connections (log scale)", "requests per second", true, false, {}};
+    // Log scales on both axes: from one connection to thousands, throughput spans decades.
+    LinePlot tput{"Throughput vs concurrency",
+                  "connections (log scale)",
+                  "requests per second (log scale)",
+                  true,
+                  true,
+                  {}};
     LinePlot p99{"p99 latency vs concurrency",
                  "connections (log scale)",
                  "p99 latency, ms (log scale)",
@@ -259,12 +281,15 @@ std::vector<std::pair<std::string, std::string>> render_plots(const LabResults& 
         p99.series.push_back(std::move(b));
       }
     }
-    // What the waits alone allow: each connection completes one request per (io + cpu). The CPU caps it
-    // lower (1000 / cpu_ms per core), and the table says where each server met its cap.
+    // The limit: each connection completes one request per (io + cpu) while the waits overlap, and no
+    // server computes more than cores / cpu requests a second (one loop alone: 1 / cpu).
     const double per_request_s = (r.options.io_ms + r.options.cpu_ms) / 1e3;
     if (per_request_s > 0) {
-      PlotSeries limit{"limit: connections / (io + cpu)", {}, true};
-      for (unsigned c : r.options.concurrency) limit.points.emplace_back(c, c / per_request_s);
+      const double cpu_cap =
+          r.options.cpu_ms > 0 ? r.cores * 1e3 / r.options.cpu_ms : std::numeric_limits<double>::infinity();
+      PlotSeries limit{"limit (all cores)", {}, true};
+      for (unsigned c : r.options.concurrency)
+        limit.points.emplace_back(c, std::min(c / per_request_s, cpu_cap));
       tput.series.push_back(std::move(limit));
     }
     plots.emplace_back("throughput.svg", render_svg(tput));
