@@ -1,5 +1,6 @@
 // `waitless lab-server`: one of the lab's servers in a process of its own, so that its RSS and thread
 // count are its own. Started by the lab; dies with it (PR_SET_PDEATHSIG).
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -46,6 +47,8 @@ int serve_threads(const LabServerOptions& o, uint64_t rounds) {
     std::fprintf(stderr, "lab-server (threads): %llu connections refused (no thread could be created)\n",
                  static_cast<unsigned long long>(server.refused()));
   }
+  // serve() also returns when the listening socket fails: wake the signal thread so it can be joined.
+  pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();
   return 0;
 }
