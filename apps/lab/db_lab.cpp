@@ -179,7 +179,10 @@ std::vector<DbRow> run_db(const LabContext& ctx) {
         int items_seen = 0;
         for (int64_t id : ids) {
           const int n = run_query(items.get(), id, sink);
-          if (n < 0) return false;
+          if (n < 0) {
+            rows[2].error = "query: " + last_error(db.get());
+            return false;
+          }
           items_seen += n;
           ++rows[2].queries;
         }
