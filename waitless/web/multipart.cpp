@@ -99,6 +99,7 @@ MultipartParser::MultipartParser(std::string_view boundary, MultipartLimits limi
   // The body is read as if it began with CRLF: the first delimiter may then open the body as
   // "--boundary" (RFC 2046 allows it without a preceding CRLF), and everything before it is preamble.
   match_ = 2;
+  virtual_crlf_ = true;
 }
 
 void MultipartParser::feed(std::string_view chunk) {
@@ -125,6 +126,8 @@ MultipartEvent MultipartParser::fail(MultipartError e) {
 // A held-back prefix that turns out not to be a delimiter is returned as data, as a view into delimiter_
 // (those bytes were exactly the delimiter's first bytes). The delimiter holds a CR only at its start
 // (bchars exclude CR), so after a mismatch a new delimiter can only begin at the mismatching byte.
+// When virtual_crlf_ is set, the first two held-back bytes are a CRLF that is no data (the CRLF the body is
+// read as starting with, or the blank line ending a part's headers): dropped on a mismatch.
 MultipartParser::ScanResult MultipartParser::scan(std::string_view& data) {
   const std::string_view d = delimiter_;
   if (match_ > 0) {
@@ -135,15 +138,20 @@ MultipartParser::ScanResult MultipartParser::scan(std::string_view& data) {
     pos_ += i;
     if (i == want) {
       match_ = 0;
+      virtual_crlf_ = false;
       return ScanResult::delimiter;
     }
     if (i == avail) {
       match_ += i;
       return ScanResult::need_more;
     }
-    data = d.substr(0, match_ + i);
+    const std::size_t held = match_ + i, skip = virtual_crlf_ ? 2 : 0;
     match_ = 0;
-    return ScanResult::data;
+    virtual_crlf_ = false;
+    if (held > skip) {
+      data = d.substr(skip, held - skip);
+      return ScanResult::data;
+    }
   }
   if (pos_ == in_.size()) return ScanResult::need_more;
   const std::size_t start = pos_;
@@ -260,15 +268,27 @@ MultipartEvent MultipartParser::header_bytes() {
     if (head_.size() == limits_.max_header_size) return fail(MultipartError::header_too_large);
     const char c = in_[pos_++];
     head_.push_back(c);
-    if (c != '\n') continue;
     const std::string_view h = head_;
+    // A delimiter inside the header block (at its start, after the delimiter line's CRLF, or after a
+    // header line's CRLF) ends the part before its headers ended: refused, as a reader splitting the
+    // whole body on delimiters would see a part cut short where this one sees header lines.
+    if (c == delimiter_.back() &&
+        ((h.size() + 2 == delimiter_.size() && delimiter_.ends_with(h)) || h.ends_with(delimiter_))) {
+      return fail(MultipartError::bad_part_headers);
+    }
+    if (c != '\n') continue;
     if (h == "\r\n" || h.ends_with("\r\n\r\n")) {
       if (auto ec = parse_headers()) {
         state_ = State::failed;
         error_ = ec;
         return {MultipartEvent::error, {}, error_};
       }
+      // The blank line's CRLF may also begin a delimiter: RFC 2046 makes a part's body optional
+      // (body-part := MIME-part-headers [CRLF *OCTET]), so "headers CRLF CRLF --boundary" is a part
+      // without a body, as a reader splitting the whole body on delimiters sees it.
       state_ = State::data;
+      match_ = 2;
+      virtual_crlf_ = true;
       part_size_ = 0;
       return {MultipartEvent::part_begin, {}, {}};
     }

@@ -130,9 +130,10 @@ class MultipartParser {
   std::string values_;     // the part's name and filename when they held quoted-pairs
   std::vector<http::Header> header_lines_;
   MultipartPart part_;
-  std::string_view in_;    // the current chunk
-  std::size_t pos_ = 0;    // consumed bytes of in_
-  std::size_t match_ = 0;  // bytes of delimiter_ matched at the end of the previous chunks (held back)
+  std::string_view in_;        // the current chunk
+  std::size_t pos_ = 0;        // consumed bytes of in_
+  std::size_t match_ = 0;      // bytes of delimiter_ matched at the end of the previous chunks (held back)
+  bool virtual_crlf_ = false;  // the first 2 held-back bytes are no data (see scan())
   uint64_t part_size_ = 0;
   std::size_t parts_ = 0;
   State state_ = State::preamble;

@@ -135,6 +135,15 @@ TEST(Multipart, PreambleEpiloguePaddingAndEmptyFilename) {
       "\r\n"
       "\r\n--b0undary--epilogue \x01 anything");
   EXPECT_EQ(r.log, "begin(f,file:,)data()end;done");
+  // A part without a body: the blank line's CRLF is also the next delimiter's (RFC 2046 body-part :=
+  // MIME-part-headers [CRLF *OCTET]); a lone CRLF after the headers is the blank line, not data.
+  const std::string cd = "Content-Disposition: form-data; name=\"a\"\r\n";
+  EXPECT_EQ(run_whole("--b0undary\r\n" + cd + "\r\n--b0undary--").log, "begin(a,field,)data()end;done");
+  EXPECT_EQ(run_whole("--b0undary\r\n" + cd + "\r\n\r\n--b0undary--").log, "begin(a,field,)data()end;done");
+  EXPECT_EQ(run_whole("--b0undary\r\n" + cd + "\r\n\r\n\r\n--b0undary--").log,
+            "begin(a,field,)data(\r\n)end;done");
+  EXPECT_EQ(run_whole("--b0undary\r\n" + cd + "\r\n--b0undarX\r\n--b0undary--").log,
+            "begin(a,field,)data(--b0undarX)end;done");
   // An empty form is accepted; a delimiter opening the body needs no CRLF.
   EXPECT_EQ(run_whole("--b0undary--").log, "done");
   EXPECT_EQ(run_whole("\r\n--b0undary--").log, "done");
@@ -206,6 +215,11 @@ TEST(Multipart, MalformedInput) {
   EXPECT_EQ(headers(cd + "X-CR: a\rb\r\n"), MultipartError::bad_part_headers);
   EXPECT_EQ(headers(cd + std::string("X-Nul: a\0b\r\n", 12)), MultipartError::bad_part_headers);
   EXPECT_EQ(headers(cd + "X-Utf8: caf\xc3\xa9\r\n"), std::error_code{});  // obs-text is allowed
+  // A delimiter inside a header block ends the part early: refused, even where it would make a valid line.
+  EXPECT_EQ(headers(cd + "--b0undary-x: y\r\n"), MultipartError::bad_part_headers);
+  EXPECT_EQ(headers("--b0undary-x: y\r\n" + cd), MultipartError::bad_part_headers);
+  EXPECT_EQ(headers(cd + "--b0undar: y\r\n"), std::error_code{});
+  EXPECT_EQ(headers(cd + "X: --b0undary\r\n"), std::error_code{});
   EXPECT_FALSE(is_multipart_limit(make_error_code(MultipartError::bad_part_headers)));
   EXPECT_FALSE(is_multipart_limit(make_error_code(Error::limit_exceeded)));
 }
@@ -262,6 +276,7 @@ TEST(Multipart, SplitIndependence) {
   form.replace(form.find("\r\n--b0undary-x"), 14, "\r\n--b0undarz-x");
   for (const std::string& body :
        {form, kForm,
+        std::string("--b0undary\r\nContent-Disposition: form-data; name=\"e\"\r\n\r\n--b0undary--"),
         std::string("pre\r\n--b0undary\r\n") +
             "Content-Disposition: form-data; name=\"q\"\r\n\r\n\r\r\n\r\n--b0undary--"}) {
     const Outcome whole = run_whole(body);
