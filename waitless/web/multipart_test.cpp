@@ -1,13 +1,14 @@
 #include "waitless/web/multipart.hpp"
 
 #include <gtest/gtest.h>
-#include <malloc.h>
 
 #include <cstdint>
 #include <fstream>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "waitless/web/test_support.hpp"
 
 namespace waitless::web {
 namespace {
@@ -320,7 +321,6 @@ TEST(Multipart, RandomSplitsOfALargeBody) {
   }
 }
 
-std::size_t heap_in_use() { return mallinfo2().uordblks; }
 std::size_t rss_bytes() {
   std::ifstream statm("/proc/self/statm");
   std::size_t pages = 0, resident = 0;
@@ -344,7 +344,7 @@ TEST(Multipart, TwoHundredMegabytesInConstantMemory) {
   auto parser = MultipartParser::create("b0undary", limits);
   ASSERT_TRUE(parser.ok());
 
-  const std::size_t heap0 = heap_in_use(), rss0 = rss_bytes();
+  const std::size_t heap0 = test::heap_in_use(), rss0 = rss_bytes();
   std::size_t heap_max = heap0, rss_max = rss0;
   uint64_t file_bytes = 0, file_sum = 0, events = 0;
   std::string last_field;
@@ -376,7 +376,7 @@ TEST(Multipart, TwoHundredMegabytesInConstantMemory) {
       drain();
     }
     if (b % 256 == 0) {
-      heap_max = std::max(heap_max, heap_in_use());
+      heap_max = std::max(heap_max, test::heap_in_use());
       rss_max = std::max(rss_max, rss_bytes());
     }
   }
