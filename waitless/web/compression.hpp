@@ -32,10 +32,10 @@ enum class Encoding { identity, gzip, br };
 std::string_view encoding_name(Encoding e) noexcept;  // "identity", "gzip", "br" (Content-Encoding values)
 
 struct CompressorOptions {
-  int gzip_level = 6;                  // zlib 1..9
-  int brotli_quality = 5;              // 0..11
-  int brotli_window_bits = 18;         // lgwin 10..24
-  std::size_t out_buffer = 16 * 1024;  // the largest piece next() returns
+  int gzip_level = 6;                               // zlib 1..9
+  int brotli_quality = 5;                           // 0..11
+  int brotli_window_bits = 18;                      // lgwin 10..24
+  std::size_t out_buffer = std::size_t{16} * 1024;  // the largest piece next() returns
 };
 
 class Compressor {

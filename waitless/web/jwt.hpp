@@ -55,7 +55,7 @@ struct JwtVerifyOptions {
   std::string_view audience{};  // empty: aud not checked
   std::chrono::seconds clock_skew{0};
   bool require_exp = true;
-  std::size_t max_token_size = 8 * 1024;
+  std::size_t max_token_size = std::size_t{8} * 1024;
   // The time to check against; the system clock when unset (tests set it).
   std::optional<std::chrono::system_clock::time_point> now{};
 };

@@ -1,7 +1,6 @@
 #include "waitless/web/multipart.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <cstring>
 
 #include "waitless/web/error_table.hpp"
@@ -104,7 +103,6 @@ MultipartParser::MultipartParser(std::string_view boundary, MultipartLimits limi
 
 void MultipartParser::feed(std::string_view chunk) {
   if (pos_ != in_.size() && state_ != State::failed && state_ != State::done) {
-    assert(!"MultipartParser::feed before the previous chunk was consumed");
     fail(MultipartError::feed_while_pending);
     return;
   }

@@ -68,10 +68,10 @@ bool is_multipart_limit(std::error_code ec) noexcept;
 struct MultipartLimits {
   std::size_t max_parts = 1000;
   // One part's header block, its final CRLF CRLF included. Exactly this many bytes pass; one more fails.
-  std::size_t max_header_size = 8 * 1024;
+  std::size_t max_header_size = std::size_t{8} * 1024;
   std::size_t max_header_lines = 16;
-  uint64_t max_field_size = 1024 * 1024;       // a part without filename (a form field)
-  uint64_t max_file_size = 100 * 1024 * 1024;  // a part with a filename (an uploaded file)
+  uint64_t max_field_size = uint64_t{1024} * 1024;       // a part without filename (a form field)
+  uint64_t max_file_size = uint64_t{100} * 1024 * 1024;  // a part with a filename (an uploaded file)
 };
 
 struct MultipartPart {

@@ -180,6 +180,15 @@ TEST(Multipart, HeaderDetails) {
   EXPECT_EQ(parser->next().ec, MultipartError::missing_final_delimiter);  // sticky
 }
 
+TEST(Multipart, FeedBeforeTheChunkIsConsumedIsAnError) {
+  auto parser = MultipartParser::create("b0undary");
+  ASSERT_TRUE(parser.ok());
+  parser->feed("--b0undary\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nvalue");
+  EXPECT_EQ(parser->next().kind, MultipartEvent::part_begin);
+  parser->feed("more");  // "value" was not taken yet
+  EXPECT_EQ(parser->next().ec, MultipartError::feed_while_pending);
+}
+
 TEST(Multipart, MalformedInput) {
   auto err = [](std::string_view body) { return run_whole(body).ec; };
   const std::string cd = "Content-Disposition: form-data; name=\"a\"\r\n";

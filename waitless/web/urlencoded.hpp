@@ -37,7 +37,7 @@ inline std::error_code make_error_code(FormError e) noexcept {
 
 struct FormLimits {
   std::size_t max_pairs = 1000;
-  std::size_t max_size = 1024 * 1024;  // bytes of encoded text; exactly this many pass
+  std::size_t max_size = std::size_t{1024} * 1024;  // bytes of encoded text; exactly this many pass
 };
 
 // Appends the percent-decoding of `text` to out ('+' as a space when plus_as_space). False (out partly
