@@ -8,12 +8,6 @@
 namespace waitless::web {
 namespace {
 
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // qvalue (RFC 9110 12.4.2): "0" [ "." 0*3DIGIT ] / "1" [ "." 0*3("0") ], in thousandths; -1 if invalid.
 int parse_qvalue(std::string_view q) noexcept {
   if (q.empty() || (q[0] != '0' && q[0] != '1')) return -1;

@@ -5,6 +5,7 @@
 #include "waitless/http/date_cache.hpp"
 #include "waitless/http/header.hpp"
 #include "waitless/web/error_table.hpp"
+#include "waitless/web/header_params.hpp"
 
 namespace waitless::web {
 namespace {
@@ -19,12 +20,6 @@ constexpr const char* kMessages[] = {
     "Partitioned requires Secure",
     "cookie name prefix requirements not met",
 };
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // cookie-octet (RFC 6265 4.1.1): %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E.
 bool is_cookie_octet(char ch) noexcept {

@@ -1,4 +1,5 @@
 #include "waitless/web/etag.hpp"
+#include "waitless/web/header_params.hpp"
 
 #include <algorithm>
 #include <array>
@@ -6,12 +7,6 @@
 
 namespace waitless::web {
 namespace {
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 struct EntityTag {
   bool weak = false;

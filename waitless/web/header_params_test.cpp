@@ -38,6 +38,13 @@ TEST(HeaderParams, RefusesSyntaxErrors) {
   EXPECT_EQ(seen, "a");  // the parameters before the error were seen
 }
 
+TEST(HeaderParams, TrimOws) {
+  static_assert(trim_ows(" \t a b \t ") == "a b");
+  EXPECT_EQ(trim_ows(""), "");
+  EXPECT_EQ(trim_ows("  "), "");
+  EXPECT_EQ(trim_ows("\r a \n"), "\r a \n");  // only SP and HTAB are OWS
+}
+
 TEST(HeaderParams, AppendUnquoted) {
   std::string out = ">";
   append_unquoted("a\\\"b\\\\c\\d", out);

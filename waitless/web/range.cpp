@@ -3,15 +3,10 @@
 #include <charconv>
 
 #include "waitless/http/header.hpp"
+#include "waitless/web/header_params.hpp"
 
 namespace waitless::web {
 namespace {
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // 1*DIGIT without sign or overflow.
 std::optional<uint64_t> parse_digits(std::string_view s) noexcept {
