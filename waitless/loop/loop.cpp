@@ -14,6 +14,7 @@
 
 #include "waitless/base/error.hpp"
 #include "waitless/base/log.hpp"
+#include "waitless/base/mpsc_queue.hpp"
 #include "waitless/loop/io_watcher.hpp"
 #include "waitless/loop/timer.hpp"
 
@@ -33,50 +34,36 @@ thread_local Loop* t_running = nullptr;
 
 // ---- cross-thread post ----------------------------------------------------------------------------------
 
-// Shared between the loop and every LoopRemote. `open` turns false when the loop is destroyed.
+// Shared between the loop and every LoopRemote: a lock-free queue (base/mpsc_queue.hpp) and the eventfd
+// that wakes the loop, written once per batch by the poster that found the queue empty.
 //
-// A poster writes the eventfd after unlocking (a syscall is too long to hold the lock for). It announces
-// the write in `writers` under the lock, while `open`, and close() waits for the count to drain before
-// the loop closes the fd: so a late write never hits a closed (or reused) fd, and a poster touches the
-// State only while the loop is alive. The thread pool relies on the latter: it posts through the remote
-// inside the job it hands over, which the loop may free before post() returns.
+// The thread pool posts through the remote inside the job it hands over, which the loop may run and free
+// before post() returns: so after its push a poster touches the State only to write the eventfd, and the
+// loop's destructor (close()) waits for such writes before it closes the fd and drops the State.
 struct LoopRemote::State {
-  std::mutex mutex;
-  std::vector<std::function<void()>> queue;  // guarded by mutex, as `open`
+  MpscQueue<std::function<void()>> queue;
   int eventfd = -1;
-  bool open = true;
-  std::atomic<int> writers{0};
 
   std::error_code post(std::function<void()> fn) {
-    {
-      std::lock_guard lock(mutex);
-      if (!open) return Error::loop_closed;
-      // One eventfd write per batch: the first poster of a batch wakes the loop.
-      const bool wake = queue.empty();
-      queue.push_back(std::move(fn));
-      if (!wake) return {};
-      writers.fetch_add(1, std::memory_order_relaxed);
+    switch (queue.push(std::move(fn))) {
+      case MpscQueue<std::function<void()>>::Push::closed:
+        return Error::loop_closed;
+      case MpscQueue<std::function<void()>>::Push::queued:
+        return {};
+      case MpscQueue<std::function<void()>>::Push::first:
+        break;
     }
     uint64_t one = 1;
     ssize_t r;
     do r = ::write(eventfd, &one, sizeof one);
     while (r < 0 && errno == EINTR);
-    writers.fetch_sub(1, std::memory_order_release);
+    queue.end_wake();
     return {};
   }
 
-  // On the loop's thread, when it is destroyed: refuses further posts, drops what was queued and waits
-  // for the eventfd writes already announced. After it returns, no poster touches the State.
-  void close() noexcept {
-    std::vector<std::function<void()>> dropped;
-    {
-      std::lock_guard lock(mutex);
-      open = false;
-      dropped.swap(queue);
-    }
-    while (writers.load(std::memory_order_acquire) != 0) std::this_thread::yield();
-    dropped.clear();  // outside the lock: a dropped function's destructor may post (and get loop_closed)
-  }
+  // On the loop's thread, when it is destroyed: refuses further posts, waits for the eventfd writes under
+  // way and drops what was queued. After it returns, no poster touches the State.
+  void close() noexcept { queue.close(); }
 };
 
 std::error_code LoopRemote::post(std::function<void()> fn) const {
@@ -300,25 +287,21 @@ LoopRemote Loop::remote() const {
 }
 
 void Loop::drain_posted() noexcept {
+  // Read the eventfd before draining: a batch begun after the drain writes it again and is not missed.
   uint64_t count;
   while (::read(posted_->eventfd, &count, sizeof count) < 0 && errno == EINTR) {
   }
-  {
-    std::lock_guard lock(posted_->mutex);
-    posted_run_.swap(posted_->queue);
-  }
   // The batch is one callback for the watchdog; microtasks still drain after each function.
   begin_callback(SourceLocation::current());
-  for (auto& fn : posted_run_) {
+  posted_->queue.drain([this](std::function<void()>& fn) noexcept {
     try {
       fn();
     } catch (...) {
       report_exception(SourceLocation::current());
     }
     if (!microtasks_.empty()) drain_microtasks();
-  }
+  });
   end_callback();
-  posted_run_.clear();
 }
 
 void Loop::drain_microtasks() noexcept {

@@ -176,8 +176,9 @@ class Loop {
   // Runs fn in the next iteration's pending phase (for I/O completions that must not run re-entrantly).
   void defer(std::function<void()> fn);
 
-  // From any thread: queue fn to run on this loop. Work posted in a burst is drained in one go after one
-  // eventfd write. Posted work alone does not keep the loop alive (hold a pending request for that).
+  // From any thread: queue fn to run on this loop, in the order posted (per posting thread). Lock-free
+  // (base/mpsc_queue.hpp); work posted in a burst is drained in one go after one eventfd write. Posted work
+  // alone does not keep the loop alive (hold a pending request for that).
   std::error_code post(std::function<void()> fn) const;
   LoopRemote remote() const;
 
@@ -266,7 +267,6 @@ class Loop {
   IntrusiveList<Handle, ClosingListTag> closing_;
 
   std::shared_ptr<LoopRemote::State> posted_;
-  std::vector<std::function<void()>> posted_run_;
   std::unique_ptr<IoWatcher> post_watcher_;
 
   LoopMetrics metrics_;

@@ -1,0 +1,194 @@
+// MpscQueue: a lock-free queue with many producers (any thread) and one consumer (one thread), for
+// Loop::post. A producer's push is one compare-and-swap; the consumer takes everything pushed so far with
+// one exchange (a Treiber stack, reversed when drained). No lock: a producer preempted in the middle of a
+// push never holds up the consumer or another producer.
+//
+// Order: drain() hands out items in the order their pushes took effect, so two items pushed by one thread
+// come out in the order that thread pushed them.
+//
+// Wake-ups, one per batch: push() answers Push::first when it found the queue empty. That producer, and
+// only that one, wakes the consumer (Loop::post writes its eventfd), then calls end_wake(). The consumer
+// empties the queue only with drain(), and a push that finds it non-empty joins a batch whose first
+// producer has yet to wake the consumer or whose wake-up the consumer has yet to act on: none is lost.
+//
+// Closing (the consumer, once): close() makes every later push answer Push::closed (and drop its item),
+// waits for the producers between Push::first and end_wake(), then drops what was queued. After it returns
+// no producer touches the queue again, so the consumer may free whatever the wake-up uses (the eventfd).
+// Items are destroyed outside any critical section: a dropped item's destructor may push (and be refused).
+//
+// Memory: a node per item, carved by the producing thread from its own block of kNodesPerBlock nodes (one
+// allocation per block, nodes of one thread side by side, so a drain walks memory in order). A block
+// counts the nodes not yet released; whoever releases the last one (the consumer after running an item,
+// or the producing thread at exit for the nodes it never used) frees the block. A malloc per item on the
+// producer and a free on the consumer cost more than the queue itself: the two threads' arenas bounce.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+namespace waitless {
+
+template <typename T>
+class MpscQueue {
+ public:
+  enum class Push {
+    first,   // queued, and the queue was empty: wake the consumer, then call end_wake()
+    queued,  // queued behind others: the consumer is (or will be) woken by the batch's first producer
+    closed,  // refused: the queue is closed; the item was dropped
+  };
+
+  MpscQueue() = default;
+  MpscQueue(const MpscQueue&) = delete;
+  MpscQueue& operator=(const MpscQueue&) = delete;
+  ~MpscQueue() {
+    Node* top = head_.load(std::memory_order_acquire);
+    if (top != closed_mark()) destroy(top);
+  }
+
+  // Any thread.
+  template <typename U>
+  Push push(U&& value) {
+    Node* node = Block::allocate();
+    ::new (static_cast<void*>(&node->value)) T(std::forward<U>(value));
+    Node* old = head_.load(std::memory_order_relaxed);
+    bool announced = false;
+    for (;;) {
+      if (old == closed_mark()) break;
+      // About to be the first of a batch: count ourselves as a waker BEFORE the node is visible, so a
+      // close() that sees the node also sees the count (the release CAS publishes both).
+      if (old == nullptr && !announced) {
+        wakers_.fetch_add(1, std::memory_order_relaxed);
+        announced = true;
+      }
+      node->next = old;
+      if (head_.compare_exchange_weak(old, node, std::memory_order_release, std::memory_order_relaxed)) {
+        if (old == nullptr) return Push::first;
+        if (announced) end_wake();  // someone else's push made the queue non-empty first
+        return Push::queued;
+      }
+    }
+    if (announced) end_wake();
+    node->value.~T();
+    Block::release(node);
+    return Push::closed;
+  }
+
+  // By the producer that got Push::first, once it has woken the consumer.
+  void end_wake() noexcept { wakers_.fetch_sub(1, std::memory_order_release); }
+
+  // Consumer thread. Calls fn(T&) on every item pushed so far, oldest first, destroying each item after
+  // its call; items pushed meanwhile (fn may push) wait for the next drain. Returns how many were run.
+  template <typename F>
+  std::size_t drain(F&& fn) noexcept {
+    static_assert(std::is_nothrow_invocable_v<F&, T&>, "fn must not throw: the batch would leak");
+    if (head_.load(std::memory_order_relaxed) == closed_mark()) return 0;  // only the consumer closes
+    Node* top = head_.exchange(nullptr, std::memory_order_acquire);
+    Node* oldest = nullptr;  // reverse the stack: newest-first becomes oldest-first
+    while (top) {
+      Node* next = top->next;
+      top->next = oldest;
+      oldest = top;
+      top = next;
+    }
+    std::size_t n = 0;
+    while (oldest) {
+      Node* next = oldest->next;
+      fn(oldest->value);
+      oldest->value.~T();
+      Block::release(oldest);
+      oldest = next;
+      ++n;
+    }
+    return n;
+  }
+
+  // Consumer thread; see the header comment. Closing twice is harmless.
+  void close() noexcept {
+    Node* top = head_.exchange(closed_mark(), std::memory_order_acquire);
+    while (wakers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    if (top != closed_mark()) destroy(top);
+  }
+
+  // A hint from any thread; exact on the consumer's thread while no producer runs.
+  bool empty() const noexcept {
+    Node* top = head_.load(std::memory_order_relaxed);
+    return top == nullptr || top == closed_mark();
+  }
+  bool closed() const noexcept { return head_.load(std::memory_order_relaxed) == closed_mark(); }
+
+ private:
+  struct Block;
+  struct Node {
+    Node* next;
+    Block* block;
+    union {
+      T value;  // constructed by push(), destroyed by drain(), close(), the destructor or a refused push
+    };
+    Node() noexcept {}
+    ~Node() {}
+  };
+
+  static constexpr std::size_t kNodesPerBlock = 256;
+
+  struct Block {
+    std::atomic<std::size_t> unreleased{kNodesPerBlock};
+    Node nodes[kNodesPerBlock];
+
+    // The calling thread's block being carved; the rest of it is released when the thread exits. A push
+    // from a later thread-exit destructor (the cursor gone) takes a block of its own and releases the
+    // other nodes at once.
+    struct Cursor {
+      Block* block = nullptr;
+      std::size_t used = 0;
+      bool gone = false;
+      Cursor() = default;
+      Cursor(const Cursor&) = delete;
+      Cursor& operator=(const Cursor&) = delete;
+      ~Cursor() {
+        if (block) block->release_many(kNodesPerBlock - used);
+        block = nullptr;
+        gone = true;
+      }
+    };
+    static Node* allocate() {
+      thread_local Cursor cursor;
+      if (cursor.gone) {
+        Block* b = new Block;
+        b->release_many(kNodesPerBlock - 1);
+        b->nodes[0].block = b;
+        return &b->nodes[0];
+      }
+      if (!cursor.block || cursor.used == kNodesPerBlock) {
+        cursor.block = new Block;
+        cursor.used = 0;
+      }
+      Node* n = &cursor.block->nodes[cursor.used++];
+      n->block = cursor.block;
+      return n;
+    }
+    static void release(Node* n) noexcept { n->block->release_many(1); }
+    void release_many(std::size_t k) noexcept {
+      if (k != 0 && unreleased.fetch_sub(k, std::memory_order_acq_rel) == k) delete this;
+    }
+  };
+
+  // Never a node's address (nodes are aligned): marks the queue closed.
+  static Node* closed_mark() noexcept { return reinterpret_cast<Node*>(std::uintptr_t{1}); }
+  // Drops the items of a detached stack (their destructors may push: a new push takes a new node).
+  static void destroy(Node* top) noexcept {
+    while (top) {
+      Node* n = std::exchange(top, top->next);
+      n->value.~T();
+      Block::release(n);
+    }
+  }
+
+  std::atomic<Node*> head_{nullptr};  // the newest item; nullptr when empty; closed_mark() when closed
+  std::atomic<int> wakers_{0};        // producers between Push::first (announced) and end_wake()
+};
+
+}  // namespace waitless
