@@ -153,6 +153,51 @@ TEST(Loop, PostFromEightThreadsLosesNothing) {
   expect_empty(loop);
 }
 
+TEST(Loop, PostKeepsEachThreadsOrder) {
+  Loop loop;
+  constexpr int kThreads = 4, kPerThread = 50'000;
+  std::vector<int> next(kThreads, 0);
+  bool in_order = true;
+  long received = 0;
+  auto keepalive_owner = std::make_unique<Timer>(loop);
+  Timer& keepalive = *keepalive_owner;
+  (void)keepalive.start(60s, [] {});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        ASSERT_FALSE(loop.post([&, t, i] {
+          if (next[t] != i) in_order = false;
+          next[t] = i + 1;
+          if (++received == long{kThreads} * kPerThread) (void)keepalive.stop();
+        }));
+      }
+    });
+  }
+  loop.run();
+  for (auto& th : threads) th.join();
+  EXPECT_TRUE(in_order);
+  EXPECT_EQ(received, long{kThreads} * kPerThread);
+  keepalive_owner.reset();
+  expect_empty(loop);
+}
+
+// A burst posted while the loop does not run is one batch: one wake-up, drained in one iteration.
+TEST(Loop, PostBurstIsDrainedInOneIteration) {
+  Loop loop;
+  constexpr int kBurst = 1000;
+  int ran = 0;
+  std::thread poster([&] {
+    for (int i = 0; i < kBurst; ++i) ASSERT_FALSE(loop.post([&] { ++ran; }));
+  });
+  poster.join();
+  const uint64_t before = loop.metrics().iterations;
+  (void)loop.run_once();  // the eventfd is readable: poll does not block
+  EXPECT_EQ(ran, kBurst);
+  EXPECT_EQ(loop.metrics().iterations, before + 1);
+  expect_empty(loop);
+}
+
 TEST(Loop, PostToDestroyedLoopIsAnError) {
   LoopRemote remote;
   {
