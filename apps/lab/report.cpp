@@ -374,7 +374,8 @@ std::string render_html(const LabResults& r) {
   if (!r.memory.empty()) {
     out +=
         "<h2>Memory vs open connections</h2>\n<p>Idle keep-alive connections held open by the lab's client, "
-        "each after one request; resident memory of the server process (/proc/&lt;pid&gt;/status).</p>\n";
+        "each after one request; resident memory of the server process (VmRSS in /proc/&lt;pid&gt;/status: "
+        "user space only; each thread also holds a kernel stack, 16 KiB on x86-64, not counted).</p>\n";
     out += "<img src=\"memory.svg\" alt=\"memory vs connections\">\n";
     out += "<img src=\"threads.svg\" alt=\"threads vs connections\">\n" + memory_table(r).html();
   }
