@@ -84,7 +84,7 @@ std::optional<std::time_t> to_time(int year, int month, int day, std::string_vie
     return std::nullopt;
   }
   const int64_t days = days_from_civil(year, static_cast<unsigned>(month + 1), static_cast<unsigned>(day));
-  return static_cast<std::time_t>(days * 86400 + h * 3600 + mi * 60 + std::min(s, 59));
+  return static_cast<std::time_t>(days * 86400 + int64_t{h} * 3600 + int64_t{mi} * 60 + std::min(s, 59));
 }
 
 bool weekday(std::string_view w, bool long_form) noexcept {
