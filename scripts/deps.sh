@@ -3,9 +3,9 @@
 # Runs `apt-get update` only when a package is missing; npm peers go to a scratch folder outside the repo.
 set -euo pipefail
 # clang 16 is the default compiler (lld-16 links, llvm-16's ar/ranlib archive LTO objects, libclang-rt-16-dev
-# holds the sanitizer runtimes, libfuzzer-16-dev libFuzzer); g++ stays buildable.
+# holds the sanitizer runtimes, libfuzzer-16-dev libFuzzer, for `make fuzz` too); g++ stays buildable.
 PKGS=(build-essential cmake ninja-build ccache pkg-config g++ clang-16 lld-16 llvm-16 libclang-rt-16-dev
-      libfuzzer-16-dev clang-14 libclang-rt-14-dev libfuzzer-14-dev libcli11-dev
+      libfuzzer-16-dev libcli11-dev
       googletest libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev node-llhttp libc-ares-dev
       libssl-dev zlib1g-dev libbrotli-dev libsqlite3-dev libuv1-dev libboost-json1.81-dev libsimdjson-dev curl wrk
       nginx-light nodejs slowhttptest procps psmisc
