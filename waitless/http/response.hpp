@@ -20,8 +20,8 @@
 #include <string_view>
 #include <system_error>
 
-#include "waitless/http/out_buffer.hpp"
 #include "waitless/http/request.hpp"
+#include "waitless/net/out_buffer.hpp"
 
 namespace waitless::http {
 
@@ -29,6 +29,7 @@ namespace waitless::http {
 std::string_view reason_phrase(int status) noexcept;
 
 namespace detail {
+using net::OutBuffer;
 // Implemented by the server (server_connection.cpp).
 OutBuffer* out_begin(Exchange& ex) noexcept;            // where to append; null when the client is gone
 void out_commit(Exchange& ex, bool finished) noexcept;  // bytes appended; finished: the response is complete

@@ -12,8 +12,10 @@ class IoWatcher final : public Handle {
  public:
   using Callback = std::function<void(unsigned events)>;  // events: io:: bits
 
+  // A std::function callback is boxed on the heap: the watcher itself stores only a Target, so the hot
+  // path's watchers (one per connection, Target form) carry no empty std::function (32 bytes each).
   IoWatcher(Loop& loop, int fd, Callback cb, SourceLocation where = SourceLocation::current())
-      : Handle(loop), fd_(fd), cb_(std::move(cb)), where_(where) {}
+      : Handle(loop), fd_(fd), boxed_(true), target_{nullptr, new Callback(std::move(cb))}, where_(where) {}
 
   // A member function of an object as the callback: `IoWatcher(loop, fd,
   // IoWatcher::method<&Conn::on_io>(this))`. No closure is stored, so nothing is moved per event and the
@@ -33,6 +35,7 @@ class IoWatcher final : public Handle {
   ~IoWatcher() override {
     stop();
     if (alive_) *alive_ = false;
+    if (boxed_) delete static_cast<Callback*>(target_.self);
   }
 
   // Watches for `events` (io::readable | io::writable); 0 stops. Changing the set is one modify call.
@@ -49,8 +52,8 @@ class IoWatcher final : public Handle {
   int fd_;
   unsigned events_ = 0;
   bool registered_ = false;
-  Callback cb_;
-  Target target_{};  // used instead of cb_ when target_.fn is set
+  bool boxed_ = false;  // target_.self is a heap Callback (target_.fn null), owned
+  Target target_{};
   SourceLocation where_;
   bool* alive_ = nullptr;  // set while the callback runs; cleared by the destructor
 };

@@ -105,7 +105,7 @@ std::error_code Handle::close(std::function<void()> on_close) {
   closing_ = true;
   on_stop();
   set_active(false);
-  close_cb_ = std::move(on_close);
+  if (on_close) close_cb_ = std::make_unique<std::function<void()>>(std::move(on_close));
   loop_->closing_.push_back(*this);
   return {};
 }
@@ -244,7 +244,7 @@ void Loop::run_closing() noexcept {
   while (Handle* h = closing_.pop_front()) {
     auto cb = std::move(h->close_cb_);
     // From here on the handle may be destroyed by its own close callback.
-    if (cb) invoke(cb, SourceLocation::current());
+    if (cb) invoke(*cb, SourceLocation::current());
   }
 }
 
@@ -457,15 +457,17 @@ void IoWatcher::dispatch(unsigned events) noexcept {
     loop().invoke([&] { t.fn(t.self, events); }, where);
     return;
   }
-  // As in Timer::fire: the callback may destroy this watcher.
+  // A boxed std::function. As in Timer::fire: the callback may destroy this watcher (and the box), so it
+  // runs from a local and is put back only if the watcher survived.
   bool alive = true;
   alive_ = &alive;
   SourceLocation where = where_;
-  Callback cb = std::move(cb_);
+  auto* box = static_cast<Callback*>(target_.self);
+  Callback cb = std::move(*box);
   loop().invoke([&] { cb(events); }, where);
   if (!alive) return;
   alive_ = nullptr;
-  if (!cb_) cb_ = std::move(cb);
+  if (!*box) *box = std::move(cb);
 }
 
 }  // namespace waitless

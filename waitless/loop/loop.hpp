@@ -87,7 +87,8 @@ class Handle : public ListHook<HandleListTag>, public ListHook<ClosingListTag> {
   bool active_ = false;
   bool ref_ = true;
   bool closing_ = false;
-  std::function<void()> close_cb_;
+  // Boxed: most handles never get a close callback, and every connection carries a Handle (its watcher).
+  std::unique_ptr<std::function<void()>> close_cb_;
 };
 
 // What the loop has measured about itself; read on the loop's thread.

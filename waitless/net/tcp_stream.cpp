@@ -4,7 +4,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,50 +11,8 @@
 #include <climits>
 
 #include "waitless/base/log.hpp"
-#include "waitless/base/syscall.hpp"
 
 namespace waitless::net {
-namespace {
-
-// The receive buffer shared by every stream of the thread (one loop per thread). A stream reads into it
-// and hands a view to its callback; the view dies with the call. If a callback somehow reads another
-// stream while the buffer is lent out, that read gets a temporary buffer instead.
-class RecvBuffer {
- public:
-  RecvBuffer() {
-    if (!shared().busy) {
-      shared().busy = true;
-      data_ = shared().data.get();
-    } else {
-      own_ = std::make_unique<char[]>(TcpStream::kReadBufferSize);
-      data_ = own_.get();
-    }
-  }
-  ~RecvBuffer() {
-    if (!own_) shared().busy = false;
-  }
-  RecvBuffer(const RecvBuffer&) = delete;
-  RecvBuffer& operator=(const RecvBuffer&) = delete;
-  char* data() const noexcept { return data_; }
-
- private:
-  struct Shared {
-    std::unique_ptr<char[]> data = std::make_unique<char[]>(TcpStream::kReadBufferSize);
-    bool busy = false;
-  };
-  static Shared& shared() {
-    thread_local Shared s;
-    return s;
-  }
-  std::unique_ptr<char[]> own_;
-  char* data_;
-};
-
-// Small writes are appended to the last queued chunk rather than queued as chunks of their own.
-constexpr std::size_t kCoalesceLimit = 16 * 1024;
-constexpr int kMaxIov = 64;
-
-}  // namespace
 
 // ---- creation / destruction -----------------------------------------------------------------------------
 
@@ -70,10 +27,11 @@ Result<std::unique_ptr<TcpStream>> TcpStream::adopt(Loop& loop, int fd) {
   return std::unique_ptr<TcpStream>(new TcpStream(loop, fd));
 }
 
-TcpStream::TcpStream(Loop& loop, int fd) : Handle(loop), fd_(fd) {
-  // Internal and unref'd: the stream itself is the handle that keeps the loop alive.
-  watcher_.emplace(loop, fd_, [this](unsigned events) { on_io(events); });
-  watcher_->unref();
+TcpStream::TcpStream(Loop& loop, int fd) : Handle(loop), transport_(loop, fd, this) {
+  // Unref'd: the stream itself is the handle that keeps the loop alive. Nothing is read until on_data or
+  // read() asks (update_interest).
+  transport_.watcher().unref();
+  transport_.pause();
   set_active(true);
 }
 
@@ -85,14 +43,10 @@ TcpStream::~TcpStream() {
 void TcpStream::on_stop() noexcept { teardown(Error::closed); }
 
 void TcpStream::teardown(std::error_code waiters_get) noexcept {
-  if (watcher_) watcher_->stop();
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  bytes_accepted_ -= transport_.queued();  // dropped, never written
+  queued_seen_ = 0;
+  transport_.close();
   set_active(false);
-  queue_.clear();
-  queued_ = front_offset_ = 0;
   if (error_notify_) {
     loop().clear_immediate(error_notify_);
     error_notify_ = 0;
@@ -101,88 +55,74 @@ void TcpStream::teardown(std::error_code waiters_get) noexcept {
   while (DrainAwaiter* d = drain_waiters_.pop_front()) d->complete(waiters_get);
 }
 
-// ---- readiness ------------------------------------------------------------------------------------------
+// ---- transport events -------------------------------------------------------------------------------------
 
 void TcpStream::update_interest() noexcept {
-  if (fd_ < 0 || is_closing()) return;
-  unsigned want = (wants_read() ? io::readable : 0u) | (queued_ > 0 && !error_ ? io::writable : 0u);
-  // Read interest is dropped lazily: a read() loop re-arms it at once, and each epoll_ctl costs a syscall.
-  // on_io drops it when readiness arrives that nobody wants. A paused, ended or failed stream drops it now.
-  bool keep_read = (watcher_->events() & io::readable) && !paused_ && !eof_ && !error_;
-  if (keep_read) want |= io::readable;
-  if (want == watcher_->events()) return;
-  if (auto ec = watcher_->start(want)) fail(ec);
+  if (!transport_.is_open() || is_closing() || error_) return;
+  if (!wants_read()) {
+    transport_.pause();  // lazily: the transport drops the read interest at the next unwanted readiness
+  } else if (auto ec = transport_.resume()) {
+    fail(ec);
+  }
 }
 
-void TcpStream::on_io(unsigned events) noexcept {
+bool TcpStream::on_bytes(const char* data, std::size_t size) noexcept {
+  bytes_read_ += size;
+  if (ReadAwaiter* r = std::exchange(read_waiter_, nullptr)) {
+    r->complete(std::string(data, size));
+    update_interest();  // one chunk per read(): the rest waits in the kernel unless on_data is set
+    return true;
+  }
+  if (!on_data_) return true;  // not reached: the transport is paused whenever nobody reads
+  // The callback may replace itself, close or destroy the stream: check everything afterwards.
   bool alive = true;
   alive_ = &alive;
-  if ((events & (io::readable | io::hangup | io::error)) && (watcher_->events() & io::readable)) {
-    if (wants_read()) {
-      if (!do_read()) return;
-    }
+  uint64_t gen = on_data_gen_;
+  auto cb = std::move(on_data_);
+  try {
+    cb(std::string_view(data, size));
+  } catch (const std::exception& e) {
+    log::error("TcpStream on_data threw: {}", e.what());
+  } catch (...) {
+    log::error("TcpStream on_data threw a non-std exception");
   }
-  if (fd_ >= 0 && !is_closing() && queued_ > 0 && (events & (io::writable | io::hangup | io::error))) {
-    if (!do_write()) return;
-  }
+  if (!alive) return false;
   alive_ = nullptr;
-  if (fd_ >= 0 && !is_closing()) {
-    // Readable but nobody wants it (lazy removal, see update_interest): stop watching for it now.
-    if (!wants_read() && (watcher_->events() & io::readable)) {
-      unsigned want = queued_ > 0 && !error_ ? io::writable : 0u;
-      if (auto ec = watcher_->start(want)) fail(ec);
-    } else {
-      update_interest();
-    }
-  }
+  if (on_data_gen_ == gen) on_data_ = std::move(cb);
+  update_interest();
+  return true;
 }
 
-bool TcpStream::do_read() noexcept {
-  bool* alive = alive_;  // on_io's flag, read through this local: `this` may be gone after a callback
-  RecvBuffer buf;
-  for (int i = 0; i < kMaxReadsPerReadiness && wants_read() && fd_ >= 0 && !is_closing(); ++i) {
-    ssize_t n = sys::recv(fd_, buf.data(), kReadBufferSize, 0);
-    if (n > 0) {
-      bytes_read_ += static_cast<uint64_t>(n);
-      if (ReadAwaiter* r = std::exchange(read_waiter_, nullptr)) {
-        r->complete(std::string(buf.data(), static_cast<std::size_t>(n)));
-        break;  // one chunk per read(); the rest waits in the kernel
-      }
-      // The callback may replace itself, close or destroy the stream: check everything afterwards.
-      uint64_t gen = on_data_gen_;
-      auto cb = std::move(on_data_);
-      try {
-        cb(std::string_view(buf.data(), static_cast<std::size_t>(n)));
-      } catch (const std::exception& e) {
-        log::error("TcpStream on_data threw: {}", e.what());
-      } catch (...) {
-        log::error("TcpStream on_data threw a non-std exception");
-      }
-      if (!*alive) return false;
-      if (on_data_gen_ == gen) on_data_ = std::move(cb);
-      if (static_cast<std::size_t>(n) < kReadBufferSize) break;  // drained what the kernel had
-      continue;
+bool TcpStream::on_eof() noexcept {
+  if (ReadAwaiter* r = std::exchange(read_waiter_, nullptr)) r->complete(std::string());
+  if (on_end_) {
+    bool alive = true;
+    alive_ = &alive;
+    auto cb = on_end_;  // a copy: the callback may replace or clear on_end
+    try {
+      cb();
+    } catch (...) {
+      log::error("TcpStream on_end threw");
     }
-    if (n == 0) {
-      eof_ = true;
-      if (ReadAwaiter* r = std::exchange(read_waiter_, nullptr)) r->complete(std::string());
-      if (on_end_) {
-        auto cb = on_end_;  // a copy: the callback may replace or clear on_end
-        try {
-          cb();
-        } catch (...) {
-          log::error("TcpStream on_end threw");
-        }
-        if (!*alive) return false;
-      }
-      break;
-    }
-    int err = errno;
-    if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) break;
-    fail(errno_code(err));
-    break;
+    if (!alive) return false;
+    alive_ = nullptr;
   }
+  return true;
+}
+
+bool TcpStream::on_writable(std::size_t queued) noexcept {
+  queued_seen_ = queued;
+  if (queued > 0) return true;
+  bool alive = true;
+  alive_ = &alive;
+  after_flush();
+  if (!alive) return false;
+  alive_ = nullptr;
+  return true;
+}
+
+bool TcpStream::on_error(std::error_code ec) noexcept {
+  fail(ec);
   return true;
 }
 
@@ -212,11 +152,11 @@ TcpStream::ReadAwaiter::~ReadAwaiter() {
 
 bool TcpStream::ReadAwaiter::await_ready() noexcept {
   TcpStream* s = stream_;
-  if (s->fd_ < 0 || s->is_closing()) {
-    result_.emplace(Error::closed);
-  } else if (s->error_) {
+  if (s->error_) {
     result_.emplace(s->error_);
-  } else if (s->eof_) {
+  } else if (!s->transport_.is_open() || s->is_closing()) {
+    result_.emplace(Error::closed);
+  } else if (s->transport_.at_eof()) {
     result_.emplace(std::string());
   } else if (s->read_waiter_ || s->on_data_) {
     result_.emplace(Error::invalid_argument);
@@ -253,110 +193,25 @@ void TcpStream::ReadAwaiter::complete(Result<std::string> r) noexcept {
 
 // ---- writing --------------------------------------------------------------------------------------------
 
-bool TcpStream::write(std::string_view data) {
+bool TcpStream::accept_write(std::string_view data) {
   if (!writable_state()) return false;
-  if (queue_.empty() && !data.empty()) {
-    ssize_t n;
-    do n = sys::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        fail(errno_code(errno));
-        return false;
-      }
-      n = 0;
-    }
-    bytes_written_ += static_cast<uint64_t>(n);
-    data.remove_prefix(static_cast<std::size_t>(n));
+  if (std::error_code ec = transport_.write(data)) {
+    fail(ec);
+    return false;
   }
-  if (!data.empty()) enqueue(data);
-  if (queued_ >= high_water_) need_drain_ = true;
-  return queued_ < high_water_;
+  bytes_accepted_ += data.size();
+  queued_seen_ = transport_.queued();
+  if (transport_.queued() >= high_water_) need_drain_ = true;
+  return transport_.queued() < high_water_;
 }
 
-bool TcpStream::write(std::string&& data) {
-  if (!writable_state()) return false;
-  if (!queue_.empty() || data.size() <= kCoalesceLimit) return write(std::string_view(data));
-  // A large string goes out directly; what the kernel does not take is queued without a copy.
-  ssize_t n;
-  do n = sys::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      fail(errno_code(errno));
-      return false;
-    }
-    n = 0;
-  }
-  bytes_written_ += static_cast<uint64_t>(n);
-  if (static_cast<std::size_t>(n) < data.size()) {
-    queued_ += data.size() - static_cast<std::size_t>(n);
-    front_offset_ = static_cast<std::size_t>(n);
-    queue_.push_back(std::move(data));
-    update_interest();
-  }
-  if (queued_ >= high_water_) need_drain_ = true;
-  return queued_ < high_water_;
-}
+bool TcpStream::write(std::string_view data) { return accept_write(data); }
 
-void TcpStream::enqueue(std::string_view data) {
-  if (queue_.empty()) front_offset_ = 0;
-  // Small writes join the last chunk (appending never moves front_offset_; do_write rebuilds its iovecs
-  // from the strings each time), so a burst of small writes is one iovec, not hundreds.
-  if (!queue_.empty() && data.size() <= kCoalesceLimit &&
-      queue_.back().size() + data.size() <= 4 * kCoalesceLimit) {
-    queue_.back().append(data);
-  } else {
-    queue_.emplace_back(data);
-  }
-  queued_ += data.size();
-  update_interest();
-}
+bool TcpStream::write(std::string&& data) { return accept_write(data); }
 
-bool TcpStream::do_write() noexcept {
-  while (queued_ > 0) {
-    iovec iov[kMaxIov];
-    int count = 0;
-    std::size_t offset = front_offset_;
-    for (auto it = queue_.begin(); it != queue_.end() && count < kMaxIov; ++it, offset = 0) {
-      iov[count].iov_base = it->data() + offset;
-      iov[count].iov_len = it->size() - offset;
-      ++count;
-    }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<std::size_t>(count);
-    ssize_t n = sys::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-      fail(errno_code(errno));
-      return true;
-    }
-    auto left = static_cast<std::size_t>(n);
-    bytes_written_ += left;
-    queued_ -= left;
-    while (left > 0) {
-      std::size_t rest = queue_.front().size() - front_offset_;
-      if (left < rest) {
-        front_offset_ += left;
-        break;
-      }
-      left -= rest;
-      queue_.pop_front();
-      front_offset_ = 0;
-    }
-  }
-  return after_flush();
-}
-
-// The queue just emptied: FIN if asked, close if ending, wake drain() and on_drain. False if a callback
-// destroyed the stream.
+// The queue just emptied (the transport sent the FIN if one was asked for): close if ending, wake drain() and
+// on_drain. False if a callback destroyed the stream.
 bool TcpStream::after_flush() noexcept {
-  if (shutdown_requested_ && !shutdown_done_ && fd_ >= 0) {
-    shutdown_done_ = true;
-    if (::shutdown(fd_, SHUT_WR) < 0 && errno != ENOTCONN) fail(errno_code(errno));
-  }
   while (DrainAwaiter* d = drain_waiters_.pop_front()) d->complete(error_);
   if (ending_) {
     (void)close(std::move(end_close_cb_));
@@ -388,9 +243,9 @@ bool TcpStream::DrainAwaiter::await_ready() noexcept {
   TcpStream* s = stream_;
   if (s->error_) {
     result_ = s->error_;
-  } else if (s->fd_ < 0 || s->is_closing()) {
+  } else if (!s->transport_.is_open() || s->is_closing()) {
     result_ = Error::closed;
-  } else if (s->queued_ == 0) {
+  } else if (s->transport_.queued() == 0) {
     result_ = {};
   } else {
     return false;
@@ -425,20 +280,17 @@ void TcpStream::DrainAwaiter::complete(std::error_code ec) noexcept {
 // ---- ending / failing -----------------------------------------------------------------------------------
 
 std::error_code TcpStream::shutdown() {
-  if (fd_ < 0 || is_closing()) return Error::closed;
+  if (!transport_.is_open() || is_closing()) return Error::closed;
   if (shutdown_requested_) return {};
   shutdown_requested_ = true;
-  if (queued_ == 0 && !error_) {
-    shutdown_done_ = true;
-    if (::shutdown(fd_, SHUT_WR) < 0 && errno != ENOTCONN) return errno_code(errno);
-  }
-  return {};
+  if (error_) return {};
+  return transport_.shutdown();
 }
 
 void TcpStream::end(std::function<void()> on_close) {
-  if (fd_ < 0 || is_closing() || ending_) return;
+  if (!transport_.is_open() || is_closing() || ending_) return;
   (void)shutdown();
-  if (queued_ == 0 || error_) {
+  if (transport_.queued() == 0 || error_) {
     (void)close(std::move(on_close));
     return;
   }
@@ -449,11 +301,12 @@ void TcpStream::end(std::function<void()> on_close) {
 void TcpStream::fail(std::error_code ec) noexcept {
   if (error_) return;
   error_ = ec;
-  queue_.clear();
-  queued_ = front_offset_ = 0;
+  // The transport stopped reading and writing and dropped its queue; the fd stays open until close.
+  bytes_accepted_ -= queued_seen_;
+  queued_seen_ = 0;
+  transport_.pause();
   if (ReadAwaiter* r = std::exchange(read_waiter_, nullptr)) r->complete(ec);
   while (DrainAwaiter* d = drain_waiters_.pop_front()) d->complete(ec);
-  if (watcher_ && fd_ >= 0) watcher_->stop();
   // Reported from the check phase, never from inside write(): the caller's code is not re-entered.
   error_notify_ = loop().set_immediate([this] {
     error_notify_ = 0;
@@ -471,17 +324,17 @@ void TcpStream::fail(std::error_code ec) noexcept {
 
 std::error_code TcpStream::set_no_delay(bool enable) noexcept {
   int v = enable ? 1 : 0;
-  if (setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) < 0) return errno_code(errno);
+  if (setsockopt(fd(), IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) < 0) return errno_code(errno);
   return {};
 }
 
 std::error_code TcpStream::set_keep_alive(bool enable, Duration initial_delay) noexcept {
   int v = enable ? 1 : 0;
-  if (setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v) < 0) return errno_code(errno);
+  if (setsockopt(fd(), SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v) < 0) return errno_code(errno);
   if (enable && initial_delay > Duration::zero()) {
     auto secs = std::chrono::duration_cast<std::chrono::seconds>(initial_delay).count();
     int idle = static_cast<int>(std::clamp<int64_t>(secs, 1, INT_MAX));
-    if (setsockopt(fd_, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) < 0) return errno_code(errno);
+    if (setsockopt(fd(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) < 0) return errno_code(errno);
   }
   return {};
 }

@@ -1,4 +1,5 @@
-// TcpStream: a connected stream socket (TCP or Unix) on a loop, as Node's net.Socket.
+// TcpStream: a connected stream socket (TCP or Unix) on a loop, as Node's net.Socket: the coroutine and
+// callback face of a net::Transport (transport.hpp), which does the socket I/O.
 //
 //   auto s = co_await TcpStream::connect(loop, "localhost", 8080, {.timeout = 5s});
 //   if (!s) co_return s.error();                   // ECONNREFUSED, Error::timed_out, a dns error...
@@ -12,7 +13,8 @@
 //     rest.
 //   - co_await read(): the next chunk as a std::string (a copy), "" at EOF, or the error.
 //   At most kMaxReadsPerReadiness reads per readiness, so one busy socket cannot starve the others.
-// Writing. write() sends at once what the kernel takes and queues the rest (no copy of a std::string&&).
+// Writing. write() sends at once what the kernel takes and queues the rest (a copy, in the transport's
+//   pooled queue).
 //   It returns false once the queue is at or above the high-water mark (default 1 MiB), as Node: the
 //   caller should wait for co_await drain() (or on_drain) before writing more. A write to a failed,
 //   shut-down or closed stream returns false and is dropped; error() tells why. Writes use MSG_NOSIGNAL:
@@ -31,7 +33,6 @@
 #pragma once
 #include <coroutine>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -45,6 +46,7 @@
 #include "waitless/loop/loop.hpp"
 #include "waitless/net/dns.hpp"
 #include "waitless/net/socket_address.hpp"
+#include "waitless/net/transport.hpp"
 
 namespace waitless::net {
 
@@ -54,10 +56,10 @@ struct ConnectOptions {
   bool no_delay = true;  // TCP_NODELAY, as Node's default since v18 (TCP only)
 };
 
-class TcpStream final : public Handle {
+class TcpStream final : public Handle, private TransportHandler {
  public:
-  static constexpr std::size_t kReadBufferSize = 64 * 1024;
-  static constexpr int kMaxReadsPerReadiness = 4;
+  static constexpr std::size_t kReadBufferSize = Transport::kReceiveBufferSize;
+  static constexpr int kMaxReadsPerReadiness = Transport::kMaxReadsPerReadiness;
   static constexpr std::size_t kDefaultHighWaterMark = 1 << 20;
 
   class ReadAwaiter;
@@ -87,7 +89,7 @@ class TcpStream final : public Handle {
   void pause() noexcept;
   void resume() noexcept;
   bool paused() const noexcept { return paused_; }
-  bool at_eof() const noexcept { return eof_; }
+  bool at_eof() const noexcept { return transport_.at_eof(); }
 
   // ---- writing ----
   bool write(std::string_view data);
@@ -98,10 +100,10 @@ class TcpStream final : public Handle {
   DrainAwaiter drain();
   // Called when the queue empties after a write() returned false (Node's 'drain').
   void on_drain(std::function<void()> cb) { on_drain_ = std::move(cb); }
-  std::size_t write_queue_size() const noexcept { return queued_; }
+  std::size_t write_queue_size() const noexcept { return transport_.queued(); }
   void set_high_water_mark(std::size_t bytes) noexcept { high_water_ = bytes; }
   std::size_t high_water_mark() const noexcept { return high_water_; }
-  bool write_needs_drain() const noexcept { return queued_ >= high_water_; }
+  bool write_needs_drain() const noexcept { return transport_.queued() >= high_water_; }
 
   // FIN after the queued data; reading goes on. Error::closed if closed; a second call is a no-op.
   std::error_code shutdown();
@@ -112,13 +114,13 @@ class TcpStream final : public Handle {
   // SO_KEEPALIVE; initial_delay > 0 sets TCP_KEEPIDLE (whole seconds), as Node's setKeepAlive.
   std::error_code set_keep_alive(bool enable, Duration initial_delay = Duration::zero()) noexcept;
 
-  int fd() const noexcept { return fd_; }
-  Result<SocketAddress> local_address() const { return SocketAddress::local_of(fd_); }
-  Result<SocketAddress> remote_address() const { return SocketAddress::peer_of(fd_); }
+  int fd() const noexcept { return transport_.is_open() ? transport_.fd() : -1; }
+  Result<SocketAddress> local_address() const { return SocketAddress::local_of(fd()); }
+  Result<SocketAddress> remote_address() const { return SocketAddress::peer_of(fd()); }
   // The error that failed the stream, if any.
   std::error_code error() const noexcept { return error_; }
   uint64_t bytes_read() const noexcept { return bytes_read_; }
-  uint64_t bytes_written() const noexcept { return bytes_written_; }
+  uint64_t bytes_written() const noexcept { return bytes_accepted_ - (error_ ? 0 : transport_.queued()); }
 
   class ReadAwaiter : public ListHook<> {
    public:
@@ -168,25 +170,25 @@ class TcpStream final : public Handle {
   TcpStream(Loop& loop, int fd);
   void on_stop() noexcept override;
   void teardown(std::error_code waiters_get) noexcept;
-  void on_io(unsigned events) noexcept;
-  // Returns false if the stream was destroyed by a user callback.
-  bool do_read() noexcept;
-  bool do_write() noexcept;
+  // TransportHandler: each returns false if a user callback destroyed the stream.
+  bool on_bytes(const char* data, std::size_t size) noexcept override;
+  bool on_eof() noexcept override;
+  bool on_writable(std::size_t queued) noexcept override;
+  bool on_error(std::error_code ec) noexcept override;
   bool after_flush() noexcept;
   void update_interest() noexcept;
   void fail(std::error_code ec) noexcept;
-  void enqueue(std::string_view data);
-  bool wants_read() const noexcept { return !eof_ && !error_ && (read_waiter_ || (on_data_ && !paused_)); }
+  bool accept_write(std::string_view data);
+  bool wants_read() const noexcept {
+    return !transport_.at_eof() && !error_ && (read_waiter_ || (on_data_ && !paused_));
+  }
   bool writable_state() const noexcept {
-    return fd_ >= 0 && !is_closing() && !error_ && !shutdown_requested_;
+    return transport_.is_open() && !is_closing() && !error_ && !shutdown_requested_;
   }
 
-  int fd_;
-  std::optional<IoWatcher> watcher_;
+  Transport transport_;
   bool paused_ = false;
-  bool eof_ = false;
   bool shutdown_requested_ = false;  // shutdown() or end() called: no more writes
-  bool shutdown_done_ = false;       // FIN sent
   bool ending_ = false;              // end(): close once flushed
   bool need_drain_ = false;          // a write() returned false: call on_drain when the queue empties
   std::error_code error_;
@@ -201,14 +203,11 @@ class TcpStream final : public Handle {
   ReadAwaiter* read_waiter_ = nullptr;
   IntrusiveList<DrainAwaiter> drain_waiters_;
 
-  std::deque<std::string> queue_;
-  std::size_t front_offset_ = 0;  // bytes of queue_.front() already sent
-  std::size_t queued_ = 0;        // bytes in queue_ not yet sent
   std::size_t high_water_ = kDefaultHighWaterMark;
-
   uint64_t bytes_read_ = 0;
-  uint64_t bytes_written_ = 0;
-  bool* alive_ = nullptr;  // set while user callbacks run; cleared by the destructor
+  uint64_t bytes_accepted_ = 0;  // by write(); bytes_written() = this minus what is still queued
+  std::size_t queued_seen_ = 0;  // the transport's queue after the last write or flush (dropped on error)
+  bool* alive_ = nullptr;        // set while user callbacks run; cleared by the destructor
 };
 
 }  // namespace waitless::net

@@ -1,6 +1,7 @@
 // OutBuffer: bytes waiting to be sent. A response is written into it with one capacity check and plain
 // copies (extend() hands out uninitialised room: std::string would zero it, or check once per piece).
 // Consumed from the front (send() took part of it) by an offset; compacted when that offset grows large.
+// The transport's write queue is one; the HTTP server writes its responses into them.
 #pragma once
 #include <cstddef>
 #include <cstdlib>
@@ -9,7 +10,7 @@
 #include <string_view>
 #include <utility>
 
-namespace waitless::http::detail {
+namespace waitless::net {
 
 class OutBuffer {
  public:
@@ -69,4 +70,4 @@ class OutBuffer {
   std::size_t cap_ = 0;
 };
 
-}  // namespace waitless::http::detail
+}  // namespace waitless::net

@@ -1,0 +1,161 @@
+// Transport: the one place where a connected stream socket is read, written, half-closed and closed. The
+// HTTP server's connections, the HTTP client's connections and TcpStream (its coroutine face) all sit on
+// it; none of them makes a socket system call of its own.
+//
+// What it owns: the fd and its IoWatcher, the write queue (taken from a per-thread pool only while bytes
+// wait for the kernel: an idle transport holds no buffer), one deadline, a few state bits. Reads go into
+// the thread's shared 64 KiB receive buffer (one per loop, as there is one loop per thread): the owner sees
+// the bytes during the on_bytes call only and copies what it must keep.
+//
+// The owner talks to it through a narrow interface:
+//   down (calls):   write(), pause()/resume() reading, shutdown() (half-close: FIN after queued bytes),
+//                   close_lingering() (FIN, then read and drop until EOF or the deadline), close() (now).
+//   up (TransportHandler callbacks, from the loop only, never from inside a call of the owner):
+//                   on_bytes (bytes arrived), on_eof (the peer's FIN), on_writable (the write queue moved),
+//                   on_error (reset, broken pipe...: reading and writing have stopped), on_hangup (the peer
+//                   hung up while reading was paused), on_closed (a lingering close ended).
+// Each callback returns false when the owner (and with it this transport) may be gone: the transport then
+// touches nothing more.
+//
+// Reading: at most kMaxReadsPerReadiness reads per readiness (one busy socket cannot starve the others);
+// a read that does not fill the buffer ends the round (the kernel had no more). pause() (or wants_bytes()
+// answering false) is lazy: the read interest is dropped when the next readiness arrives that nobody wants
+// (each epoll_ctl is a syscall, and a pause is often undone before then); resume() restores it.
+// Writing: write() sends at once what the kernel takes when nothing is queued and queues the rest; with a
+// queue, bytes join it and leave when the socket is writable (one writev of the queue). Errors are values:
+// write() returns the error that failed the transport (it is not reported again through on_error);
+// Error::closed after close() or shutdown(). MSG_NOSIGNAL: a closed peer is EPIPE, never SIGPIPE.
+// Backpressure is the owner's policy: queued() is the byte count, on_writable reports each move, so the
+// owner applies its own high- and low-water marks (TcpStream: write() false at 1 MiB and 'drain' when
+// empty; the HTTP server: stop reading at write_high_water, resume below write_low_water).
+// Deadlines: one absolute loop time (ns, 0: none) that the owner's clock checks with expired() — the HTTP
+// server's once-a-second sweep — rather than a timer per connection (a heap operation per request).
+//
+// The seam for TLS (not implemented yet): a TLS layer sits between this byte interface and its owner. It
+// is the TransportHandler of the socket transport and offers its owner the same calls and callbacks: in
+// on_bytes it feeds the ciphertext to OpenSSL through a memory BIO (BIO_write on the read BIO, SSL_read
+// into the plaintext it passes up through its own on_bytes); its write() runs SSL_write into the write BIO
+// and hands the BIO's ciphertext to Transport::write(); shutdown() is SSL_shutdown's close_notify written
+// the same way, then Transport::shutdown(). The socket is never touched by OpenSSL itself (no SSL_set_fd),
+// so the loop, the queue, backpressure and lingering close stay here. io_uring instead of epoll changes
+// only this file: reads complete into a provided buffer (the shared receive buffer's role) and call
+// on_bytes, writes are submitted from the queue and on_writable reports completions; the owners do not
+// see readiness at all, only the callbacks above.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <system_error>
+
+#include "waitless/loop/io_watcher.hpp"
+#include "waitless/net/out_buffer.hpp"
+
+namespace waitless::net {
+
+class TransportHandler {
+ public:
+  // Asked at each readiness before reading: false leaves the bytes in the kernel (backpressure) and drops
+  // the read interest until resume(), as pause() does. The HTTP server answers from its state (handlers in
+  // flight, output queued, a body nobody asked for) without having to pause at every change of it.
+  virtual bool wants_bytes() noexcept { return true; }
+  // `data` is in the shared receive buffer, valid during the call only.
+  virtual bool on_bytes(const char* data, std::size_t size) noexcept = 0;
+  // The peer sent FIN: no more bytes will arrive. Writing may go on (half-close).
+  virtual bool on_eof() noexcept = 0;
+  // Queued bytes went out because the socket became writable; `queued` is what is left.
+  virtual bool on_writable(std::size_t queued) noexcept = 0;
+  // Reading or writing failed on the loop (ECONNRESET, EPIPE...): the transport has stopped both.
+  virtual bool on_error(std::error_code ec) noexcept = 0;
+  // The peer hung up (or reset) while reading was paused. By default nothing: the bytes and the EOF wait
+  // for resume().
+  virtual bool on_hangup() noexcept { return true; }
+  // A lingering close ended (EOF or error while dropping input): the fd is closed.
+  virtual bool on_closed() noexcept { return true; }
+
+ protected:
+  ~TransportHandler() = default;
+};
+
+class Transport {
+ public:
+  static constexpr std::size_t kReceiveBufferSize = 64 * 1024;
+  static constexpr int kMaxReadsPerReadiness = 4;
+
+  // Takes the connected, non-blocking `fd` (closed by close() or the destructor). Watches nothing yet.
+  Transport(Loop& loop, int fd, TransportHandler* handler) noexcept
+      : watcher_(loop, fd, IoWatcher::method<&Transport::on_io>(this)), handler_(handler) {}
+  ~Transport() { close(); }
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Starts reading. An error (the fd cannot be watched) is returned, not reported.
+  std::error_code start() noexcept { return update(io::readable); }
+
+  // ---- reading ----
+  void pause() noexcept { bits_ |= kPaused; }
+  // Fails only if the fd cannot be watched (epoll_ctl: ENOMEM...).
+  std::error_code resume() noexcept {
+    bits_ &= static_cast<uint8_t>(~kPaused);
+    if ((watcher_.events() & io::readable) || !reading_possible()) return {};
+    return update(watched() | io::readable);
+  }
+  bool paused() const noexcept { return bits_ & kPaused; }
+  bool at_eof() const noexcept { return bits_ & kEof; }
+
+  // ---- writing ----
+  std::error_code write(const char* data, std::size_t size) noexcept;
+  std::error_code write(std::string_view data) noexcept { return write(data.data(), data.size()); }
+  std::size_t queued() const noexcept { return queue_ ? queue_->size() : 0; }
+
+  // ---- ending ----
+  // FIN once the queue is empty (at once if it is); reading goes on. No write after it.
+  std::error_code shutdown() noexcept;
+  // Lingering close: FIN after the queue, then read and drop whatever the peer still sends until its EOF
+  // (on_closed) or until `deadline` passes (the owner checks expired() and calls close()). Keeps a peer's
+  // kernel from answering our last bytes with a reset before the peer read them. False if it could not
+  // start (the transport is closed then).
+  bool close_lingering(int64_t deadline) noexcept;
+  bool lingering() const noexcept { return bits_ & kLingering; }
+  // Closes the fd now, dropping the queue. No callback follows.
+  void close() noexcept;
+
+  // ---- state ----
+  bool is_open() const noexcept { return !(bits_ & kClosed); }
+  bool failed() const noexcept { return bits_ & kFailed; }
+  bool shut_down() const noexcept { return bits_ & kShutdown; }
+  int fd() const noexcept { return watcher_.fd(); }
+  Loop& loop() const noexcept { return watcher_.loop(); }
+  // The fd's watcher, for ref/unref/mark_internal (whether the connection keeps the loop alive).
+  IoWatcher& watcher() noexcept { return watcher_; }
+
+  void set_deadline(int64_t at) noexcept { deadline_ = at; }
+  int64_t deadline() const noexcept { return deadline_; }
+  bool expired(int64_t now) const noexcept { return deadline_ != 0 && now >= deadline_; }
+
+  // The thread's shared receive buffer (kReceiveBufferSize bytes).
+  static char* receive_buffer() noexcept;
+
+ private:
+  static constexpr uint8_t kPaused = 1, kEof = 2, kShutdown = 4, kFinSent = 8, kLingering = 16, kFailed = 32,
+                           kClosed = 64;
+
+  void on_io(unsigned events) noexcept;
+  bool read_some(unsigned events) noexcept;
+  bool drop_input() noexcept;
+  // Writes the queue out; returns the error that failed the transport, if any.
+  std::error_code flush() noexcept;
+  std::error_code send_fin() noexcept;
+  std::error_code fail(int err) noexcept;
+  void release_queue() noexcept;
+  bool reading_possible() const noexcept { return !(bits_ & (kEof | kFailed | kClosed)); }
+  unsigned watched() const noexcept { return watcher_.events(); }
+  std::error_code update(unsigned events) noexcept;
+
+  IoWatcher watcher_;
+  TransportHandler* handler_;
+  OutBuffer* queue_ = nullptr;  // from the thread's pool while bytes wait; null otherwise
+  int64_t deadline_ = 0;
+  uint8_t bits_ = 0;
+};
+
+}  // namespace waitless::net
