@@ -75,5 +75,33 @@ TEST(Cancel, CallbackMayDestroyTheSourceAndOtherCallbacks) {
   EXPECT_EQ(source, nullptr);
 }
 
+// A source's state is recycled once its last token lets go: the next source reuses it (no allocation per
+// source once warm), fresh (not cancelled, no callbacks), and a token that outlives its source keeps the
+// state out of the pool until it goes.
+TEST(Cancel, StatesAreRecycledFresh) {
+  auto& pool = detail::CancelStatePool::local();
+  { CancelSource warm; }
+  const std::size_t before = pool.size;
+  ASSERT_GE(before, 1u);
+  CancelToken kept;
+  {
+    CancelSource s;
+    EXPECT_EQ(pool.size, before - 1);  // taken from the pool, not allocated
+    kept = s.token();
+    CancelCallback cb(s.token(), [] {});
+    s.cancel();
+  }
+  EXPECT_EQ(pool.size, before - 1);  // `kept` still refers to it
+  EXPECT_TRUE(kept.cancelled());
+  kept = CancelToken();
+  EXPECT_EQ(pool.size, before);
+  CancelSource again;  // reuses it: fresh
+  EXPECT_FALSE(again.cancelled());
+  int fired = 0;
+  CancelCallback cb(again.token(), [&] { ++fired; });
+  EXPECT_TRUE(again.cancel());
+  EXPECT_EQ(fired, 1);
+}
+
 }  // namespace
 }  // namespace waitless

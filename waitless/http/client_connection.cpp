@@ -1,15 +1,7 @@
 #include "waitless/http/client_connection.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 
-#include "waitless/base/syscall.hpp"
 #include "waitless/http/client.hpp"
 #include "waitless/http/client_pool.hpp"
 
@@ -24,7 +16,7 @@ int64_t earliest(int64_t a, int64_t b) noexcept {
 }  // namespace
 
 ClientConnection::ClientConnection(ClientCore& core, const ResponseLimits& limits)
-    : core_(core), loop_(core.loop()), timer_(core.loop()), in_(new char[kBufferSize]), parser_(limits) {
+    : core_(core), loop_(core.loop()), timer_(core.loop()), parser_(limits) {
   // Internal handles: the timer never keeps the loop alive (an operation in flight keeps its watcher
   // referenced, which does), and neither counts in Loop::handle_count().
   timer_.mark_internal();
@@ -34,15 +26,14 @@ ClientConnection::ClientConnection(ClientCore& core, const ResponseLimits& limit
 ClientConnection::~ClientConnection() { close_socket(); }
 
 void ClientConnection::close_socket() noexcept {
-  if (fd_ < 0) return;
-  watcher_.reset();  // safe inside its own callback: IoWatcher::dispatch checks for that
-  ::close(fd_);
-  fd_ = -1;
+  if (!is_open()) return;
+  transport_->close();  // not destroyed: this may run inside one of its callbacks
   state_ = State::closed;
-  reading_ = writing_ = sending_ = false;
+  sending_ = false;
   (void)timer_.stop();
   armed_at_ = 0;
-  in_pos_ = in_end_ = 0;
+  kept_.clear();
+  kept_off_ = 0;
 }
 
 void ClientConnection::fail(std::error_code ec) noexcept {
@@ -57,19 +48,6 @@ void ClientConnection::complete(std::error_code ec) noexcept {
     w->cancel.detach();
     loop_.queue_resume(w->handle);  // never inline: the awaiting code may close or reuse this connection
   }
-}
-
-bool ClientConnection::set_interest(bool read, bool write) noexcept {
-  if (!watcher_) return false;
-  if (read == reading_ && write == writing_ && watcher_->is_active() == (read || write)) return true;
-  unsigned events = (read ? io::readable : 0u) | (write ? io::writable : 0u);
-  if (std::error_code ec = watcher_->start(events)) {
-    fail(ec);
-    return false;
-  }
-  reading_ = read;
-  writing_ = write;
-  return true;
 }
 
 // ---- deadlines ------------------------------------------------------------------------------------------
@@ -110,24 +88,12 @@ void ClientConnection::on_timer() noexcept {
 
 std::error_code ClientConnection::open(const net::SocketAddress& address) noexcept {
   close_socket();
-  int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_code(errno);
-  if (address.is_ip()) {
-    int one = 1;
-    (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  // EINTR: the connect goes on asynchronously, as with EINPROGRESS.
-  int r = ::connect(fd, address.data(), address.size());
-  if (r < 0 && errno != EINPROGRESS && errno != EINTR) {
-    int err = errno;
-    ::close(fd);
-    return errno_code(err);
-  }
-  fd_ = fd;
-  watcher_.emplace(loop_, fd, [this](unsigned events) { on_io(events); });
-  watcher_->mark_internal();
+  auto c = net::Transport::start_connect(address);
+  if (!c) return c.error();
+  transport_.emplace(loop_, c->fd, static_cast<net::TransportHandler*>(this));
+  transport_->watcher().mark_internal();
   state_ = State::connecting;
-  connected_now_ = r == 0;
+  connected_now_ = c->done;
   served = 0;
   parser_.reset();
   result_ = {};
@@ -143,7 +109,7 @@ bool ClientConnection::ConnectAwaiter::start() noexcept {
   ClientConnection& c = *c_;
   c.op_done_ = false;
   c.result_ = {};
-  if (c.fd_ < 0) {
+  if (!c.is_open()) {
     c.complete(Error::closed);
     return false;
   }
@@ -153,23 +119,19 @@ bool ClientConnection::ConnectAwaiter::start() noexcept {
   }
   c.deadline_ = deadline_;
   c.body_phase_ = false;
-  if (!c.set_interest(false, true)) return false;
+  if (std::error_code ec = c.transport_->await_connected()) {
+    c.fail(ec);
+    return false;
+  }
   c.arm(deadline_);
   return true;
 }
 
-void ClientConnection::on_connect_ready() noexcept {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-  if (err != 0) {
-    fail(errno_code(err));
-    return;
-  }
+bool ClientConnection::on_connected() noexcept {
   state_ = State::ready;
   deadline_ = 0;
-  if (!set_interest(true, false)) return;
   complete({});
+  return true;
 }
 
 // ---- the exchange -------------------------------------------------------------------------------------
@@ -186,7 +148,7 @@ bool ClientConnection::ExchangeAwaiter::start() noexcept {
 void ClientConnection::start_exchange(const ExchangeSpec& spec) noexcept {
   op_done_ = false;
   result_ = {};
-  if (fd_ < 0) {
+  if (!is_open()) {
     complete(Error::closed);
     return;
   }
@@ -194,8 +156,6 @@ void ClientConnection::start_exchange(const ExchangeSpec& spec) noexcept {
   collect_ = spec.collect;
   close_requested_ = spec.close;
   big_body_ = spec.body;
-  big_off_ = out_off_ = 0;
-  sending_ = true;
   abandoned_send_ = got_bytes_ = finished_ = reusable_ = piece_ready_ = body_phase_ = head_has_body_ = false;
   piece_ = {};
   parser_.begin(spec.head_request, spec.body_limit);
@@ -203,109 +163,126 @@ void ClientConnection::start_exchange(const ExchangeSpec& spec) noexcept {
   body_idle_ns_ = spec.body_idle_ns;
   deadline_ = earliest(spec.header_deadline, spec.total_deadline);
   state_ = State::busy;
-  watcher_->ref();
-  if (!set_interest(true, false)) return;
+  transport_->watcher().ref();
+  std::error_code ec = transport_->resume();
+  if (!ec) ec = transport_->write(out_);
+  if (!ec && !big_body_.empty())
+    ec = transport_->write(big_body_);  // what the kernel does not take is copied
+  if (ec) {
+    fail(ec);
+    return;
+  }
+  sending_ = transport_->queued() > 0;
   arm(deadline_);
-  flush();
 }
 
-bool ClientConnection::flush() noexcept {
-  while (sending_) {
-    iovec iov[2];
-    int n = 0;
-    if (out_off_ < out_.size()) iov[n++] = {out_.data() + out_off_, out_.size() - out_off_};
-    if (big_off_ < big_body_.size()) {
-      iov[n++] = {const_cast<char*>(big_body_.data()) + big_off_, big_body_.size() - big_off_};
-    }
-    if (n == 0) {
-      sending_ = false;
-      break;
-    }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<std::size_t>(n);
-    ssize_t w = sys::sendmsg(fd_, &msg, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return set_interest(true, true);
-      fail(errno_code(errno));
-      return false;
-    }
-    auto left = static_cast<std::size_t>(w);
-    std::size_t from_out = std::min(left, out_.size() - out_off_);
-    out_off_ += from_out;
-    big_off_ += left - from_out;
+// ---- transport events -----------------------------------------------------------------------------------
+
+bool ClientConnection::wants_bytes() noexcept {
+  // Idle: any byte (or the EOF) means the connection is dead. Busy: while an operation waits for input (a
+  // stream whose reader has not asked for the next piece is backpressure).
+  return state_ == State::idle || ((state_ == State::busy || state_ == State::streaming) && !op_done_);
+}
+
+bool ClientConnection::on_bytes(const char* data, std::size_t size) noexcept {
+  if (state_ == State::idle) {
+    core_.idle_dead(*this);  // frees this connection: nothing of it may be touched after
+    return false;
   }
-  return writing_ ? set_interest(true, false) : true;
-}
-
-void ClientConnection::on_io(unsigned events) noexcept {
-  switch (state_) {
-    case State::connecting:
-      on_connect_ready();
-      return;
-    case State::idle:
-      on_idle_event();  // may free this connection
-      return;
-    case State::busy:
-    case State::streaming:
-      if ((events & io::writable) && sending_ && !flush()) return;
-      if (events & (io::readable | io::hangup | io::error)) {
-        if (!waiter_) {
-          set_interest(false, sending_);  // a stream whose reader has not asked: backpressure
-          return;
-        }
-        pump();
-      }
-      return;
-    default:
-      // ready / done: nothing is expected until the next operation, which restores the interest.
-      set_interest(false, false);
-      return;
+  got_bytes_ = true;
+  progress_ns_ = loop_.now();
+  cur_ = data;
+  cur_pos_ = 0;
+  cur_len_ = size;
+  parse_input();
+  if (!is_open()) return true;
+  // The shared buffer is reused by the next read on this loop: keep what is still needed.
+  if (cur_pos_ < cur_len_) {
+    kept_.assign(cur_ + cur_pos_, cur_len_ - cur_pos_);
+    kept_off_ = 0;
   }
+  if (!piece_.empty() && piece_.data() >= data && piece_.data() < data + size) {
+    piece_buf_.assign(piece_);
+    piece_ = piece_buf_;
+  }
+  cur_ = nullptr;
+  cur_pos_ = cur_len_ = 0;
+  return true;
 }
 
-void ClientConnection::on_idle_event() noexcept {
-  // An idle connection has no request out: the server's close (EOF), a reset, or any byte at all means it
-  // cannot carry another request.
-  ssize_t n = sys::recv(fd_, in_.get(), kBufferSize, 0);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-  core_.idle_dead(*this);  // frees this connection: nothing of it may be touched after
+bool ClientConnection::on_eof() noexcept {
+  if (state_ == State::idle) {
+    core_.idle_dead(*this);
+    return false;
+  }
+  on_peer_eof();
+  return true;
 }
 
-// Parses and reads until the parked operation completes, the socket has nothing more, or an error.
-void ClientConnection::pump() noexcept {
-  bool may_read = true;
+bool ClientConnection::on_writable(std::size_t queued) noexcept {
+  if (queued == 0) sending_ = false;
+  return true;
+}
+
+bool ClientConnection::on_error(std::error_code ec) noexcept {
+  if (state_ == State::idle) {
+    core_.idle_dead(*this);
+    return false;
+  }
+  fail(ec);
+  return true;
+}
+
+bool ClientConnection::on_hangup() noexcept {
+  if (state_ == State::idle) {
+    core_.idle_dead(*this);
+    return false;
+  }
+  return true;  // a stream whose reader has not asked: the EOF waits for the next read
+}
+
+void ClientConnection::parse_input() noexcept {
   for (;;) {
     Step step = consume();  // even with nothing buffered: a message can end without another byte
-    if (step == Step::done) return;
-    if (step == Step::more) continue;
-    // After a short read the socket is most likely empty: wait for readiness instead of an EAGAIN read.
-    if (!may_read) return;
-    in_pos_ = in_end_ = 0;
-    ssize_t n = sys::read(fd_, in_.get(), kBufferSize);
-    if (n > 0) {
-      in_end_ = static_cast<std::size_t>(n);
-      got_bytes_ = true;
-      progress_ns_ = loop_.now();
-      may_read = in_end_ == kBufferSize;
-    } else if (n == 0) {
-      on_eof();
-      return;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      return;
-    } else if (errno != EINTR) {
-      fail(errno_code(errno));
-      return;
+    if (step != Step::more) return;
+  }
+}
+
+void ClientConnection::parse_kept() noexcept {
+  static const char kNothing = 0;
+  const bool kept = kept_off_ < kept_.size();
+  cur_ = kept ? kept_.data() : &kNothing;
+  cur_pos_ = kept ? kept_off_ : 0;
+  cur_len_ = kept ? kept_.size() : 0;
+  parse_input();
+  if (kept && is_open()) {
+    kept_off_ = cur_pos_;
+    if (kept_off_ >= kept_.size()) {
+      kept_.clear();  // keeps its memory: a streamed piece may still point into it
+      kept_off_ = 0;
     }
   }
+  cur_ = nullptr;
+  cur_pos_ = cur_len_ = 0;
+}
+
+// Parses what was kept from earlier reads; if the operation still needs input, reads what the socket
+// already holds (a wakeup saved: the socket often has the next piece).
+void ClientConnection::pump() noexcept {
+  parse_kept();
+  if (op_done_ || !is_open()) return;
+  if (std::error_code ec = transport_->resume()) {
+    fail(ec);
+    return;
+  }
+  (void)transport_->read_now();
 }
 
 // One parser event from the buffered input.
 ClientConnection::Step ClientConnection::consume() noexcept {
   std::size_t used = 0;
-  ResponseParser::Event ev = parser_.parse(in_.get() + in_pos_, in_end_ - in_pos_, &used);
-  in_pos_ += used;
+  ResponseParser::Event ev = parser_.parse(cur_ + cur_pos_, cur_len_ - cur_pos_, &used);
+  cur_pos_ += used;
   switch (ev) {
     case ResponseParser::Event::need_more:
       return Step::need_input;
@@ -349,9 +326,9 @@ void ClientConnection::on_head() noexcept {
   }
   if (sending_) {
     // The server answered before taking the whole request: stop sending; the connection will not be reused.
+    // (What is queued still leaves; nothing more is written.)
     sending_ = false;
     abandoned_send_ = true;
-    set_interest(true, false);
   }
   // The header deadline is met; the total one still runs, and silence in the body is now bounded.
   deadline_ = total_deadline_;
@@ -365,13 +342,13 @@ void ClientConnection::on_end() noexcept {
   ++served;
   // Bytes after the response (nothing was asked) or an unsent request rule out reuse.
   reusable_ =
-      parser_.head().keep_alive && !close_requested_ && !abandoned_send_ && !sending_ && in_pos_ == in_end_;
+      parser_.head().keep_alive && !close_requested_ && !abandoned_send_ && !sending_ && cur_pos_ == cur_len_;
   state_ = State::done;
   deadline_ = 0;
   body_phase_ = false;
 }
 
-void ClientConnection::on_eof() noexcept {
+void ClientConnection::on_peer_eof() noexcept {
   ResponseParser::Event ev = parser_.finish();
   if (ev == ResponseParser::Event::end) {  // a body delimited by the close
     on_end();
@@ -393,8 +370,12 @@ bool ClientConnection::go_idle(int64_t deadline) noexcept {
   body_phase_ = false;
   response_ = nullptr;
   big_body_ = {};
-  if (!set_interest(true, false)) return false;
-  watcher_->unref();  // an idle pool never keeps the loop alive (as Node's agent unrefs its free sockets)
+  if (std::error_code ec = transport_->resume()) {
+    fail(ec);
+    return false;
+  }
+  transport_->watcher()
+      .unref();  // an idle pool never keeps the loop alive (as Node's agent unrefs its free sockets)
   arm(deadline);
   return true;
 }
@@ -407,13 +388,10 @@ ClientConnection::PieceAwaiter ClientConnection::next_piece(int64_t body_idle_ns
 
 // Whether the next piece (or the end, or an error) is ready without waiting, parsing buffered input.
 bool ClientConnection::poll_piece() noexcept {
-  if (piece_ready_ || state_ != State::streaming || fd_ < 0) return true;
+  if (piece_ready_ || state_ != State::streaming || !is_open()) return true;
   op_done_ = false;
-  for (;;) {
-    Step step = consume();
-    if (step == Step::done) return true;
-    if (step == Step::need_input) return false;
-  }
+  parse_kept();
+  return op_done_;
 }
 
 bool ClientConnection::PieceAwaiter::start() noexcept {
@@ -422,7 +400,6 @@ bool ClientConnection::PieceAwaiter::start() noexcept {
   c.progress_ns_ = c.loop_.now();  // silence counts from when the reader asks
   c.body_phase_ = true;
   c.deadline_ = 0;
-  if (!c.set_interest(true, c.sending_)) return false;
   c.pump();  // the socket often has the next piece already
   if (c.op_done_) return false;
   c.arm(c.current_deadline());
@@ -432,7 +409,7 @@ bool ClientConnection::PieceAwaiter::start() noexcept {
 Result<std::string_view> ClientConnection::PieceAwaiter::await_resume() noexcept {
   ClientConnection& c = *c_;
   if (c.result_) return c.result_;
-  if (!c.piece_ready_ && c.fd_ < 0) return Error::closed;
+  if (!c.piece_ready_ && !c.is_open()) return Error::closed;
   c.piece_ready_ = false;
   return c.take_piece();  // "" at the end
 }

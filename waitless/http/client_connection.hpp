@@ -1,5 +1,5 @@
-// ClientConnection (internal): one HTTP/1.1 client connection, built directly on its fd with an IoWatcher
-// (non-blocking connect, then one request at a time: no pipelining).
+// ClientConnection (internal): one HTTP/1.1 client connection on a net::Transport, which does all of its
+// socket I/O (non-blocking connect, then one request at a time: no pipelining).
 //
 // Ownership: a connection belongs to its pool while idle and to a Lease (client_pool.hpp) while a request
 // uses it; it never frees itself, except through ClientCore::idle_dead() when it dies while idle.
@@ -12,8 +12,13 @@
 // is never reused.
 //
 // Hot path of a kept-alive request (after warm-up): one send, one epoll wakeup, one read, parse, one
-// resumption; no allocation here (the receive buffer, request buffer and parser are kept), no epoll_ctl
-// (an idle connection keeps its read interest to see the server's close), one timer reschedule.
+// resumption; no allocation here (the request buffer and parser are kept), no epoll_ctl (an idle
+// connection keeps its read interest to see the server's close), one timer reschedule.
+//
+// Input: the transport reads into the loop's shared receive buffer and the parser runs over it in on_bytes.
+// What an operation leaves unparsed (the rest of a read after a streamed piece) is copied into `kept_`,
+// and a streamed piece into `piece_buf_`, since the shared buffer is reused by the next read on the loop:
+// the connection holds no 64 KiB buffer of its own.
 //
 // Timeouts: one Timer per connection, rescheduled only when a deadline moves earlier; when it fires the
 // deadline that applies in the current state is re-evaluated (the state may have moved on).
@@ -31,9 +36,9 @@
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/http/response_parser.hpp"
-#include "waitless/loop/io_watcher.hpp"
 #include "waitless/loop/timer.hpp"
 #include "waitless/net/socket_address.hpp"
+#include "waitless/net/transport.hpp"
 
 namespace waitless::http {
 struct ClientResponse;
@@ -67,9 +72,10 @@ struct ExchangeSpec {
   int64_t body_idle_ns = 0;  // longest silence while a body is being received
 };
 
-class ClientConnection : public ListHook<IdleTag>, public ListHook<AllTag> {
+class ClientConnection final : public ListHook<IdleTag>,
+                               public ListHook<AllTag>,
+                               private net::TransportHandler {
  public:
-  static constexpr std::size_t kBufferSize = std::size_t{64} * 1024;
   static constexpr std::size_t kInlineBody =
       std::size_t{16} * 1024;                           // bodies up to this are copied after the head
   static constexpr uint64_t kMaxBodyReserve = 1 << 20;  // a collected body's up-front reservation, at most
@@ -96,9 +102,9 @@ class ClientConnection : public ListHook<IdleTag>, public ListHook<AllTag> {
   PieceAwaiter next_piece(int64_t body_idle_ns) noexcept;
 
   // ---- state, for the lease and the pool.
-  bool is_open() const noexcept { return fd_ >= 0; }
+  bool is_open() const noexcept { return transport_ && transport_->is_open(); }
   // The response is complete and the socket can carry another request.
-  bool reusable() const noexcept { return fd_ >= 0 && finished_ && reusable_; }
+  bool reusable() const noexcept { return is_open() && finished_ && reusable_; }
   bool finished() const noexcept { return finished_; }
   // After a streamed exchange: whether a body follows the head.
   bool head_has_body() const noexcept { return head_has_body_; }
@@ -118,17 +124,26 @@ class ClientConnection : public ListHook<IdleTag>, public ListHook<AllTag> {
   // What one parser event meant: the operation completed (or failed), parse on, or bytes are needed.
   enum class Step : uint8_t { done, more, need_input };
 
-  void on_io(unsigned events) noexcept;
+  // net::TransportHandler. Each returns false if the connection was freed (idle_dead).
+  bool wants_bytes() noexcept override;
+  bool on_bytes(const char* data, std::size_t size) noexcept override;
+  bool on_eof() noexcept override;
+  bool on_writable(std::size_t queued) noexcept override;
+  bool on_error(std::error_code ec) noexcept override;
+  bool on_hangup() noexcept override;
+  bool on_connected() noexcept override;
+
   void on_timer() noexcept;
-  void on_connect_ready() noexcept;
-  void on_idle_event() noexcept;
-  bool flush() noexcept;
+  // Parses the input in [cur_ + cur_pos_, cur_ + cur_len_) until the operation completes or it is used up.
+  void parse_input() noexcept;
+  // parse_input() over what earlier reads left (kept_; nothing: a message can end without another byte).
+  void parse_kept() noexcept;
+  // parse_kept(), then, if the operation still needs input, reads what the socket already holds.
   void pump() noexcept;
   Step consume() noexcept;
-  void on_eof() noexcept;
+  void on_peer_eof() noexcept;
   void on_head() noexcept;
   void on_end() noexcept;
-  bool set_interest(bool read, bool write) noexcept;
   void arm(int64_t deadline) noexcept;
   int64_t current_deadline() const noexcept;
   void close_socket() noexcept;
@@ -143,11 +158,9 @@ class ClientConnection : public ListHook<IdleTag>, public ListHook<AllTag> {
 
   ClientCore& core_;
   Loop& loop_;
-  int fd_ = -1;
+  std::optional<net::Transport> transport_;  // closed, not destroyed, by close_socket (inside callbacks)
   State state_ = State::closed;
-  bool reading_ = false;
-  bool writing_ = false;
-  bool sending_ = false;  // request bytes are still to be written
+  bool sending_ = false;  // request bytes are still queued in the transport
   bool collect_ = true;
   bool close_requested_ = false;
   bool got_bytes_ = false;
@@ -170,12 +183,13 @@ class ClientConnection : public ListHook<IdleTag>, public ListHook<AllTag> {
   int64_t progress_ns_ = 0;  // last time response bytes arrived
   ClientResponse* response_ = nullptr;
   std::string out_;
-  std::size_t out_off_ = 0;
   std::string_view big_body_;
-  std::size_t big_off_ = 0;
-  std::unique_ptr<char[]> in_;
-  std::size_t in_pos_ = 0;  // [in_pos_, in_end_): received, not parsed yet
-  std::size_t in_end_ = 0;
+  const char* cur_ = nullptr;  // the input being parsed: the shared receive buffer or kept_
+  std::size_t cur_pos_ = 0;
+  std::size_t cur_len_ = 0;
+  std::string kept_;  // received, not parsed yet, from kept_off_
+  std::size_t kept_off_ = 0;
+  std::string piece_buf_;  // a streamed piece's copy (the shared buffer it came from is reused)
   std::string_view piece_;
   ResponseParser parser_;
 

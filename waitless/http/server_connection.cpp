@@ -1,15 +1,9 @@
 #include "waitless/http/server_connection.hpp"
 
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
 #include <algorithm>
-
-#include <cerrno>
 
 #include "waitless/async/task.hpp"
 #include "waitless/base/log.hpp"
-#include "waitless/base/syscall.hpp"
 #include "waitless/http/server_loop.hpp"
 
 namespace waitless::http::detail {
@@ -19,14 +13,14 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 }  // namespace
 
 ServerConnection::Entry::~Entry() {
-  if (--c->depth_ == 0 && c->dead_) delete c;
+  if (--c->depth_ == 0 && c->closed()) delete c;
 }
 
 ServerConnection::ServerConnection(ServerLoop& sl, int fd) noexcept
-    : watcher_(sl.loop(), fd, IoWatcher::method<&ServerConnection::on_io>(this)), sl_(sl) {}
+    : transport_(sl.loop(), fd, this), sl_(sl) {}
 
 ServerConnection::~ServerConnection() {
-  if (!dead_) close_now();
+  close_now();
   if (st_) sl_.release_state(st_);
 }
 
@@ -35,10 +29,12 @@ void ServerConnection::start(ServerLoop& sl, int fd) {
   sl.connection_opened(*c);
   // A new connection gets headers_timeout to start its first request; idle means closed without a word.
   c->wait_ = Wait::idle;
-  c->deadline_ = sl.loop().now() + ns(sl.limits().headers_timeout);
+  c->transport_.set_deadline(sl.loop().now() + ns(sl.limits().headers_timeout));
   Entry guard(c);
-  c->set_interest(true, false);
-  if (!c->reading_) c->close_now();
+  if (c->transport_.start()) {
+    log::error("http: cannot watch connection fd {}", c->transport_.fd());
+    c->close_now();
+  }
 }
 
 ConnState& ServerConnection::state() noexcept {
@@ -47,100 +43,118 @@ ConnState& ServerConnection::state() noexcept {
 }
 
 bool ServerConnection::at_rest() const noexcept {
-  return st_ && !close_after_ && st_->inflight.empty() && st_->live.empty() && st_->queued() == 0 &&
+  return st_ && phase_ <= Phase::grace && st_->inflight.empty() && st_->live.empty() && queued() == 0 &&
          st_->in_off >= st_->in.size() && !st_->body_ex && !st_->discard && !st_->parser.in_message();
 }
 
-void ServerConnection::set_interest(bool read, bool write) noexcept {
-  if (dead_) return;
-  if (read == reading_ && write == writing_ && watcher_.is_active() == (read || write)) return;
-  unsigned events = (read ? io::readable : 0u) | (write ? io::writable : 0u);
-  if (watcher_.start(events)) {
-    log::error("http: cannot watch connection fd {}", watcher_.fd());
-    reading_ = writing_ = false;
-    return;
+void ServerConnection::enter(Phase p) noexcept {
+  if (p <= phase_) return;
+  phase_ = p;
+  switch (p) {
+    case Phase::open:
+    case Phase::grace:
+    case Phase::last_request:
+    case Phase::no_input:
+      return;  // input_wanted() and maybe_close() read the phase
+    case Phase::lingering:
+      // Stop sending, keep reading (and dropping) what the client is still sending for a moment, so its
+      // kernel does not answer our last response with a reset before the client read it.
+      if (!transport_.close_lingering(sl_.loop().now() + kLingerNs)) {
+        enter(Phase::closed);
+        return;
+      }
+      detach_all();
+      wait_ = Wait::linger;
+      return;
+    case Phase::closed:
+      if (sl_.batching == this) {
+        sl_.shared_out().clear();
+        sl_.batching = nullptr;
+      }
+      transport_.close();
+      detach_all();
+      sl_.connection_closed(*this);
+      // Deleted by the outermost Entry guard: every path to here holds one (or is the destructor).
+      return;
   }
-  reading_ = read;
-  writing_ = write;
 }
 
 // ---- input ------------------------------------------------------------------------------------------------
 
-void ServerConnection::on_io(unsigned events) noexcept {
+bool ServerConnection::on_bytes(const char* data, std::size_t size) noexcept {
   Entry guard(this);
-  if (events & io::writable) {
-    if (!flush(false)) return;
-    maybe_close();
-    if (dead_) return;
-  }
-  if (events & (io::readable | io::hangup | io::error)) on_readable(events);
-}
-
-void ServerConnection::on_readable(unsigned events) noexcept {
-  char* buf = sl_.recv_buffer();
-  if (lingering_) {
-    ssize_t n = sys::read(watcher_.fd(), buf, ServerLoop::kRecvSize);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) close_now();
-    return;
-  }
-  if (!input_wanted()) {
-    if (events & (io::hangup | io::error)) {
-      abort();
-    } else {
-      set_interest(false, writing_);  // backpressure: resume_input() turns reading back on
-    }
-    return;
-  }
   if (st_ && st_->in_off < st_->in.size()) {
-    process_kept();  // what was received earlier goes first
-    if (dead_ || (st_ && st_->in_off < st_->in.size()) || !input_wanted()) return;
+    // Input kept from before (parsing paused) goes first: these bytes join it.
+    st_->in.append(data, size);
+    process_kept();
+    return !closed();
   }
-  ssize_t n = sys::read(watcher_.fd(), buf, ServerLoop::kRecvSize);
-  if (n > 0) {
-    sl_.batching = this;
-    process(buf, static_cast<std::size_t>(n), true);
-    finish_batch();
-    return;
-  }
-  if (n == 0) {
-    on_eof();
-  } else if (errno != EAGAIN && errno != EINTR) {
-    abort();
-  }
+  sl_.batching = this;
+  process(data, size, true);
+  finish_batch();
+  return !closed();
 }
 
-void ServerConnection::on_eof() noexcept {
+bool ServerConnection::on_eof() noexcept {
+  Entry guard(this);
   // The client closed (or half-closed) its side. A request still being received or handled cannot be
   // answered usefully: cancel it (Go's net/http does the same). Output already queued is still sent.
   if (st_ && (!st_->live.empty() || st_->parser.in_message())) {
-    abort();
-  } else if (st_ && st_->queued() > 0) {
-    close_after_ = stop_input_ = true;
-    set_interest(false, true);
+    close_now();
+  } else if (queued() > 0) {
+    enter(Phase::no_input);
+    flush(false);
   } else {
     close_now();
   }
+  return !closed();
+}
+
+bool ServerConnection::on_error(std::error_code) noexcept {
+  Entry guard(this);
+  close_now();
+  return false;
+}
+
+bool ServerConnection::on_hangup() noexcept {
+  Entry guard(this);
+  close_now();  // gone while we were not reading: nothing of ours can reach it
+  return false;
+}
+
+bool ServerConnection::on_closed() noexcept {
+  Entry guard(this);
+  close_now();  // the lingering close ended with the peer's EOF
+  return false;
+}
+
+bool ServerConnection::on_writable(std::size_t) noexcept {
+  Entry guard(this);
+  update_deadline(true);
+  after_output();
+  if (!closed()) maybe_close();
+  return !closed();
 }
 
 bool ServerConnection::input_wanted() const noexcept {
-  if (stop_input_ || dead_) return false;
-  if (!st_) return !close_after_;
+  if (phase_ >= Phase::no_input) return false;
+  if (!st_) return phase_ <= Phase::grace;
   if (st_->discard) return true;
   if (const Exchange* ex = st_->body_ex) {
     return ex->body_mode == BodyMode::collect || (ex->body_mode == BodyMode::stream && ex->want_piece);
   }
-  if (close_after_) return false;
+  if (phase_ > Phase::grace) return false;
   const Limits& limits = sl_.limits();
   // Output of this read's responses counts too: a pipelined burst stops at the high-water mark.
-  std::size_t queued = st_->queued() + (sl_.batching == this ? sl_.shared_out().size() : 0);
-  return st_->inflight_count < limits.max_in_flight && queued < limits.write_high_water;
+  std::size_t out = queued() + (sl_.batching == this ? sl_.shared_out().size() : 0);
+  return st_->inflight_count < limits.max_in_flight && out < limits.write_high_water;
 }
 
 void ServerConnection::process(const char* data, std::size_t len, bool from_shared) noexcept {
   ConnState& st = state();
   bool body_progress = false;
   processing_ = true;
-  while (len > 0 && !dead_) {
+  while (len > 0 && !closed()) {
     if (!input_wanted()) break;
     std::size_t used = 0;
     uint64_t before = st.parser.body_received();
@@ -158,7 +172,7 @@ void ServerConnection::process(const char* data, std::size_t len, bool from_shar
     }
   }
   processing_ = false;
-  if (dead_) return;
+  if (closed()) return;
   // The input is about to be overwritten (shared buffer) or dropped (kept input): nothing may point into
   // it any more. Copy out what does first, while the bytes are still there.
   if (st.parser.in_head()) st.parser.spill();
@@ -193,7 +207,7 @@ void ServerConnection::process_kept() noexcept {
 }
 
 void ServerConnection::resume_input() noexcept {
-  if (dead_ || !input_wanted()) return;
+  if (!input_wanted()) return;
   if (st_ && st_->in_off < st_->in.size()) {
     if (process_scheduled_) return;
     // Not from here: the caller may be user code in the middle of a handler. The pin keeps us alive.
@@ -203,18 +217,20 @@ void ServerConnection::resume_input() noexcept {
       Entry guard(this);
       --depth_;
       process_scheduled_ = false;
-      if (dead_ || !st_ || !input_wanted()) return;
+      if (closed() || !st_ || !input_wanted()) return;
       process_kept();
-      if (!dead_ && input_wanted() && !(st_ && st_->in_off < st_->in.size())) set_interest(true, writing_);
+      if (!closed() && input_wanted() && !(st_ && st_->in_off < st_->in.size())) {
+        if (transport_.resume()) close_now();
+      }
     });
     return;
   }
-  set_interest(true, writing_);
+  if (transport_.resume()) close_now();
 }
 
 void ServerConnection::body_requested(Exchange& ex) noexcept {
   Entry guard(this);
-  if (dead_ || !st_ || st_->body_ex != &ex) {
+  if (closed() || !st_ || st_->body_ex != &ex) {
     ex.wake_body(ex.body_error ? ex.body_error : std::error_code(Error::closed));
     return;
   }
@@ -245,7 +261,7 @@ void ServerConnection::on_head() noexcept {
   if (!ex.req.keep_alive() || ex.req.is_upgrade()) {
     // No request after this one (an upgrade's bytes belong to another protocol we do not speak).
     ex.close = true;
-    close_after_ = true;
+    enter(Phase::last_request);
   }
   if (!ex.req.has_body()) {
     ex.body_done = ex.continue_sent = true;
@@ -294,9 +310,9 @@ void ServerConnection::on_message_end() noexcept {
 void ServerConnection::on_parse_error() noexcept {
   ConnState& st = *st_;
   const int status = st.parser.error_status();
-  log::debug("http: fd {}: {} {}", watcher_.fd(), status, st.parser.error_reason());
+  log::debug("http: fd {}: {} {}", transport_.fd(), status, st.parser.error_reason());
   if (st.discard) {  // the response is out; nothing to answer
-    stop_input_ = close_after_ = true;
+    enter(Phase::no_input);
     st.discard = false;
     return;
   }
@@ -309,7 +325,7 @@ void ServerConnection::on_parse_error() noexcept {
 
 Exchange& ServerConnection::error_exchange(int status) noexcept {
   ConnState& st = state();
-  stop_input_ = close_after_ = true;
+  enter(Phase::no_input);
   Exchange& ex = *sl_.acquire_exchange();
   ex.bind_error(this);
   st.live.push_back(ex);
@@ -322,7 +338,7 @@ Exchange& ServerConnection::error_exchange(int status) noexcept {
 
 void ServerConnection::fail_body(int status) noexcept {
   ConnState& st = *st_;
-  stop_input_ = close_after_ = true;
+  enter(Phase::no_input);
   Exchange* ex = st.body_ex;
   st.body_ex = nullptr;
   if (!ex) return;
@@ -391,7 +407,7 @@ void ServerConnection::run_fast(RequestHead& head) noexcept {
   ex.body_done = ex.continue_sent = true;
   if (!keep_alive) {
     ex.close = true;
-    close_after_ = true;
+    enter(Phase::last_request);
   }
   std::exception_ptr err;
   ex.handler_running = true;
@@ -448,7 +464,7 @@ void ServerConnection::handler_done(Exchange& ex, std::exception_ptr err) noexce
       (void)ex.res.end();
     }
   }
-  if (dead_) return;
+  if (closed()) return;
   maybe_release(ex);
   resume_input();
 }
@@ -459,8 +475,8 @@ void ServerConnection::maybe_release(Exchange& ex) noexcept {
     // Its body is still arriving and nobody will read it: drop a small rest, or close (the response
     // then said Connection: close, see decide_close).
     st_->body_ex = nullptr;
-    if (close_after_ || ex.req.expects_continue()) {
-      stop_input_ = true;
+    if (phase_ > Phase::grace || ex.req.expects_continue()) {
+      enter(Phase::no_input);
     } else {
       st_->discard = true;
       st_->parser.set_body_sink(nullptr, st_->parser.body_received() + sl_.limits().max_drain);

@@ -1,9 +1,23 @@
-// ServerConnection (internal): one accepted HTTP/1.1 connection, built directly on its fd with an
-// IoWatcher. The state machine of the server: read, parse, dispatch, order responses, write.
+// ServerConnection (internal): one accepted HTTP/1.1 connection on a net::Transport, which does all of its
+// socket I/O (this file makes no system call). The state machine of the server: parse what the transport
+// delivers, dispatch, order responses, hand them to the transport.
+//
+// Lifecycle (Phase, changed only by enter(), which moves forward only):
+//   open           requests are read and answered (keep-alive)
+//   grace          graceful shutdown began (begin_drain): requests are still read, for the client may be
+//                  sending its next one right now, but every response says Connection: close; end_grace()
+//                  closes what is idle and lets the rest finish (last_request)
+//   last_request   no request after the ones already read; responses still go out, a body still in
+//                  progress is still read; once everything is out: lingering
+//   no_input       as last_request, and nothing more is read at all (a parse error, the peer's EOF)
+//   lingering      our side is shut down (FIN sent); the transport reads and drops input until the peer's
+//                  EOF or a 2 s deadline, so the peer's kernel does not reset our last response away
+//   closed         the fd is closed, exchanges detached; deleted when the outermost Entry guard ends
 //
 // Memory: an idle keep-alive connection is this object alone (well under 256 bytes): it has no read or
-// write buffer. Reads go to the loop's shared 64 KiB buffer; a ConnState (parser, queues) is taken from the
-// loop's pool only while a request is incomplete, a handler runs or output waits, and goes back at rest.
+// write buffer. Reads go to the transport's per-loop shared 64 KiB buffer; a ConnState (parser, queues) is
+// taken from the loop's pool only while a request is incomplete, a handler runs or output waits, and goes
+// back at rest.
 //
 // Hot path (one read holding complete requests, sync handler): one read(), the responses of every request
 // in that read appended to the loop's shared output buffer in order, one send() at the end. No timer
@@ -27,7 +41,7 @@
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/http/exchange.hpp"
 #include "waitless/http/parser.hpp"
-#include "waitless/loop/io_watcher.hpp"
+#include "waitless/net/transport.hpp"
 
 namespace waitless::http::detail {
 
@@ -46,17 +60,15 @@ struct ConnState {
   IntrusiveList<Exchange, LiveTag> live;          // every exchange bound to the connection
   std::size_t inflight_count = 0;
   Exchange* newest = nullptr;  // the last one pushed on inflight (the list has no back())
-  OutBuffer out;               // output not yet accepted by the kernel
+  OutBuffer out;               // responses written outside a read's batch, handed to the transport at flush
   std::string in;              // input received but not parsed yet (parsing paused), from in_off
   std::size_t in_off = 0;
   Exchange* body_ex = nullptr;  // the exchange whose body the parser is in
   bool discard = false;         // the parser is in a body nobody reads: dropped, up to max_drain
   ConnState* next_free = nullptr;
-
-  std::size_t queued() const noexcept { return out.size(); }
 };
 
-class ServerConnection final : public ListHook<ConnListTag> {
+class ServerConnection final : public ListHook<ConnListTag>, private net::TransportHandler {
  public:
   ServerConnection(ServerLoop& sl, int fd) noexcept;
   ~ServerConnection();
@@ -79,9 +91,11 @@ class ServerConnection final : public ListHook<ConnListTag> {
   void begin_drain() noexcept;  // graceful shutdown: finish in-flight requests, then close
   void end_grace() noexcept;    // the shutdown's grace for idle connections is over: close them
   void abort() noexcept;        // close now, cancelling handlers
-  int64_t deadline() const noexcept { return deadline_; }
+  int64_t deadline() const noexcept { return transport_.deadline(); }
 
  private:
+  static constexpr int64_t kLingerNs = 2'000'000'000;  // how long a closing connection reads and drops input
+  enum class Phase : uint8_t { open, grace, last_request, no_input, lingering, closed };
   enum class Wait : uint8_t { none, idle, headers, body, send, linger };
   struct Entry {
     explicit Entry(ServerConnection* c) noexcept : c(c) { ++c->depth_; }
@@ -89,9 +103,20 @@ class ServerConnection final : public ListHook<ConnListTag> {
     ServerConnection* c;
   };
 
-  void on_io(unsigned events) noexcept;
-  void on_readable(unsigned events) noexcept;
-  void on_eof() noexcept;
+  // The lifecycle's one transition function (see Phase above); a phase at or before the current one is a
+  // no-op. Lingering and closing happen here.
+  void enter(Phase p) noexcept;
+  bool closed() const noexcept { return phase_ == Phase::closed; }
+
+  // net::TransportHandler. Each returns false once the connection is closed (it may be gone).
+  bool wants_bytes() noexcept override { return input_wanted(); }
+  bool on_bytes(const char* data, std::size_t size) noexcept override;
+  bool on_eof() noexcept override;
+  bool on_writable(std::size_t queued) noexcept override;
+  bool on_error(std::error_code ec) noexcept override;
+  bool on_hangup() noexcept override;
+  bool on_closed() noexcept override;
+
   void process(const char* data, std::size_t len, bool from_shared) noexcept;
   void process_kept() noexcept;
   void on_head() noexcept;
@@ -101,14 +126,15 @@ class ServerConnection final : public ListHook<ConnListTag> {
   void run_fast(RequestHead& head) noexcept;
   void start_async(Exchange& ex) noexcept;
   void finish_batch() noexcept;
-  // Sends queued output (and the loop's shared output when with_shared). False if the connection died.
+  // Hands staged output (and the loop's shared output when with_shared) to the transport. False if the
+  // connection died.
   bool flush(bool with_shared) noexcept;
+  void after_output() noexcept;  // the queue moved: drain waiters, input, deadline
   void advance() noexcept;
   void maybe_release(Exchange& ex) noexcept;
   void maybe_close() noexcept;
   bool input_wanted() const noexcept;
   void resume_input() noexcept;
-  void set_interest(bool read, bool write) noexcept;
   void update_deadline(bool progress) noexcept;
   void send_continue(Exchange& ex) noexcept;
   void fail_body(int status) noexcept;
@@ -116,23 +142,18 @@ class ServerConnection final : public ListHook<ConnListTag> {
   void drop_pipelined() noexcept;  // forgets every in-flight exchange (after one that closes)
   void detach(Exchange& ex) noexcept;
   void detach_all() noexcept;
-  void close_now() noexcept;
+  void close_now() noexcept { enter(Phase::closed); }
   ConnState& state() noexcept;
   bool at_rest() const noexcept;
+  // Output not yet accepted by the kernel: staged here and queued in the transport.
+  std::size_t queued() const noexcept { return transport_.queued() + (st_ ? st_->out.size() : 0); }
 
-  IoWatcher watcher_;
+  net::Transport transport_;
   ServerLoop& sl_;
   ConnState* st_ = nullptr;
-  int64_t deadline_ = 0;
   uint32_t depth_ = 0;
+  Phase phase_ = Phase::open;
   Wait wait_ = Wait::idle;
-  bool reading_ = false;
-  bool writing_ = false;
-  bool close_after_ = false;  // no request after the current ones; close once their responses are out
-  bool stop_input_ = false;   // read nothing more at all
-  bool dead_ = false;
-  bool draining_ = false;   // shutting down: every response says Connection: close
-  bool lingering_ = false;  // closing: output shut down, input read and dropped until EOF or a deadline
   bool process_scheduled_ = false;
   bool processing_ = false;  // inside process(): a handler asking for its body is served by that loop
 };

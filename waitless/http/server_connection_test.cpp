@@ -97,7 +97,7 @@ TEST(HttpConnection, AsyncBodyCollectAndStream) {
     ASSERT_TRUE(b);
     EXPECT_EQ(b->body, std::to_string(6400000) + " " + std::to_string(6400000ull * 'b'));
   });
-  EXPECT_LE(largest_piece, 2 * detail::ServerLoop::kRecvSize);  // pieces, not the whole body buffered
+  EXPECT_LE(largest_piece, 2 * net::Transport::kReceiveBufferSize);  // pieces, not the whole body buffered
 }
 
 TEST(HttpConnection, ExpectContinueOnlyWhenTheHandlerAsks) {

@@ -25,12 +25,7 @@ Duration until_next_second() noexcept {
 }  // namespace
 
 ServerLoop::ServerLoop(Loop& loop, std::shared_ptr<const ServerConfig> config)
-    : loop_(loop),
-      config_(std::move(config)),
-      recv_(std::make_unique<char[]>(kRecvSize)),
-      tick_(loop),
-      deadline_timer_(loop),
-      grace_timer_(loop) {
+    : loop_(loop), config_(std::move(config)), tick_(loop), deadline_timer_(loop), grace_timer_(loop) {
   refresh_date();
   free_exchanges_.reserve(kMaxFreeExchanges);
   fast_.fast = true;

@@ -1,8 +1,8 @@
 // ServerLoop (internal): the HTTP server's state on one loop. Owns that loop's listener, its connections,
-// the loop-wide receive and output buffers, the pools of exchanges and connection states, the Date cache
-// and one 1-second timer that refreshes the date and sweeps connection deadlines (and, during a graceful
-// shutdown, one timer that ends the idle connections' grace and one for the deadline). Nothing here is shared
-// with another loop; the configuration it reads is immutable.
+// the loop-wide output buffer (the receive buffer is the transport's, one per loop), the pools of exchanges
+// and connection states, the Date cache and one 1-second timer that refreshes the date and sweeps connection
+// deadlines (and, during a graceful shutdown, one timer that ends the idle connections' grace and one for
+// the deadline). Nothing here is shared with another loop; the configuration it reads is immutable.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -33,8 +33,6 @@ struct ServerConfig {
 
 class ServerLoop {
  public:
-  static constexpr std::size_t kRecvSize = 64 * 1024;
-
   ServerLoop(Loop& loop, std::shared_ptr<const ServerConfig> config);
   ~ServerLoop();
   ServerLoop(const ServerLoop&) = delete;
@@ -63,7 +61,6 @@ class ServerLoop {
   uint16_t port() const noexcept { return listener_ ? listener_->port() : 0; }
 
   // For connections.
-  char* recv_buffer() noexcept { return recv_.get(); }
   OutBuffer& shared_out() noexcept { return out_; }
   ServerConnection* batching = nullptr;  // the connection whose read is being processed (owns shared_out)
   ConnState* acquire_state();
@@ -89,7 +86,6 @@ class ServerLoop {
 
   Loop& loop_;
   std::shared_ptr<const ServerConfig> config_;
-  std::unique_ptr<char[]> recv_;
   OutBuffer out_;
   DateCache date_;
   std::string prefix_200_;

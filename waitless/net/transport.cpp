@@ -1,5 +1,7 @@
 #include "waitless/net/transport.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,9 +17,9 @@ namespace {
 
 // Per thread (one loop per thread): the receive buffer every transport reads into, and the pool of write
 // queues. A queue goes back to the pool as soon as it empties; one that grew past kKeepCapacity gives its
-// memory back first, so a burst does not stay resident.
+// memory back first, so a burst does not stay resident. The buffer's pointer is a constant-initialised
+// thread_local (a plain %fs load on the read path, no initialisation guard), allocated on first use.
 struct ThreadState {
-  std::unique_ptr<char[]> receive = std::make_unique<char[]>(Transport::kReceiveBufferSize);
   std::vector<std::unique_ptr<OutBuffer>> free_queues;
 };
 constexpr std::size_t kMaxFreeQueues = 256;
@@ -26,6 +28,22 @@ constexpr std::size_t kKeepCapacity = 64 * 1024;
 ThreadState& thread_state() {
   thread_local ThreadState s;
   return s;
+}
+
+thread_local char* tl_receive = nullptr;
+
+[[gnu::noinline]] char* make_receive_buffer() {
+  struct Owner {
+    std::unique_ptr<char[]> buffer = std::make_unique<char[]>(Transport::kReceiveBufferSize);
+  };
+  thread_local Owner owner;  // freed at thread exit
+  tl_receive = owner.buffer.get();
+  return tl_receive;
+}
+
+inline char* receive_buffer_fast() noexcept {
+  char* b = tl_receive;
+  return b ? b : make_receive_buffer();
 }
 
 OutBuffer* acquire_queue() {
@@ -40,7 +58,7 @@ OutBuffer* acquire_queue() {
 
 // Reads never nest: they happen only in Transport::on_io, and the loop dispatches one watcher at a time,
 // so the buffer lent to one on_bytes call is never overwritten during it.
-char* Transport::receive_buffer() noexcept { return thread_state().receive.get(); }
+char* Transport::receive_buffer() noexcept { return receive_buffer_fast(); }
 
 void Transport::release_queue() noexcept {
   OutBuffer* q = std::exchange(queue_, nullptr);
@@ -73,7 +91,45 @@ std::error_code Transport::fail(int err) noexcept {
 
 // ---- readiness --------------------------------------------------------------------------------------------
 
+inline bool Transport::read_some(unsigned) noexcept {
+  char* buf = receive_buffer_fast();
+  for (int i = 0; i < kMaxReadsPerReadiness; ++i) {
+    const ssize_t n = sys::recv(watcher_.fd(), buf, kReceiveBufferSize, 0);
+    if (n > 0) {
+      if (!handler_->on_bytes(buf, static_cast<std::size_t>(n))) return false;
+      // The handler may have paused, closed or failed us; a short read means the kernel had no more.
+      if (static_cast<std::size_t>(n) < kReceiveBufferSize || (bits_ & (kPaused | kClosed | kFailed))) break;
+      if (!handler_->wants_bytes()) break;  // the next readiness drops the interest
+      continue;
+    }
+    if (n == 0) {
+      bits_ |= kEof;
+      if (std::error_code ec = update(watcher_.events() & ~io::readable)) {
+        (void)handler_->on_error(ec);
+        return false;
+      }
+      return handler_->on_eof();
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) break;
+    (void)handler_->on_error(fail(err));
+    return false;
+  }
+  return true;
+}
+
 void Transport::on_io(unsigned events) noexcept {
+  // The hot path: open, reading, nothing queued, and the owner wants bytes.
+  if (bits_ == 0 && !queue_ && (events & (io::readable | io::hangup | io::error)) &&
+      (watcher_.events() & io::readable) && handler_->wants_bytes()) {
+    (void)read_some(events);
+    return;
+  }
+  if (bits_ & kConnecting) {
+    on_connect_ready();
+    return;
+  }
   if (queue_ && (events & (io::writable | io::hangup | io::error))) {
     const std::size_t before = queue_->size();
     if (std::error_code ec = flush()) {
@@ -105,32 +161,9 @@ void Transport::on_io(unsigned events) noexcept {
   (void)read_some(events);
 }
 
-bool Transport::read_some(unsigned) noexcept {
-  char* buf = receive_buffer();
-  for (int i = 0; i < kMaxReadsPerReadiness; ++i) {
-    const ssize_t n = sys::recv(watcher_.fd(), buf, kReceiveBufferSize, 0);
-    if (n > 0) {
-      if (!handler_->on_bytes(buf, static_cast<std::size_t>(n))) return false;
-      // The handler may have paused, closed or failed us; a short read means the kernel had no more.
-      if (static_cast<std::size_t>(n) < kReceiveBufferSize || (bits_ & (kPaused | kClosed | kFailed))) break;
-      if (!handler_->wants_bytes()) break;  // the next readiness drops the interest
-      continue;
-    }
-    if (n == 0) {
-      bits_ |= kEof;
-      if (std::error_code ec = update(watcher_.events() & ~io::readable)) {
-        (void)handler_->on_error(ec);
-        return false;
-      }
-      return handler_->on_eof();
-    }
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) break;
-    (void)handler_->on_error(fail(err));
-    return false;
-  }
-  return true;
+bool Transport::read_now() noexcept {
+  if ((bits_ & (kPaused | kEof | kFailed | kClosed | kLingering)) || !handler_->wants_bytes()) return true;
+  return read_some(io::readable);
 }
 
 bool Transport::drop_input() noexcept {
@@ -146,16 +179,58 @@ bool Transport::drop_input() noexcept {
   return handler_->on_closed();
 }
 
+// ---- connecting -------------------------------------------------------------------------------------------
+
+Result<Transport::Connecting> Transport::start_connect(const SocketAddress& address) noexcept {
+  int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_code(errno);
+  if (address.is_ip()) {
+    int one = 1;
+    (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  // EINTR: the connect goes on asynchronously, as with EINPROGRESS.
+  int r = ::connect(fd, address.data(), address.size());
+  if (r < 0 && errno != EINPROGRESS && errno != EINTR) {
+    int err = errno;
+    ::close(fd);
+    return errno_code(err);
+  }
+  return Connecting{fd, r == 0};
+}
+
+void Transport::on_connect_ready() noexcept {
+  bits_ &= static_cast<uint8_t>(~kConnecting);
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(watcher_.fd(), SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  if (err != 0) {
+    (void)handler_->on_error(fail(err));
+    return;
+  }
+  if (std::error_code ec = update(0)) {
+    (void)handler_->on_error(ec);
+    return;
+  }
+  (void)handler_->on_connected();
+}
+
 // ---- writing ----------------------------------------------------------------------------------------------
 
-std::error_code Transport::write(const char* data, std::size_t size) noexcept {
+ssize_t Transport::send_now(const char* data, std::size_t size) noexcept {
+  return sys::send(watcher_.fd(), data, size, MSG_NOSIGNAL);
+}
+
+std::error_code Transport::write_slow(const char* data, std::size_t size) noexcept {
   if (bits_ & (kShutdown | kFailed | kClosed)) return Error::closed;
   if (size == 0) return {};
   if (queue_) {
     queue_->append(data, size);  // leaves with the queue when the socket is writable
     return {};
   }
-  ssize_t n = sys::send(watcher_.fd(), data, size, MSG_NOSIGNAL);
+  return write_rest(data, size, send_now(data, size));
+}
+
+std::error_code Transport::write_rest(const char* data, std::size_t size, ssize_t n) noexcept {
   if (n < 0) {
     const int err = errno;
     if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) return fail(err);

@@ -13,7 +13,8 @@
 //   up (TransportHandler callbacks, from the loop only, never from inside a call of the owner):
 //                   on_bytes (bytes arrived), on_eof (the peer's FIN), on_writable (the write queue moved),
 //                   on_error (reset, broken pipe...: reading and writing have stopped), on_hangup (the peer
-//                   hung up while reading was paused), on_closed (a lingering close ended).
+//                   hung up while reading was paused), on_closed (a lingering close ended), on_connected;
+//                   and wants_bytes, asked before each read (the owner's backpressure).
 // Each callback returns false when the owner (and with it this transport) may be gone: the transport then
 // touches nothing more.
 //
@@ -42,13 +43,17 @@
 // on_bytes, writes are submitted from the queue and on_writable reports completions; the owners do not
 // see readiness at all, only the callbacks above.
 #pragma once
+#include <sys/types.h>
 #include <cstddef>
+
 #include <cstdint>
 #include <string_view>
 #include <system_error>
 
+#include "waitless/base/result.hpp"
 #include "waitless/loop/io_watcher.hpp"
 #include "waitless/net/out_buffer.hpp"
+#include "waitless/net/socket_address.hpp"
 
 namespace waitless::net {
 
@@ -71,6 +76,8 @@ class TransportHandler {
   virtual bool on_hangup() noexcept { return true; }
   // A lingering close ended (EOF or error while dropping input): the fd is closed.
   virtual bool on_closed() noexcept { return true; }
+  // The connect awaited by await_connected() succeeded (a failed one is on_error with its error).
+  virtual bool on_connected() noexcept { return true; }
 
  protected:
   ~TransportHandler() = default;
@@ -91,6 +98,19 @@ class Transport {
   // Starts reading. An error (the fd cannot be watched) is returned, not reported.
   std::error_code start() noexcept { return update(io::readable); }
 
+  // ---- connecting (the HTTP client; TcpStream::connect has its own loop over addresses) ----
+  struct Connecting {
+    int fd;
+    bool done;  // connected at once (a Unix socket, usually): nothing to await
+  };
+  // A non-blocking socket for `address` (TCP_NODELAY on IP) with its connect started.
+  static Result<Connecting> start_connect(const SocketAddress& address) noexcept;
+  // Watches for the end of the connect: on_connected, or on_error with the connect's error.
+  std::error_code await_connected() noexcept {
+    bits_ |= kConnecting;
+    return update(io::writable);
+  }
+
   // ---- reading ----
   void pause() noexcept { bits_ |= kPaused; }
   // Fails only if the fd cannot be watched (epoll_ctl: ENOMEM...).
@@ -100,10 +120,34 @@ class Transport {
     return update(watched() | io::readable);
   }
   bool paused() const noexcept { return bits_ & kPaused; }
+  // Reads now what the kernel already holds, as a readiness would (nothing if reading is paused or not
+  // wanted). False if a callback returned false.
+  bool read_now() noexcept;
   bool at_eof() const noexcept { return bits_ & kEof; }
 
   // ---- writing ----
-  std::error_code write(const char* data, std::size_t size) noexcept;
+  // write() for the hot path: true when all of it went to the kernel at once (no error_code is made).
+  // False: the rest was queued, or the write failed (failed() or !is_open(); the error itself is what
+  // write() would have returned, not kept).
+  bool write_now(const char* data, std::size_t size) noexcept {
+    if (bits_ == 0 && !queue_) {
+      const ssize_t n = send_now(data, size);
+      if (n >= 0 && static_cast<std::size_t>(n) == size) return true;
+      (void)write_rest(data, size, n);
+      return false;
+    }
+    (void)write_slow(data, size);
+    return false;
+  }
+  std::error_code write(const char* data, std::size_t size) noexcept {
+    // The common case inline: nothing queued, the kernel takes it all.
+    if (bits_ == 0 && !queue_ && size > 0) {
+      const ssize_t n = send_now(data, size);
+      if (n >= 0 && static_cast<std::size_t>(n) == size) return {};
+      return write_rest(data, size, n);
+    }
+    return write_slow(data, size);
+  }
   std::error_code write(std::string_view data) noexcept { return write(data.data(), data.size()); }
   std::size_t queued() const noexcept { return queue_ ? queue_->size() : 0; }
 
@@ -137,14 +181,19 @@ class Transport {
 
  private:
   static constexpr uint8_t kPaused = 1, kEof = 2, kShutdown = 4, kFinSent = 8, kLingering = 16, kFailed = 32,
-                           kClosed = 64;
+                           kClosed = 64, kConnecting = 128;
 
   void on_io(unsigned events) noexcept;
-  bool read_some(unsigned events) noexcept;
+  void on_connect_ready() noexcept;
+  [[gnu::always_inline]] inline bool read_some(unsigned events) noexcept;
   bool drop_input() noexcept;
   // Writes the queue out; returns the error that failed the transport, if any.
   std::error_code flush() noexcept;
   std::error_code send_fin() noexcept;
+  ssize_t send_now(const char* data, std::size_t size) noexcept;
+  // After send_now() returned n (< size, or -1): queue the rest, or fail.
+  std::error_code write_rest(const char* data, std::size_t size, ssize_t n) noexcept;
+  std::error_code write_slow(const char* data, std::size_t size) noexcept;
   std::error_code fail(int err) noexcept;
   void release_queue() noexcept;
   bool reading_possible() const noexcept { return !(bits_ & (kEof | kFailed | kClosed)); }
