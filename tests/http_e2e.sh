@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end tests of the HTTP/1.1 server: `waitless hello` and a test-only server (tests/http_test_server.cpp,
-# built here against the build's library) on loopback ports, driven by curl and raw sockets
+# the build's http_test_server target) on loopback ports, driven by curl and raw sockets
 # (tests/http_e2e.py). Prints PASS/FAIL per case; exits non-zero if any case failed.
 # Usage: tests/http_e2e.sh [BUILD_DIR]   (default: build)
 set -u
@@ -39,14 +39,9 @@ if [ ! -x "$BUILD/waitless" ]; then
   exit 1
 fi
 
-# --- the test server, linked like the build (sanitizers included)
-SAN=$(sed -n 's/^WAITLESS_SANITIZE:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)
-SANFLAGS=()
-[ -n "$SAN" ] && SANFLAGS=(-fsanitize="$SAN" -fno-omit-frame-pointer)
-if ! g++ -std=c++20 -O2 "${SANFLAGS[@]}" -I. -isystem /usr/share/include/llhttp -DLLHTTP_STRICT_MODE=1 \
-    tests/http_test_server.cpp "$BUILD/libwaitless.a" "$BUILD/libllhttp.a" -lfmt -lcares -lz -lpthread \
-    -o "$TMP/http_test_server" 2>"$TMP/build.log"; then
-  failed "setup" "cannot build tests/http_test_server.cpp"; head -20 "$TMP/build.log"
+# --- the test server: a CMake target of the same build (same compiler, flags and sanitizers)
+if [ ! -x "$BUILD/http_test_server" ]; then
+  failed "setup" "$BUILD/http_test_server not found (built with the tests: cmake --build $BUILD)"
   exit 1
 fi
 
@@ -55,7 +50,7 @@ HELLO_PORT=$(free_port)
 HELLO_PID=$!
 PIDS+=($HELLO_PID)
 TEST_PORT=$(free_port)
-"$TMP/http_test_server" "$TEST_PORT" >"$TMP/test.log" 2>&1 &
+"$BUILD/http_test_server" "$TEST_PORT" >"$TMP/test.log" 2>&1 &
 TEST_PID=$!
 PIDS+=($TEST_PID)
 if ! wait_listening $HELLO_PID "$HELLO_PORT" || ! wait_listening $TEST_PID "$TEST_PORT"; then

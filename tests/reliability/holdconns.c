@@ -3,7 +3,7 @@
 // GET on each and reads its response, then holds them idle until stdin closes. Prints "held N" once all
 // are established and answered, or "failed K: reason" (exit 1) at the first connection that fails.
 // Raises its own RLIMIT_NOFILE soft limit to N + 100 (within the hard limit).
-// Built by tests/reliability/run.sh; adapted from shared/tools/holdconns.c (the idle-memory benchmark).
+// Built by tests/reliability/run.sh.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>

@@ -225,7 +225,7 @@ struct StopOnResume {
     void unhandled_exception() noexcept {}
   };
   StopOnResume(std::coroutine_handle<promise_type> h) noexcept : handle(h) {}  // NOLINT
-  // Movable because clang 14 moves get_return_object()'s result instead of eliding the copy.
+  // Movable because clang may move get_return_object()'s result instead of eliding the copy.
   StopOnResume(StopOnResume&& o) noexcept : handle(std::exchange(o.handle, {})) {}
   StopOnResume& operator=(StopOnResume&&) = delete;
   ~StopOnResume() {

@@ -1,6 +1,6 @@
-// Where a callback was registered, for logs and the watchdog. std::source_location needs
-// __builtin_source_location, which clang 14 (our fuzzing compiler) lacks; the __builtin_FILE/LINE
-// intrinsics work in gcc and clang alike. Converts from std::source_location where that exists.
+// Where a callback was registered, for logs and the watchdog: file and line from the __builtin_FILE/LINE
+// intrinsics (gcc and clang alike, no <source_location> needed). Converts from std::source_location where
+// that exists.
 #pragma once
 #include <cstdint>
 #if __has_include(<source_location>)

@@ -12,7 +12,7 @@ namespace waitless {
 namespace {
 
 // "file:line", plus " (function)" where the location type records one (std::source_location does;
-// waitless::SourceLocation, kept buildable with clang 14, does not yet).
+// waitless::SourceLocation, built on the __builtin_FILE/LINE intrinsics, does not).
 template <typename Where>
 std::string describe(const Where& where) {
   if constexpr (requires { where.function_name(); }) {
