@@ -62,6 +62,11 @@ class Exchange final : public ListHook<InflightTag>, public ListHook<LiveTag> {
   // Back to the loop's pool (or deleted when the loop's server is gone).
   void release() noexcept;
   bool http10() const noexcept { return req.version_minor() == 0; }
+  // The connection switched protocols (upgrade.hpp): the 101 head it wrote is the whole response.
+  void mark_switched() noexcept {
+    res.state_ = Response::State::finished;
+    res.close_ = true;
+  }
 
   Request req;
   Response res;

@@ -29,6 +29,7 @@ namespace waitless::http {
 std::string_view reason_phrase(int status) noexcept;
 
 namespace detail {
+struct ResponseAccess;  // upgrade.cpp: switch_protocols() reaches the exchange
 using net::OutBuffer;
 // Implemented by the server (server_connection.cpp).
 OutBuffer* out_begin(Exchange& ex) noexcept;            // where to append; null when the client is gone
@@ -105,6 +106,7 @@ class Response {
 
  private:
   friend class detail::Exchange;
+  friend struct detail::ResponseAccess;
   enum class State : uint8_t { fresh, streaming, finished };
   void prepare(detail::Exchange* ex, bool head_request, bool http10, bool http10_keep_alive) noexcept;
   void clear() noexcept;

@@ -41,6 +41,7 @@
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/http/exchange.hpp"
 #include "waitless/http/parser.hpp"
+#include "waitless/http/upgrade.hpp"
 #include "waitless/net/transport.hpp"
 
 namespace waitless::http::detail {
@@ -85,6 +86,9 @@ class ServerConnection final : public ListHook<ConnListTag>, private net::Transp
   bool needs_drain(const Exchange& ex) const noexcept;
   void body_requested(Exchange& ex) noexcept;
   void handler_done(Exchange& ex, std::exception_ptr err) noexcept;
+  // upgrade.hpp (server_connection_upgrade.cpp): writes `head` as ex's response, stops HTTP, and hands the
+  // socket to `sink` from a microtask.
+  std::error_code switch_protocols(Exchange& ex, std::string_view head, UpgradeSink sink);
 
   // Loop-facing.
   void on_sweep(int64_t now) noexcept;
@@ -143,6 +147,7 @@ class ServerConnection final : public ListHook<ConnListTag>, private net::Transp
   void detach(Exchange& ex) noexcept;
   void detach_all() noexcept;
   void close_now() noexcept { enter(Phase::closed); }
+  void hand_over() noexcept;
   ConnState& state() noexcept;
   bool at_rest() const noexcept;
   // Output not yet accepted by the kernel: staged here and queued in the transport.
@@ -151,6 +156,7 @@ class ServerConnection final : public ListHook<ConnListTag>, private net::Transp
   net::Transport transport_;
   ServerLoop& sl_;
   ConnState* st_ = nullptr;
+  UpgradeSink* upgrade_ = nullptr;  // a switch of protocols waits for its handover (no lingering close)
   uint32_t depth_ = 0;
   Phase phase_ = Phase::open;
   Wait wait_ = Wait::idle;

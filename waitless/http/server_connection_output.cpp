@@ -141,7 +141,7 @@ void ServerConnection::after_output() noexcept {
 }
 
 void ServerConnection::maybe_close() noexcept {
-  if (phase_ <= Phase::grace || phase_ >= Phase::lingering) return;
+  if (phase_ <= Phase::grace || phase_ >= Phase::lingering || upgrade_) return;
   if (st_ && (!st_->inflight.empty() || queued() > 0)) return;
   if (sl_.batching == this && !sl_.shared_out().empty()) return;
   enter(Phase::lingering);

@@ -37,6 +37,7 @@ ServerLoop::~ServerLoop() {
   shutting_down_ = true;
   done_ = nullptr;
   while (ServerConnection* c = conns_.front()) c->abort();  // unlinks itself
+  abort_sessions();
   // Handlers still running after their connection closed: they delete their exchange when they end.
   while (Exchange* ex = orphans_.pop_front()) ex->owner = nullptr;
   while (ConnState* st = free_states_) {
@@ -126,6 +127,7 @@ void ServerLoop::shutdown(std::chrono::milliseconds deadline, std::function<void
     shutting_down_ = true;
     listener_.reset();  // stop accepting; the kernel refuses new connections from here on
     conns_.for_each([](ServerConnection& c) { c.begin_drain(); });
+    tell_sessions();
     // A timer, not the once-a-second sweep: the grace ends within a millisecond or so of its value.
     const auto grace = std::min(config_->options.shutdown_idle_grace, deadline);
     if (grace.count() > 0) {
@@ -140,6 +142,7 @@ void ServerLoop::shutdown(std::chrono::milliseconds deadline, std::function<void
       (void)deadline_timer_.start(deadline, [this] {
         (void)grace_timer_.stop();
         conns_.for_each([](ServerConnection& c) { c.abort(); });
+        abort_sessions();
         check_done();
       });
     }
@@ -161,6 +164,31 @@ void ServerLoop::check_done() noexcept {
     done_ = nullptr;
     done();
   }
+}
+
+// Sessions may end (and unlink) one another inside these calls: each is moved out of the list before its
+// call, so iteration never holds a pointer a callback may free.
+void ServerLoop::tell_sessions() noexcept {
+  IntrusiveList<UpgradedSession, SessionTag> pending;
+  sessions_.splice_to(pending);
+  while (UpgradedSession* s = pending.pop_front()) {
+    sessions_.push_back(*s);
+    s->on_server_shutdown();
+  }
+}
+
+void ServerLoop::abort_sessions() noexcept {
+  while (UpgradedSession* s = sessions_.front()) {
+    s->on_server_abort();
+    if (sessions_.front() == s) session_left(*s);  // it must leave; never loop on one that did not
+  }
+}
+
+void ServerLoop::session_joined(UpgradedSession& s) noexcept { sessions_.push_back(s); }
+
+void ServerLoop::session_left(UpgradedSession& s) noexcept {
+  IntrusiveList<UpgradedSession, SessionTag>::remove(s);
+  if (shutting_down_) check_done();
 }
 
 void ServerLoop::connection_opened(ServerConnection& c) noexcept {

@@ -17,6 +17,7 @@
 #include "waitless/http/date_cache.hpp"
 #include "waitless/http/server_connection.hpp"
 #include "waitless/http/server_options.hpp"
+#include "waitless/http/upgrade.hpp"
 #include "waitless/loop/io_watcher.hpp"
 #include "waitless/loop/timer.hpp"
 #include "waitless/net/tcp_listener.hpp"
@@ -24,6 +25,8 @@
 namespace waitless::http::detail {
 
 // The immutable part, shared by every loop of a server.
+struct SessionTag;
+
 struct ServerConfig {
   Handler handler;
   SyncHandler sync_handler;
@@ -48,7 +51,9 @@ class ServerLoop {
   // handlers.
   // `done` runs once nothing is left (no connection, no handler): the loop can then end.
   void shutdown(std::chrono::milliseconds deadline, std::function<void()> done = {});
-  bool finished() const noexcept { return shutting_down_ && connections_ == 0 && exchanges_out_ == 0; }
+  bool finished() const noexcept {
+    return shutting_down_ && connections_ == 0 && exchanges_out_ == 0 && sessions_.empty();
+  }
 
   Loop& loop() const noexcept { return loop_; }
   const ServerConfig& config() const noexcept { return *config_; }
@@ -75,6 +80,10 @@ class ServerLoop {
   void connection_opened(ServerConnection& c) noexcept;
   void connection_closed(ServerConnection& c) noexcept;
   bool shutting_down() const noexcept { return shutting_down_; }
+  // Connections upgraded to another protocol (upgrade.hpp): counted by shutdown, told when it begins.
+  void session_joined(UpgradedSession& s) noexcept;
+  void session_left(UpgradedSession& s) noexcept;
+  std::size_t session_count() const noexcept { return sessions_.size(); }
 
  private:
   void on_tick() noexcept;
@@ -83,6 +92,8 @@ class ServerLoop {
   void refresh_date() noexcept;
   void check_done() noexcept;
   void end_grace() noexcept;
+  void tell_sessions() noexcept;
+  void abort_sessions() noexcept;
 
   Loop& loop_;
   std::shared_ptr<const ServerConfig> config_;
@@ -97,6 +108,7 @@ class ServerLoop {
   std::unique_ptr<net::TcpListener> listener_;
   IntrusiveList<ServerConnection, ConnListTag> conns_;
   IntrusiveList<Exchange, LiveTag> orphans_;
+  IntrusiveList<UpgradedSession, SessionTag> sessions_;
   std::size_t connections_ = 0;
   std::size_t exchanges_out_ = 0;  // taken from the pool and not returned
   ConnState* free_states_ = nullptr;

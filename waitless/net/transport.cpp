@@ -310,4 +310,12 @@ void Transport::close() noexcept {
   release_queue();
 }
 
+int Transport::release() noexcept {
+  if (bits_ & kClosed) return -1;
+  bits_ |= kClosed;
+  watcher_.stop();
+  release_queue();
+  return watcher_.fd();
+}
+
 }  // namespace waitless::net

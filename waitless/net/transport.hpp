@@ -162,6 +162,13 @@ class Transport {
   bool lingering() const noexcept { return bits_ & kLingering; }
   // Closes the fd now, dropping the queue. No callback follows.
   void close() noexcept;
+  // Gives the fd up without closing it (a connection changing protocols: HTTP's Upgrade): stops watching,
+  // drops the queue (read unsent() first to keep it) and ends as close() does. -1 if already closed.
+  int release() noexcept;
+  // The bytes queued and not yet taken by the kernel.
+  std::string_view unsent() const noexcept {
+    return queue_ ? std::string_view(queue_->data(), queue_->size()) : std::string_view();
+  }
 
   // ---- state ----
   bool is_open() const noexcept { return !(bits_ & kClosed); }
