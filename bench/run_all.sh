@@ -21,6 +21,7 @@ run() {
 run "$BUILD/loop_bench" 5
 run "$BUILD/router_bench" 7
 run "$BUILD/json_bench" 3
+run "$BUILD/resp_bench" 3
 for b in bench/*_bench.sh; do
   [ -e "$b" ] || continue
   run bash "$b" "$BUILD"
