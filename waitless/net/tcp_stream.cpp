@@ -42,6 +42,13 @@ TcpStream::~TcpStream() {
 
 void TcpStream::on_stop() noexcept { teardown(Error::closed); }
 
+int TcpStream::release_fd() noexcept {
+  if (!transport_.is_open() || transport_.queued() > 0) return -1;
+  const int fd = transport_.release();
+  teardown(Error::closed);
+  return fd;
+}
+
 void TcpStream::teardown(std::error_code waiters_get) noexcept {
   bytes_accepted_ -= transport_.queued();  // dropped, never written
   queued_seen_ = 0;

@@ -110,6 +110,11 @@ class TcpStream final : public Handle, private TransportHandler {
   // shutdown(), then close() once flushed (at once if nothing is queued). on_close as for close().
   void end(std::function<void()> on_close = {});
 
+  // Gives the socket up to a protocol that takes it over (a WebSocket client after its handshake): the fd,
+  // open and watched by nobody; the stream ends as if closed. -1 when closed or when written bytes still
+  // wait in the queue (they would be lost).
+  int release_fd() noexcept;
+
   std::error_code set_no_delay(bool enable) noexcept;
   // SO_KEEPALIVE; initial_delay > 0 sets TCP_KEEPIDLE (whole seconds), as Node's setKeepAlive.
   std::error_code set_keep_alive(bool enable, Duration initial_delay = Duration::zero()) noexcept;

@@ -1,0 +1,136 @@
+// Test-only WebSocket peer for tests/websocket_e2e.sh (the build's websocket_test_server target; never part
+// of `waitless`).
+//
+// Server mode: websocket_test_server PORT THREADS   (prints "listening PORT" once every loop listens)
+//   /echo          echoes every message (text stays text, binary stays binary); permessage-deflate offered
+//                  is accepted (server_no_context_takeover; threshold 64 bytes)
+//   /close?CODE    closes with CODE and reason "bye" right after open
+//   /room          subscribes to "room" and sends "welcome"; a message from any member is published to the
+//   room (every loop) /idle          idle_timeout 500 ms (pinged, then closed with 1001 when nothing comes
+//   back)
+// Client mode: websocket_test_server --client URL [--deflate]
+//   connects with the waitless client, sends text/binary messages of 0..200 000 bytes, checks each echo,
+//   pings, closes with 1000; prints "client ok" (exit 0) or what went wrong (exit 1).
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "waitless/http/server.hpp"
+#include "waitless/http/websocket.hpp"
+#include "waitless/http/websocket_client.hpp"
+#include "waitless/http/websocket_topics.hpp"
+
+using namespace waitless;
+using namespace std::chrono_literals;
+
+namespace {
+
+int serve(uint16_t port, unsigned threads) {
+  http::WebSocketOptions options;
+  options.handshake.deflate.enabled = true;
+  auto echo = std::make_shared<http::WebSocketConfig>();
+  echo->options = options;
+  echo->handlers.message = [](http::WebSocket& ws, std::string_view m, bool binary) {
+    (void)ws.send(m, binary);
+  };
+  auto closer = std::make_shared<http::WebSocketConfig>();
+  closer->options = options;
+  closer->handlers.open = [](http::WebSocket& ws) {
+    ws.close(static_cast<uint16_t>(std::any_cast<int>(ws.user_data())), "bye");
+  };
+  auto room = std::make_shared<http::WebSocketConfig>();
+  room->options = options;
+  room->handlers.open = [](http::WebSocket& ws) {
+    ws.subscribe("room");
+    (void)ws.send("welcome");  // the client knows it is subscribed
+  };
+  room->handlers.message = [](http::WebSocket&, std::string_view m, bool binary) {
+    (void)http::publish("room", m, binary);
+  };
+  auto idle = std::make_shared<http::WebSocketConfig>(*echo);
+  idle->options.idle_timeout = 500ms;
+
+  http::Server server([=](http::Request& req, http::Response& res) {
+    const std::string_view path = req.path();
+    if (path == "/echo") {
+      (void)http::accept_websocket(req, res, echo);
+    } else if (path == "/close") {
+      (void)http::accept_websocket(req, res, closer, std::atoi(std::string(req.query()).c_str()));
+    } else if (path == "/room") {
+      (void)http::accept_websocket(req, res, room);
+    } else if (path == "/idle") {
+      (void)http::accept_websocket(req, res, idle);
+    } else {
+      (void)res.send(404, "Not Found\n", "text/plain");
+    }
+  });
+  auto bound = server.listen(port, {.threads = threads});
+  if (!bound) {
+    std::fprintf(stderr, "listen: %s\n", bound.error().message().c_str());
+    return 1;
+  }
+  std::printf("listening %u\n", static_cast<unsigned>(bound.value()));
+  std::fflush(stdout);
+  return server.wait();
+}
+
+int client(std::string url, bool deflate) {
+  Loop loop;
+  std::vector<std::pair<std::string, bool>> sent;
+  for (std::size_t n : {0u, 1u, 125u, 126u, 1000u, 65535u, 65536u, 200000u}) {
+    std::string m;
+    for (std::size_t i = 0; i < n; ++i) m.push_back(static_cast<char>('a' + (i * 7 + i / 100) % 26));
+    sent.emplace_back(m, false);
+    sent.emplace_back(m, true);
+  }
+  std::size_t got = 0;
+  std::string problem;
+  bool compressed = false, ponged = false;
+  uint16_t close_code = 0;
+  auto config = std::make_shared<http::WebSocketConfig>();
+  config->options.handshake.deflate.enabled = deflate;
+  config->handlers.open = [&](http::WebSocket& ws) {
+    compressed = ws.compression();
+    (void)ws.ping("are you there");  // its pong comes before the last echo, while the connection is open
+    for (auto& [m, binary] : sent) (void)ws.send(m, binary);
+  };
+  config->handlers.pong = [&](http::WebSocket&, std::string_view p) { ponged = p == "are you there"; };
+  config->handlers.message = [&](http::WebSocket& ws, std::string_view m, bool binary) {
+    if (got >= sent.size() || m != sent[got].first || binary != sent[got].second) {
+      if (problem.empty()) problem = "echo " + std::to_string(got) + " differs";
+    }
+    if (++got == sent.size()) ws.close(1000, "done");
+  };
+  config->handlers.close = [&](http::WebSocket&, uint16_t code, std::string_view) { close_code = code; };
+  auto task = [&]() -> Task<> {
+    auto ws = co_await http::connect_websocket(loop, url, config);
+    if (!ws) problem = "connect: " + ws.error().message();
+  };
+  run(task(), loop);
+  loop.run();
+  if (problem.empty() && got != sent.size()) problem = "got " + std::to_string(got) + " echoes";
+  if (problem.empty() && !ponged) problem = "no pong";
+  if (problem.empty() && close_code != 1000) problem = "close code " + std::to_string(close_code);
+  if (problem.empty() && compressed != deflate) problem = "permessage-deflate not negotiated as asked";
+  if (!problem.empty()) {
+    std::printf("client failed: %s\n", problem.c_str());
+    return 1;
+  }
+  std::printf("client ok (%zu messages%s)\n", got, compressed ? ", permessage-deflate" : "");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 3 && std::string(argv[1]) == "--client") {
+    return client(argv[2], argc >= 4 && std::string(argv[3]) == "--deflate");
+  }
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: websocket_test_server PORT [THREADS] | --client URL [--deflate]\n");
+    return 2;
+  }
+  return serve(static_cast<uint16_t>(std::atoi(argv[1])),
+               argc >= 3 ? static_cast<unsigned>(std::atoi(argv[2])) : 2);
+}
