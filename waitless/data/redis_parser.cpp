@@ -66,20 +66,27 @@ std::size_t RespParser::find_line() {
     fail(RedisErrc::protocol_error);
     return npos;
   }
-  // A line holds no '\n' of its own (RESP's simple strings cannot carry one).
-  if (std::memchr(buf_.data() + pos_ + 1, '\n', end - pos_ - 1)) {
-    fail(RedisErrc::protocol_error);
-    return npos;
-  }
   return end;
 }
 
+// A decimal int64 with an optional '-': no '+', no spaces, no overflow.
 bool RespParser::parse_int(std::size_t begin, std::size_t end, int64_t& out) noexcept {
-  const char* first = buf_.data() + begin;
+  const char* p = buf_.data() + begin;
   const char* last = buf_.data() + end;
-  if (first == last || *first == '+') return false;
-  auto [p, ec] = std::from_chars(first, last, out);
-  return ec == std::errc() && p == last;
+  const bool negative = p != last && *p == '-';
+  if (negative) ++p;
+  if (p == last || last - p > 19) return false;
+  uint64_t v = 0;
+  for (; p != last; ++p) {
+    const unsigned d = static_cast<unsigned>(static_cast<unsigned char>(*p)) - '0';
+    if (d > 9) return false;
+    v = v * 10 + d;
+  }
+  // 19 digits fit in a uint64_t; the int64_t range is checked here.
+  const uint64_t max = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
+  if (v > max) return false;
+  out = negative ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+  return true;
 }
 
 // Consumes one element at pos_ if all its bytes are here. A scalar (or an empty or null aggregate) is
@@ -104,29 +111,30 @@ RespParser::Step RespParser::element(Reply& out, std::size_t& open_count, bool& 
             !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
           return fail(RedisErrc::protocol_error);
       }
+      if (type != '(' && std::memchr(line.data(), '\n', line.size()))  // a line cannot carry a '\n'
+        return fail(RedisErrc::protocol_error);
       if (!charge(1, kElementBytes + text_len)) return Step::fail;
-      out = Reply(type == '+'   ? ReplyType::simple_string
+      out.type_ = type == '+'   ? ReplyType::simple_string
                   : type == '-' ? ReplyType::error
-                                : ReplyType::big_number,
-                  std::string(line));
+                                : ReplyType::big_number;
+      out.str_.assign(line);
       break;
     }
     case ':': {
       int64_t v;
       if (!parse_int(text, end, v)) return fail(RedisErrc::protocol_error);
       if (!charge(1, kElementBytes)) return Step::fail;
-      out = Reply::integer(v);
+      out.type_ = ReplyType::integer;
+      out.integer_ = v;
       break;
     }
     case '_':
       if (text_len != 0) return fail(RedisErrc::protocol_error);
       if (!charge(1, kElementBytes)) return Step::fail;
-      out = Reply::null();
-      break;
+      break;  // `out` is null
     case '#':
       if (line != "t" && line != "f") return fail(RedisErrc::protocol_error);
       if (!charge(1, kElementBytes)) return Step::fail;
-      out = Reply();
       out.type_ = ReplyType::boolean;
       out.integer_ = line == "t";
       break;
@@ -146,7 +154,6 @@ RespParser::Step RespParser::element(Reply& out, std::size_t& open_count, bool& 
         if (ec != std::errc() || p != line.data() + line.size()) return fail(RedisErrc::protocol_error);
       }
       if (!charge(1, kElementBytes)) return Step::fail;
-      out = Reply();
       out.type_ = ReplyType::double_;
       out.double_ = v;
       break;
@@ -159,8 +166,7 @@ RespParser::Step RespParser::element(Reply& out, std::size_t& open_count, bool& 
         return fail(RedisErrc::protocol_error);
       if (len == -1) {
         if (!charge(1, kElementBytes)) return Step::fail;
-        out = Reply::null();
-        break;
+        break;  // `out` is null
       }
       const auto n = static_cast<std::size_t>(len);
       if (n > limits_.max_bulk) return fail(RedisErrc::reply_too_large);
@@ -175,10 +181,8 @@ RespParser::Step RespParser::element(Reply& out, std::size_t& open_count, bool& 
         payload.remove_prefix(4);
       }
       if (!charge(1, kElementBytes + n)) return Step::fail;
-      out = Reply(type == '$'   ? ReplyType::bulk_string
-                  : type == '=' ? ReplyType::verbatim
-                                : ReplyType::error,
-                  std::string(payload));
+      out.type_ = type == '$' ? ReplyType::bulk_string : type == '=' ? ReplyType::verbatim : ReplyType::error;
+      out.str_.assign(payload);
       next += n + 2;
       break;
     }
@@ -193,8 +197,7 @@ RespParser::Step RespParser::element(Reply& out, std::size_t& open_count, bool& 
       if (stack_.size() + 1 > limits_.max_depth) return fail(RedisErrc::reply_too_large);
       if (count == -1) {
         if (!charge(1, kElementBytes)) return Step::fail;
-        out = Reply::null();
-        break;
+        break;  // `out` is null
       }
       auto n = static_cast<std::size_t>(count);
       if (type == '%' || type == '|') {
@@ -210,7 +213,7 @@ RespParser::Step RespParser::element(Reply& out, std::size_t& open_count, bool& 
                           : type == '%' ? ReplyType::map
                           : type == '~' ? ReplyType::set
                                         : ReplyType::push;
-      out = Reply::aggregate(t, {});
+      out.type_ = t;
       pos_ = next;
       scanned_ = 0;
       if (n == 0) {
@@ -256,7 +259,10 @@ Result<std::optional<Reply>> RespParser::next() {
     while (true) {
       if (stack_.empty()) {
         elements_ = bytes_ = 0;
-        compact();
+        if (pos_ == buf_.size()) {  // all consumed; a partial rest is moved only when more is needed
+          buf_.clear();
+          pos_ = 0;
+        }
         return std::optional<Reply>(std::move(value));
       }
       Frame& f = stack_.back();
@@ -270,14 +276,16 @@ Result<std::optional<Reply>> RespParser::next() {
   }
 }
 
+// Called when the next element is incomplete: what is left is at most one element (a line, or a bulk
+// header and the part of its payload that arrived), so moving it to the front is cheap; doing it per
+// reply instead would move the rest of a 64 KiB read once for every small reply in it.
 void RespParser::compact() noexcept {
   if (pos_ == buf_.size()) {
     buf_.clear();
-    pos_ = 0;
-  } else if (pos_ > 4096 && pos_ * 2 > buf_.size()) {
+  } else if (pos_ > 0) {
     buf_.erase(0, pos_);
-    pos_ = 0;
   }
+  pos_ = 0;
 }
 
 }  // namespace waitless::data
