@@ -9,10 +9,11 @@ namespace detail {
 struct ResponseAccess {
   static Exchange* exchange(Response& res) noexcept { return res.ex_; }
 };
+Exchange* exchange_of(Response& res) noexcept { return ResponseAccess::exchange(res); }
 }  // namespace detail
 
 std::error_code switch_protocols(Response& res, std::string_view head, UpgradeSink sink) {
-  detail::Exchange* ex = detail::ResponseAccess::exchange(res);
+  detail::Exchange* ex = detail::exchange_of(res);
   if (!ex || !ex->conn) return Error::closed;
   return ex->conn->switch_protocols(*ex, head, std::move(sink));
 }
