@@ -170,6 +170,26 @@ TEST(CacheSingleFlight, CancelledWaiterDoesNotCancelTheLoader) {
   });
 }
 
+TEST(CacheSingleFlight, DestroyingTheCacheCancelsItsLoaders) {
+  Loop loop;
+  run_test(loop, [&]() -> Task<> {
+    std::optional<Cache> cache(std::in_place, loop);
+    std::error_code loader_saw;
+    auto loader = [&]() -> Task<Result<std::string>> {
+      loader_saw = co_await sleep(10s);
+      if (loader_saw) co_return loader_saw;
+      co_return std::string("late");
+    };
+    auto destroy_soon = [&]() -> Task<> {
+      co_await sleep(10ms);
+      cache.reset();
+    };
+    auto [r, done] = co_await when_all(cache->get_or_load("k", 10s, loader), destroy_soon());
+    EXPECT_EQ(r.error(), make_error_code(Error::cancelled));
+    EXPECT_EQ(loader_saw, make_error_code(Error::cancelled));
+  });
+}
+
 TEST(CacheRedis, SecondLevelSharesLoadsBetweenCaches) {
   WAITLESS_REQUIRE_REDIS(opts);
   Loop loop;

@@ -11,7 +11,11 @@ namespace waitless::data {
 // ---- RedisCommand ----
 
 RedisCommand::~RedisCommand() {
-  if (slot_) slot_->waiter = nullptr;  // the reply (if one comes) is read and dropped
+  if (!slot_) return;
+  // A live slot means the client is alive (close() completes every slot). The reply, if one comes, is
+  // read and dropped; a command not yet written is never sent.
+  slot_->waiter = nullptr;
+  client_->trim_waiting();
 }
 
 bool RedisCommand::suspend(std::coroutine_handle<> h, Loop& loop, const CancelToken& token) {

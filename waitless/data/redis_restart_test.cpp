@@ -99,11 +99,22 @@ TEST(RedisClient, ReconnectsAfterServerRestart) {
       co_await sleep(std::chrono::milliseconds(100));
       EXPECT_TRUE(server.start());
     };
+    // A command cancelled while it waits for the connection is never sent.
+    CancelSource source;
+    auto cancel_soon = [&]() -> Task<> {
+      co_await sleep(std::chrono::milliseconds(20));
+      source.cancel();
+    };
+    auto [cancelled, done] =
+        co_await when_all(c.exec({"SET", "never", "sent"}).with_token(source.token()), cancel_soon());
+    EXPECT_EQ(cancelled.error(), make_error_code(Error::cancelled));
+    EXPECT_EQ(c.queued(), 0u);
     auto [after, restarted] = co_await when_all(
         with_timeout(c.exec({"SET", "k", "after"}), std::chrono::seconds(5)), restart_soon());
     CO_ASSERT_TRUE(after.ok() && after->ok());
     EXPECT_EQ(**after, Reply::simple("OK"));
     EXPECT_EQ((co_await c.get("k")).value(), std::optional<std::string>("after"));  // a new, empty server
+    EXPECT_EQ((co_await c.get("never")).value(), std::nullopt);
     EXPECT_EQ(c.stats().connects, 2u);
     EXPECT_GE(c.stats().connect_failures, 1u);
   };
