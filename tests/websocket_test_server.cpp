@@ -11,6 +11,10 @@
 // Client mode: websocket_test_server --client URL [--deflate]
 //   connects with the waitless client, sends text/binary messages of 0..200 000 bytes, checks each echo,
 //   pings, closes with 1000; prints "client ok" (exit 0) or what went wrong (exit 1).
+#include <malloc.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -50,6 +54,10 @@ int serve(uint16_t port, unsigned threads) {
   };
   auto idle = std::make_shared<http::WebSocketConfig>(*echo);
   idle->options.idle_timeout = 500ms;
+  static std::atomic<long> quiet_open{0};
+  auto quiet = std::make_shared<http::WebSocketConfig>();
+  quiet->handlers.open = [](http::WebSocket&) { ++quiet_open; };
+  quiet->handlers.close = [](http::WebSocket&, uint16_t, std::string_view) { --quiet_open; };
 
   http::Server server([=](http::Request& req, http::Response& res) {
     const std::string_view path = req.path();
@@ -61,6 +69,19 @@ int serve(uint16_t port, unsigned threads) {
       (void)http::accept_websocket(req, res, room);
     } else if (path == "/idle") {
       (void)http::accept_websocket(req, res, idle);
+    } else if (path == "/quiet") {
+      (void)http::accept_websocket(req, res, quiet);
+    } else if (path == "/stats") {
+      struct mallinfo2 mi = mallinfo2();
+      long pages = 0, resident = 0;
+      if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        std::fclose(f);
+      }
+      char out[128];
+      std::snprintf(out, sizeof out, "heap=%zu rss=%ld open=%ld\n", mi.uordblks,
+                    resident * sysconf(_SC_PAGESIZE), quiet_open.load());
+      (void)res.send(out);
     } else {
       (void)res.send(404, "Not Found\n", "text/plain");
     }

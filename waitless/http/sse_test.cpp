@@ -63,7 +63,7 @@ TEST(Sse, GracefulShutdownEndsTheStreamPromptly) {
   h.run([&](uint16_t port) {
     TestClient c(port);
     ASSERT_TRUE(c.send(testing::get("/events")));
-    for (int i = 0; i < 300 && ticks.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 1000 && ticks.load() == 0; ++i) std::this_thread::sleep_for(10ms);
     ASSERT_EQ(ticks.load(), 1);
     std::thread stop([&] { h.server().shutdown(20s); });
     // Complete (the terminating chunk arrived) within the client's 5 s read timeout: the stream was ended
@@ -72,7 +72,7 @@ TEST(Sse, GracefulShutdownEndsTheStreamPromptly) {
     stop.join();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, ": stream open\n\ndata: tick\n\n");
-    for (int i = 0; i < 300 && !handler_ended.load(); ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 1000 && !handler_ended.load(); ++i) std::this_thread::sleep_for(10ms);
     EXPECT_TRUE(handler_ended.load());
   });
 }

@@ -91,7 +91,7 @@ TEST(WebSocketClient, EchoPingAndServerInitiatedClose) {
       EXPECT_EQ(r.got[3], std::string(100000, 'z'));
       EXPECT_EQ(r.close_code, 4001);
       EXPECT_EQ(r.close_reason, "asked");
-      for (int i = 0; i < 200 && server_close.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+      for (int i = 0; i < 1000 && server_close.load() == 0; ++i) std::this_thread::sleep_for(10ms);
       EXPECT_EQ(server_close.load(), 4001);
     });
   }

@@ -31,7 +31,7 @@ struct Log {
     events.push_back(std::move(e));
   }
   bool has(const std::string& e) {
-    for (int i = 0; i < 300; ++i) {
+    for (int i = 0; i < 1000; ++i) {
       {
         std::lock_guard l(m);
         for (auto& x : events) {
@@ -313,7 +313,7 @@ TEST(WebSocket, BackpressureDrainAndSlowConsumerPolicies) {
       ASSERT_TRUE(raw.send(testing::ws_request("/drop")));
       ASSERT_TRUE(raw.read_response(true));
       ASSERT_TRUE(c.send_frame(Opcode::text, "go"));
-      for (int i = 0; i < 300 && dropped.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+      for (int i = 0; i < 1000 && dropped.load() == 0; ++i) std::this_thread::sleep_for(10ms);
       EXPECT_EQ(dropped.load(), 1);
       std::size_t got = 0;
       while (drains.load() == 0) {
@@ -346,7 +346,7 @@ TEST(WebSocket, TopicsReachEverySubscriberInOrderFromAnyThread) {
       cs.push_back(std::make_unique<RawWebSocket>(port));
       ASSERT_TRUE(cs.back()->open());
     }
-    for (int i = 0; i < 300 && opened.load() < kClients; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 1000 && opened.load() < kClients; ++i) std::this_thread::sleep_for(10ms);
     ASSERT_EQ(opened.load(), kClients);
     // From this thread (no loop here): posted to the server's loop.
     for (int i = 0; i < 50; ++i) (void)publish("room", "m" + std::to_string(i));
