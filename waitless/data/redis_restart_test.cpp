@@ -1,4 +1,4 @@
-// The client across a server restart: a redis-server of the test's own (the shared one of
+// The client and the subscriber across a server restart: a redis-server of the test's own (the shared one of
 // tests/redis_e2e.sh must stay up for the other tests), killed with SIGKILL while a command is in flight,
 // then started again on the same port.
 #include <gtest/gtest.h>
@@ -16,6 +16,7 @@
 #include "waitless/async/timeout.hpp"
 #include "waitless/async/when_all.hpp"
 #include "waitless/data/redis_client.hpp"
+#include "waitless/data/redis_subscriber.hpp"
 #include "waitless/data/redis_test_support.hpp"
 #include "waitless/net/tcp_listener.hpp"
 #include "waitless/net/test_support.hpp"
@@ -83,6 +84,12 @@ TEST(RedisClient, ReconnectsAfterServerRestart) {
     CO_ASSERT_TRUE(first.ok() && first->ok());
     EXPECT_EQ(**first, Reply::simple("OK"));
     EXPECT_EQ(c.stats().connects, 1u);
+    // A subscriber on the same server: subscribed again by itself after the restart.
+    RedisSubscriber sub(loop, c.options());
+    std::vector<std::string> got;
+    CO_ASSERT_TRUE((co_await sub.subscribe("ch", [&](std::string_view, std::string_view m) {
+                     got.emplace_back(m);
+                   })).ok());
 
     // SIGKILL while a BLPOP is in flight: it fails with connection_lost (it may or may not have run).
     auto kill_soon = [&]() -> Task<> {
@@ -117,6 +124,16 @@ TEST(RedisClient, ReconnectsAfterServerRestart) {
     EXPECT_EQ((co_await c.get("never")).value(), std::nullopt);
     EXPECT_EQ(c.stats().connects, 2u);
     EXPECT_GE(c.stats().connect_failures, 1u);
+    // The subscriber reconnects on its own backoff and re-subscribes: publish until someone listens.
+    int64_t receivers = 0;
+    for (int i = 0; i < 300 && receivers == 0; ++i) {
+      receivers = (co_await c.publish("ch", "after-restart")).value_or(0);
+      if (receivers == 0) co_await sleep(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(receivers, 1);
+    for (int i = 0; i < 300 && got.empty(); ++i) co_await sleep(std::chrono::milliseconds(10));
+    EXPECT_EQ(got, std::vector<std::string>{"after-restart"});
+    EXPECT_EQ(sub.client().stats().connects, 2u);
   };
   run_task(body(), loop);
   loop.run();
