@@ -1,5 +1,6 @@
 #include "waitless/async/frame_allocator.hpp"
 
+#include <cstdint>
 #include <new>
 
 namespace waitless::detail {
@@ -38,12 +39,16 @@ struct FreeLists {
 };
 
 thread_local FreeLists t_free;
+thread_local uint64_t t_frames = 0;
 
 std::size_t class_of(std::size_t size) noexcept { return (size + kFrameGranule - 1) / kFrameGranule - 1; }
 
 }  // namespace
 
+uint64_t frames_allocated() noexcept { return t_frames; }
+
 void* allocate_frame(std::size_t size) {
+  ++t_frames;
   if (!kPool || size > kMaxPooled) return ::operator new(size);
   std::size_t c = class_of(size);
   if (FreeBlock* b = t_free.head[c]) {

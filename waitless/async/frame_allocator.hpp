@@ -3,6 +3,7 @@
 // see every use after free), go to the global allocator.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace waitless::detail {
 
@@ -12,5 +13,7 @@ inline constexpr std::size_t kMaxFreePerClass = 1024;  // bounds memory parked p
 
 void* allocate_frame(std::size_t size);
 void free_frame(void* p, std::size_t size) noexcept;
+// Coroutine frames created on this thread so far (tests: "this path creates no coroutine").
+uint64_t frames_allocated() noexcept;
 
 }  // namespace waitless::detail

@@ -46,6 +46,12 @@ class Exchange final : public ListHook<InflightTag>, public ListHook<LiveTag> {
     close = head_written = false;
   }
 
+  // Undoes bind() on the fast exchange: the head (its header array) goes back to the parser.
+  void unbind_fast(RequestHead& head) noexcept {
+    head.headers.swap(req.head_.headers);
+    clear_fast();
+  }
+
   // Wakes a parked body / drain waiter.
   void wake_body(std::error_code ec = {}) noexcept;
   void wake_drain(std::error_code ec = {}) noexcept;

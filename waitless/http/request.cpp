@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "waitless/http/exchange.hpp"
+#include "waitless/http/server_connection.hpp"
 
 namespace waitless::http {
 
@@ -71,6 +72,11 @@ std::string_view Request::body_view() const noexcept {
 
 CancelToken Request::cancel_token() const noexcept {
   return ex_ && ex_->cancel ? ex_->cancel->token() : CancelToken{};
+}
+
+Result<net::SocketAddress> Request::peer_address() const {
+  if (!ex_ || !ex_->conn) return Error::closed;
+  return net::SocketAddress::peer_of(ex_->conn->fd());
 }
 
 void Request::adopt(RequestHead& head) noexcept {

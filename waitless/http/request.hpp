@@ -25,6 +25,7 @@
 #include "waitless/base/result.hpp"
 #include "waitless/http/header.hpp"
 #include "waitless/http/parser.hpp"
+#include "waitless/net/socket_address.hpp"
 
 namespace waitless::http {
 
@@ -161,6 +162,10 @@ class Request {
   // Fires when the client disconnects (or the server force-closes) while the handler runs. Empty for
   // sync handlers: they cannot wait.
   CancelToken cancel_token() const noexcept;
+
+  // The client's address as the socket sees it (getpeername: one syscall per call; a proxy in front makes
+  // it the proxy's). Error::closed once the connection is gone.
+  Result<net::SocketAddress> peer_address() const;
 
  private:
   friend class detail::Exchange;

@@ -50,10 +50,18 @@ std::error_code Server::on_request_sync(SyncHandler handler) {
   return {};
 }
 
+std::error_code Server::choose_handler(HandlerChooser chooser) {
+  std::lock_guard lock(mutex_);
+  if (config_ || !chooser) return Error::invalid_argument;
+  chooser_ = std::move(chooser);
+  return {};
+}
+
 Result<std::shared_ptr<const detail::ServerConfig>> Server::freeze() {
   std::lock_guard lock(mutex_);
   if (config_) return config_;
   if (!handler_ && !sync_handler_) return Error::invalid_argument;
+  if (chooser_ && !(handler_ && sync_handler_)) return Error::invalid_argument;
   const Limits& l = options_.limits;
   if (!is_field_value(options_.server_name) || l.max_head_size == 0 || l.max_headers == 0 ||
       l.write_low_water > l.write_high_water || l.max_in_flight == 0) {
@@ -62,6 +70,7 @@ Result<std::shared_ptr<const detail::ServerConfig>> Server::freeze() {
   auto cfg = std::make_shared<detail::ServerConfig>();
   cfg->handler = handler_;
   cfg->sync_handler = sync_handler_;
+  cfg->chooser = chooser_;
   cfg->options = options_;
   if (!options_.server_name.empty()) cfg->server_line = "Server: " + options_.server_name + "\r\n";
   config_ = std::move(cfg);

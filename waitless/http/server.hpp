@@ -73,6 +73,8 @@ class Server {
   // Set before listen()/attach(); later calls return Error::invalid_argument.
   std::error_code on_request(Handler handler);
   std::error_code on_request_sync(SyncHandler handler);
+  // With both handlers: which one takes each request (server_options.hpp).
+  std::error_code choose_handler(HandlerChooser chooser);
   const ServerOptions& options() const noexcept { return options_; }
 
   // Starts config.threads loops listening on host:port and returns the bound port (useful with port 0)
@@ -100,6 +102,7 @@ class Server {
   ServerOptions options_;
   Handler handler_;
   SyncHandler sync_handler_;
+  HandlerChooser chooser_;
   std::shared_ptr<const detail::ServerConfig> config_;
   mutable std::mutex mutex_;
   bool listening_ = false;

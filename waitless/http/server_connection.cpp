@@ -248,9 +248,15 @@ void ServerConnection::on_head() noexcept {
     (void)error_exchange(501);  // not a proxy: no tunnels
     return;
   }
-  if (!sl_.config().handler && !head.has_body() && st.inflight.empty() && !head.upgrade) {
-    run_fast(head);
-    return;
+  const ServerConfig& cfg = sl_.config();
+  if (!head.has_body() && st.inflight.empty() && !head.upgrade) {
+    if (!cfg.handler) {
+      run_fast(head);
+      return;
+    }
+    // Chosen async there: asked again below for the pooled exchange's request (what the chooser set on
+    // the fast exchange's request is gone with it).
+    if (cfg.chooser && run_fast_chosen(head)) return;
   }
   Exchange& ex = *sl_.acquire_exchange();
   ex.bind(this, st.parser.head(), sl_.limits().max_body_size);
@@ -263,14 +269,19 @@ void ServerConnection::on_head() noexcept {
     ex.close = true;
     enter(Phase::last_request);
   }
+  const bool chosen_async = cfg.chooser && cfg.chooser(ex.req);
   if (!ex.req.has_body()) {
     ex.body_done = ex.continue_sent = true;
-    dispatch(ex);
+    if (chosen_async) {
+      start_async(ex);
+    } else {
+      dispatch(ex);
+    }
     return;
   }
   st.body_ex = &ex;
-  if (!sl_.config().sync_handler) {
-    dispatch(ex);  // the handler asks for the body, or not
+  if (!cfg.sync_handler || chosen_async) {
+    start_async(ex);  // the handler asks for the body, or not
     return;
   }
   // A sync handler needs the whole body: the server asks for it on the handler's behalf.
@@ -404,6 +415,22 @@ void ServerConnection::run_fast(RequestHead& head) noexcept {
   Exchange& ex = sl_.fast_exchange();
   const bool keep_alive = head.keep_alive;
   ex.bind(this, head, sl_.limits().max_body_size);
+  run_fast_bound(ex, keep_alive);
+}
+
+bool ServerConnection::run_fast_chosen(RequestHead& head) noexcept {
+  Exchange& ex = sl_.fast_exchange();
+  const bool keep_alive = head.keep_alive;
+  ex.bind(this, head, sl_.limits().max_body_size);
+  if (sl_.config().chooser(ex.req)) {
+    ex.unbind_fast(head);
+    return false;
+  }
+  run_fast_bound(ex, keep_alive);
+  return true;
+}
+
+void ServerConnection::run_fast_bound(Exchange& ex, bool keep_alive) noexcept {
   ex.body_done = ex.continue_sent = true;
   if (!keep_alive) {
     ex.close = true;

@@ -89,6 +89,7 @@ class ServerConnection final : public ListHook<ConnListTag>, private net::Transp
   // upgrade.hpp (server_connection_upgrade.cpp): writes `head` as ex's response, stops HTTP, and hands the
   // socket to `sink` from a microtask.
   std::error_code switch_protocols(Exchange& ex, std::string_view head, UpgradeSink sink);
+  int fd() const noexcept { return transport_.fd(); }
 
   // Loop-facing.
   void on_sweep(int64_t now) noexcept;
@@ -128,6 +129,9 @@ class ServerConnection final : public ListHook<ConnListTag>, private net::Transp
   void on_parse_error() noexcept;
   void dispatch(Exchange& ex) noexcept;
   void run_fast(RequestHead& head) noexcept;
+  // The fast path with a HandlerChooser: false (nothing done, the head given back) when it picks async.
+  bool run_fast_chosen(RequestHead& head) noexcept;
+  void run_fast_bound(Exchange& ex, bool keep_alive) noexcept;
   void start_async(Exchange& ex) noexcept;
   void finish_batch() noexcept;
   // Hands staged output (and the loop's shared output when with_shared) to the transport. False if the

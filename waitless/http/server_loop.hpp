@@ -30,6 +30,7 @@ struct SessionTag;
 struct ServerConfig {
   Handler handler;
   SyncHandler sync_handler;
+  HandlerChooser chooser;
   ServerOptions options;
   std::string server_line;  // "Server: name\r\n" or empty
 };

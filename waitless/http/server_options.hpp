@@ -17,6 +17,13 @@ using Handler = std::function<Task<>(Request&, Response&)>;
 // The fast path: called once the whole request (body included) has arrived, on the loop, with views into
 // the receive buffer. If it leaves the response untouched and an async Handler is set, that one runs.
 using SyncHandler = std::function<void(Request&, Response&)>;
+// Optional, with both handlers set: picks the handler of each request at the end of its head (views valid
+// during the call; none of the body read yet). True runs the async Handler at once (the body is left for
+// it to pull: nothing is collected on the sync handler's behalf); false goes the SyncHandler's way (the
+// whole body collected first, within the request's body limit, which the chooser may change). The web
+// App routes here: a request whose middleware and route are all plain functions never gets a coroutine.
+// It must not throw.
+using HandlerChooser = std::function<bool(Request&)>;
 
 struct ServerOptions {
   Limits limits;

@@ -149,6 +149,46 @@ TEST(HttpServer, SyncFastPathFallsThroughToAsync) {
   });
 }
 
+TEST(HttpServer, AChooserPicksTheHandlerAtTheHeadBeforeAnyBodyIsRead) {
+  Harness h;
+  int sync_calls = 0;
+  h.make([&sync_calls](Request& req, Response& res) {
+    ++sync_calls;  // only requests chosen plain reach here, with their whole body
+    (void)res.send("sync:" + std::string(req.body_view()));
+  });
+  ASSERT_FALSE(h.server().on_request([](Request& req, Response& res) -> Task<> {
+    // Chosen async: nothing was collected on the sync handler's behalf; the body is ours to pull, within
+    // the limit the chooser set.
+    std::string got;
+    while (auto piece = co_await req.read()) {
+      if (piece->empty()) break;
+      got.append(*piece);
+    }
+    (void)res.send("async:" + std::to_string(got.size()) + ":" + std::to_string(req.body_limit()));
+  }));
+  ASSERT_FALSE(h.server().choose_handler([](Request& req) {
+    if (req.path() != "/async") return false;
+    req.set_body_limit(300'000);
+    return true;
+  }));
+  h.start_server();
+  h.run([](uint16_t port) {
+    TestClient c(port);
+    const std::string big(200'000, 'x');  // above the 64 KiB a collected body would be read in at once
+    ASSERT_TRUE(c.send("POST /async HTTP/1.1\r\nHost: t\r\nContent-Length: 200000\r\n\r\n" + big));
+    auto a = c.read_response();
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->body, "async:200000:300000");
+    ASSERT_TRUE(c.send("POST /sync HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc" + get("/async")));
+    auto b = c.read_response();
+    auto d = c.read_response();
+    ASSERT_TRUE(b && d);
+    EXPECT_EQ(b->body, "sync:abc");
+    EXPECT_EQ(d->body, "async:0:300000");  // bodiless and chosen async from the fast path
+  });
+  EXPECT_EQ(sync_calls, 1);
+}
+
 TEST(HttpServer, PathAndQueryOfEveryTargetForm) {
   Harness h;
   h.start([](Request& req, Response& res) {

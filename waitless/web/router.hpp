@@ -224,6 +224,7 @@ class BasicRouter {
   }
   // The matched route's handler (status() == found).
   const Handler& handler(const RouteMatch& m) const { return handlers_.at(m.slot()); }
+  const Handler& handler_at(uint32_t slot) const { return handlers_.at(slot); }
   const RouteTree& tree() const noexcept { return tree_; }
 
  private:
