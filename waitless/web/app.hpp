@@ -60,6 +60,8 @@
 #include "waitless/async/when_all.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/http/server.hpp"
+#include "waitless/web/access_log.hpp"
+#include "waitless/web/body_parser.hpp"
 #include "waitless/web/chain.hpp"
 #include "waitless/web/errors.hpp"
 #include "waitless/web/http_error.hpp"

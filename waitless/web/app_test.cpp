@@ -323,3 +323,61 @@ TEST(WebApp, StartReturnsThePortAndShutdownEndsIt) {
 
 }  // namespace
 }  // namespace waitless::web
+
+// ---- the issue's sample, as written
+// ------------------------------------------------------------------------
+
+namespace sample {
+using namespace waitless;
+using namespace waitless::web;
+
+struct User {
+  int64_t id;
+  std::string name;
+};
+BOOST_DESCRIBE_STRUCT(User, (), (id, name))
+
+std::chrono::steady_clock::time_point now() { return std::chrono::steady_clock::now(); }
+std::string to_ms(std::chrono::steady_clock::duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+Task<User> load_user(int64_t id) {
+  co_await sleep(std::chrono::milliseconds(1));
+  co_return User{id, "Ada"};
+}
+
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-parameter"
+void build(waitless::web::App& app) {
+  app.use(waitless::web::logger());
+  app.use([](Request& req, Response& res, Next next) -> Task<> {  // onion: before and after the rest
+    auto t0 = now();
+    co_await next();
+    res.set_header("X-Response-Time", to_ms(now() - t0));
+  });
+  app.get("/users/:id", [](Request& req, Response& res) -> Task<> {
+    auto id = req.param<int64_t>("id");  // 400 on a bad conversion
+    auto user = co_await load_user(id);
+    res.status(200).json(user);
+  });
+  app.post("/items", [](Request& req, Response& res) { res.status(201).send("created"); });  // sync handler
+}
+#pragma clang diagnostic pop
+}  // namespace sample
+
+TEST(WebApp, TheIssueSampleServesAsWritten) {
+  waitless::web::App app;
+  sample::build(app);
+  // app.listen(8080) serves until shutdown; the test's form takes a free port and stops by itself.
+  waitless::web::test::serve(app, [&](uint16_t port) {
+    auto r = waitless::web::test::request(port, waitless::http::testing::get("/users/7"));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "{\"id\":7,\"name\":\"Ada\"}");
+    EXPECT_TRUE(r.has("X-Response-Time"));
+    EXPECT_EQ(waitless::web::test::request(port, waitless::http::testing::get("/users/x")).status, 400);
+    r = waitless::web::test::request(port,
+                                     waitless::web::test::with_body("POST", "/items", "text/plain", "x"));
+    EXPECT_EQ(r.status, 201);
+    EXPECT_EQ(r.body, "created");
+  });
+}

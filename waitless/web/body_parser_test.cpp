@@ -65,7 +65,8 @@ TEST(WebBodyParser, JsonLimitEdgesOnPlainAndCoroutineRoutes) {
 TEST(WebBodyParser, JsonSyntaxErrorIs400WithThePosition) {
   App app;
   app.use(json_body());
-  app.post("/j", [](Request& req, Response& res) { res.send(std::to_string(req.json().as_object().size())); });
+  app.post("/j",
+           [](Request& req, Response& res) { res.send(std::to_string(req.json().as_object().size())); });
   serve(app, [&](uint16_t port) {
     auto r = request(port, with_body("POST", "/j", "application/json", "{\"a\": 1,\n  \"b\": tru }"));
     EXPECT_EQ(r.status, 400);
@@ -102,7 +103,8 @@ TEST(WebBodyParser, UrlencodedTextAndRaw) {
     for (auto [k, v] : req.form()) out += std::string(k) + "=" + std::string(v) + ";";
     res.send(out);
   });
-  app.post("/text", text_body(), [](Request& req, Response& res) { res.send("[" + std::string(req.body()) + "]"); });
+  app.post("/text", text_body(),
+           [](Request& req, Response& res) { res.send("[" + std::string(req.body()) + "]"); });
   app.post("/raw", raw_body({.type = "*/*"}), [](Request& req, Response& res) -> Task<> {
     co_await sleep(1ms);
     res.send(std::to_string(req.body().size()));
@@ -123,15 +125,16 @@ TEST(WebBodyParser, AppWideAndRouteLimitsTogether) {
   App app;
   app.use(json_body({.limit = 50}));
   app.post("/small", [](Request& req, Response& res) { res.json(req.json()); });
-  app.post("/upload", raw_body({.limit = 1000}), [](Request& req, Response& res) {
-    res.send(std::to_string(req.body().size()));
-  });
+  app.post("/upload", raw_body({.limit = 1000}),
+           [](Request& req, Response& res) { res.send(std::to_string(req.body().size())); });
   serve(app, [&](uint16_t port) {
     // The route's raw limit raised the request's limit; the app-wide JSON parser still holds its own.
     EXPECT_EQ(request(port, with_body("POST", "/upload", "application/json", json_of_size(51))).status, 413);
-    EXPECT_EQ(request(port, with_body("POST", "/upload", "application/octet-stream", std::string(1000, 'z'))).body,
-              "1000");
-    EXPECT_EQ(request(port, with_body("POST", "/upload", "application/octet-stream", std::string(1001, 'z'))).status,
+    EXPECT_EQ(
+        request(port, with_body("POST", "/upload", "application/octet-stream", std::string(1000, 'z'))).body,
+        "1000");
+    EXPECT_EQ(request(port, with_body("POST", "/upload", "application/octet-stream", std::string(1001, 'z')))
+                  .status,
               413);
     EXPECT_EQ(request(port, with_body("POST", "/small", "application/json", json_of_size(50))).status, 200);
   });
