@@ -7,7 +7,8 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build ccache pkg-config g++ clang-16 lld-16 llvm-16 libclang-rt-16-dev
       libfuzzer-16-dev libcli11-dev
       googletest libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev node-llhttp libc-ares-dev
-      libssl-dev zlib1g-dev libbrotli-dev libsqlite3-dev libuv1-dev libhiredis-dev redis-server libboost-json1.81-dev libsimdjson-dev curl wrk
+      libssl-dev zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev postgresql libuv1-dev libhiredis-dev redis-server
+      libboost-json1.81-dev libsimdjson-dev curl wrk
       nginx-light nodejs slowhttptest procps psmisc
       clang-format clang-tidy valgrind)
 missing=()

@@ -1,0 +1,469 @@
+#include "waitless/data/postgres.hpp"
+
+#include <libpq-fe.h>
+
+#include <coroutine>
+
+#include "waitless/async/timeout.hpp"
+#include "waitless/base/log.hpp"
+#include "waitless/loop/thread_pool.hpp"
+
+namespace waitless::data::pg {
+namespace detail {
+
+// One statement in the pipeline. Owned by the connection until its Sync result arrives, whoever waits.
+struct Request {
+  PGresult* result = nullptr;  // the statement's own result (the last non-error one), owned
+  std::error_code error;       // the first error in this request's pipeline segment
+  std::string message;         // the server's message for `error`
+  QueryAwaiter* waiter = nullptr;
+  std::string prepared_sql;  // set when this request carries a new Parse (dropped from the cache if it fails)
+  int entry = 0;             // pipeline entries finished (each ends with a NULL result)
+  bool cancel_when_running = false;
+  ~Request() { PQclear(result); }
+};
+
+// co_await of one statement. Lives in Connection::run's frame; the Request it points to lives in the
+// connection. Either side that goes first unlinks the other.
+class QueryAwaiter {
+ public:
+  QueryAwaiter(Connection& conn, Statement& statement) noexcept : conn_(&conn), statement_(statement) {}
+  QueryAwaiter(const QueryAwaiter&) = delete;
+  QueryAwaiter& operator=(const QueryAwaiter&) = delete;
+  ~QueryAwaiter() {
+    if (request_) conn_->abandon(*request_);
+  }
+
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    CancelToken token = waitless::detail::token_of(awaiting);
+    if (token.cancelled()) {
+      result_ = Error::cancelled;
+      return false;
+    }
+    Result<Request*> r = conn_->submit(statement_);
+    if (!r) {
+      result_ = r.error();
+      return false;
+    }
+    request_ = *r;
+    request_->waiter = this;
+    handle_ = awaiting;
+    cancel_.attach(token, [this] { on_cancel(); });
+    return true;
+  }
+  Result<Rows> await_resume() { return std::move(result_); }
+
+  // From the connection: the request finished (or the connection broke / went away).
+  void complete(Result<Rows> result) noexcept {
+    request_ = nullptr;
+    cancel_.detach();
+    result_ = std::move(result);
+    conn_->loop().queue_resume(handle_);
+  }
+  void detach_connection() noexcept { request_ = nullptr; }
+
+ private:
+  void on_cancel() {
+    Request* r = std::exchange(request_, nullptr);
+    conn_->abandon(*r);
+    result_ = Error::cancelled;
+    conn_->loop().queue_resume(handle_);
+  }
+
+  Connection* conn_;
+  Statement& statement_;
+  Request* request_ = nullptr;
+  std::coroutine_handle<> handle_;
+  Result<Rows> result_ = make_error_code(Error::cancelled);
+  CancelCallback cancel_;
+};
+
+namespace {
+
+// Waits once for `fd` to be ready for `events` (the connect handshake's waits).
+class FdReady {
+ public:
+  FdReady(int fd, unsigned events) noexcept : fd_(fd), events_(events) {}
+  FdReady(const FdReady&) = delete;
+  bool await_ready() const noexcept { return false; }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> awaiting) {
+    Loop& loop = waitless::detail::loop_of(awaiting);
+    CancelToken token = waitless::detail::token_of(awaiting);
+    if (token.cancelled()) {
+      result_ = Error::cancelled;
+      return false;
+    }
+    handle_ = awaiting;
+    watcher_.emplace(loop, fd_, [this](unsigned) {
+      watcher_->stop();
+      cancel_.detach();
+      handle_.resume();
+    });
+    if (std::error_code ec = watcher_->start(events_)) {
+      result_ = ec;
+      return false;
+    }
+    cancel_.attach(token, [this, &loop] {
+      watcher_->stop();
+      result_ = Error::cancelled;
+      loop.queue_resume(handle_);
+    });
+    return true;
+  }
+  std::error_code await_resume() noexcept { return result_; }
+
+ private:
+  int fd_;
+  unsigned events_;
+  std::error_code result_;
+  std::coroutine_handle<> handle_;
+  std::optional<IoWatcher> watcher_;
+  CancelCallback cancel_;
+};
+
+void log_notice(void*, const char* message) { log::debug("postgres: {}", message); }
+
+std::string trimmed(const char* message) {
+  std::string s = message ? message : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+}  // namespace detail
+
+using detail::Request;
+
+Connection::Connection(Loop& loop, pg_conn* conn, const ConnectOptions& options) noexcept
+    : loop_(&loop), conn_(conn), options_(options), alive_(std::make_shared<bool>(true)) {}
+
+Connection::~Connection() {
+  *alive_ = false;
+  for (auto& r : requests_) {
+    if (r->waiter) {
+      r->waiter->detach_connection();
+      r->waiter->complete(make_error_code(DbError::connection_lost));
+    }
+  }
+  requests_.clear();
+  watcher_.reset();  // before PQfinish closes the fd
+  PQfinish(conn_);
+}
+
+Task<Result<std::unique_ptr<Connection>>> Connection::connect(std::string conninfo, ConnectOptions options) {
+  Loop& loop = waitless::detail::loop_here();
+  PGconn* raw = PQconnectStart(conninfo.c_str());
+  if (!raw) co_return make_error_code(DbError::connect_failed);
+  std::unique_ptr<Connection> conn(new Connection(loop, raw, options));
+  if (PQstatus(raw) == CONNECTION_BAD) {
+    conn->last_error_ = detail::trimmed(PQerrorMessage(raw));
+    log::debug("postgres: connect failed: {}", conn->last_error_);
+    co_return make_error_code(DbError::connect_failed);
+  }
+  std::error_code ec = co_await with_timeout(conn->handshake(), options.timeout);
+  if (ec == Error::timed_out) {
+    log::debug("postgres: connect timed out");
+    co_return make_error_code(DbError::connect_failed);
+  }
+  if (ec) co_return ec;
+  if (std::error_code setup_error = conn->setup()) co_return setup_error;
+  co_return conn;
+}
+
+Task<std::error_code> Connection::handshake() {
+  PostgresPollingStatusType status = PGRES_POLLING_WRITING;  // as libpq says to start
+  while (true) {
+    if (status == PGRES_POLLING_OK) co_return std::error_code{};
+    if (status == PGRES_POLLING_FAILED) {
+      last_error_ = detail::trimmed(PQerrorMessage(conn_));
+      log::debug("postgres: connect failed: {}", last_error_);
+      co_return make_error_code(DbError::connect_failed);
+    }
+    // The socket may change between polls (libpq tries the next host or address): watch it afresh.
+    const int fd = PQsocket(conn_);
+    if (fd < 0) co_return make_error_code(DbError::connect_failed);
+    std::error_code ec =
+        co_await detail::FdReady(fd, status == PGRES_POLLING_READING ? io::readable : io::writable);
+    if (ec) co_return ec;
+    status = PQconnectPoll(conn_);
+  }
+}
+
+std::error_code Connection::setup() {
+  PQsetNoticeProcessor(conn_, &detail::log_notice, nullptr);
+  if (PQsetnonblocking(conn_, 1) != 0 || PQenterPipelineMode(conn_) != 1) {
+    last_error_ = detail::trimmed(PQerrorMessage(conn_));
+    return DbError::connect_failed;
+  }
+  cancel_ = std::shared_ptr<pg_cancel>(PQgetCancel(conn_), [](PGcancel* c) { PQfreeCancel(c); });
+  backend_pid_ = PQbackendPID(conn_);
+  watcher_.emplace(*loop_, PQsocket(conn_), IoWatcher::method<&Connection::on_io>(this));
+  watcher_->mark_internal();
+  if (std::error_code ec = watcher_->start(io::readable)) return ec;
+  usable_ = true;
+  update_watch();
+  return {};
+}
+
+Result<Request*> Connection::submit(Statement& st) {
+  if (!usable_) return make_error_code(DbError::connection_lost);
+  if (st.params.size() > 65535) return make_error_code(DbError::bad_statement);
+  std::vector<const char*> values(st.params.size());
+  for (std::size_t i = 0; i < st.params.size(); ++i)
+    values[i] = st.params[i] ? st.params[i]->c_str() : nullptr;
+  const int n = static_cast<int>(values.size());
+  auto req = std::make_unique<Request>();
+  int ok = 0;
+  if (st.prepare) {
+    auto it = statements_.find(st.sql);
+    if (it == statements_.end() && statements_.size() < options_.statement_cache) {
+      std::string name = "w" + std::to_string(++statement_seq_);
+      if (!PQsendPrepare(conn_, name.c_str(), st.sql.c_str(), n, nullptr)) goto send_failed;
+      it = statements_.emplace(st.sql, std::move(name)).first;
+      req->prepared_sql = st.sql;
+    }
+    if (it != statements_.end()) {
+      ok = PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr, 0);
+    } else {
+      ok = PQsendQueryParams(conn_, st.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+    }
+  } else {
+    ok = PQsendQueryParams(conn_, st.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+  }
+  if (!ok || !PQpipelineSync(conn_)) goto send_failed;
+  requests_.push_back(std::move(req));
+  flush();
+  update_watch();
+  return requests_.back().get();
+
+send_failed:
+  // A message partly queued cannot be taken back: the pipeline's state is unknown, so the connection
+  // is done for (a pool replaces it).
+  last_error_ = detail::trimmed(PQerrorMessage(conn_));
+  log::warn("postgres: sending a statement failed: {}", last_error_);
+  fail_all(DbError::connection_lost);
+  return make_error_code(DbError::connection_lost);
+}
+
+void Connection::send_detached(std::string sql) {
+  Statement st{std::move(sql), {}, false};
+  (void)submit(st);
+}
+
+void Connection::flush() noexcept {
+  const int r = PQflush(conn_);
+  if (r < 0) {
+    last_error_ = detail::trimmed(PQerrorMessage(conn_));
+    fail_all(DbError::connection_lost);
+    return;
+  }
+  want_write_ = r == 1;
+}
+
+void Connection::update_watch() noexcept {
+  if (!watcher_) return;
+  if (!usable_) {
+    watcher_->stop();
+    return;
+  }
+  (void)watcher_->start(io::readable | (want_write_ ? io::writable : 0u));
+  // Idle: nothing awaited, so the loop may end; a notification listener needs something else alive.
+  if (requests_.empty()) {
+    watcher_->unref();
+  } else {
+    watcher_->ref();
+  }
+}
+
+void Connection::on_io(unsigned events) {
+  if (!usable_) return;
+  auto alive = alive_;  // a completion may resume a task that destroys this connection: checked below
+  if (events & (io::readable | io::error | io::hangup)) {
+    if (!PQconsumeInput(conn_)) {
+      last_error_ = detail::trimmed(PQerrorMessage(conn_));
+      log::debug("postgres: connection lost: {}", last_error_);
+      fail_all(DbError::connection_lost);
+      return;
+    }
+  }
+  if (want_write_ || (events & io::writable)) flush();
+  if (!usable_) return;
+  read_results();
+  if (!*alive || !usable_) return;
+  read_notifications();
+  if (!*alive || !usable_) return;
+  if (PQstatus(conn_) == CONNECTION_BAD) {
+    last_error_ = detail::trimmed(PQerrorMessage(conn_));
+    fail_all(DbError::connection_lost);
+    return;
+  }
+  update_watch();
+}
+
+void Connection::read_results() noexcept {
+  int nulls = 0;
+  while (!requests_.empty() && usable_ && !PQisBusy(conn_)) {
+    PGresult* r = PQgetResult(conn_);
+    Request& req = *requests_.front();
+    if (!r) {
+      // The end of one pipeline entry. Two in a row means nothing more is ready (guard against spinning).
+      ++req.entry;
+      if (++nulls >= 2) break;
+      continue;
+    }
+    nulls = 0;
+    switch (PQresultStatus(r)) {
+      case PGRES_PIPELINE_SYNC:
+        PQclear(r);
+        complete_front();
+        break;
+      case PGRES_FATAL_ERROR:
+      case PGRES_NONFATAL_ERROR:
+        if (!req.error) {
+          const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+          req.error = state ? sqlstate_code(state) : make_error_code(DbError::server_error);
+          req.message = detail::trimmed(PQresultErrorMessage(r));
+          // The Parse of a new statement failed: forget the name so the next use prepares again.
+          if (!req.prepared_sql.empty() && req.entry == 0) statements_.erase(req.prepared_sql);
+        }
+        PQclear(r);
+        break;
+      case PGRES_PIPELINE_ABORTED:
+        if (!req.error) req.error = DbError::server_error;
+        PQclear(r);
+        break;
+      case PGRES_TUPLES_OK:
+      case PGRES_COMMAND_OK:
+      case PGRES_EMPTY_QUERY:
+        PQclear(req.result);
+        req.result = r;
+        break;
+      default:  // COPY and the like: not something a parameterised statement starts
+        if (!req.error) req.error = DbError::bad_statement;
+        PQclear(r);
+        break;
+    }
+  }
+}
+
+void Connection::complete_front() noexcept {
+  std::unique_ptr<Request> req = std::move(requests_.front());
+  requests_.pop_front();
+  if (req->error) {
+    last_error_ = req->message;
+    log::debug("postgres: statement failed: {} ({})", req->message, req->error.message());
+  }
+  if (req->waiter) {
+    if (req->error) {
+      req->waiter->complete(req->error);
+    } else {
+      req->waiter->complete(Rows(std::exchange(req->result, nullptr)));
+    }
+  }
+  // A statement cancelled before it reached the server's attention is now the one running.
+  if (!requests_.empty() && requests_.front()->cancel_when_running) {
+    requests_.front()->cancel_when_running = false;
+    send_cancel();
+  }
+}
+
+void Connection::read_notifications() noexcept {
+  while (PGnotify* n = PQnotifies(conn_)) {
+    Notification note{n->relname ? n->relname : "", n->extra ? n->extra : "", n->be_pid};
+    PQfreemem(n);
+    auto alive = alive_;
+    notifications_.emit<NotifyEvent>(note);
+    if (!*alive) return;
+  }
+}
+
+void Connection::fail_all(std::error_code ec) noexcept {
+  usable_ = false;
+  if (watcher_) watcher_->stop();
+  auto requests = std::move(requests_);
+  requests_.clear();
+  for (auto& r : requests) {
+    // A statement the server already failed (57P01 when it was terminated) keeps its own error.
+    if (r->waiter) r->waiter->complete(r->error ? r->error : ec);
+  }
+}
+
+void Connection::abandon(Request& request) noexcept {
+  request.waiter = nullptr;
+  if (!usable_) return;
+  if (!requests_.empty() && requests_.front().get() == &request) {
+    send_cancel();
+  } else {
+    request.cancel_when_running = true;
+  }
+}
+
+void Connection::send_cancel() noexcept {
+  if (!cancel_) return;
+  auto job = [cancel = cancel_]() -> std::string {
+    char err[256] = {};
+    if (PQcancel(cancel.get(), err, sizeof err)) return {};
+    return err;
+  };
+  auto done = [](Result<std::string> r, std::exception_ptr) {
+    if (r && !r->empty()) log::warn("postgres: cancel request failed: {}", *r);
+  };
+  if (std::error_code ec = pools::blocking().submit(*loop_, std::move(job), std::move(done)))
+    log::warn("postgres: cancel request not sent: {}", ec.message());
+}
+
+Task<Result<Rows>> Connection::run(Statement statement) {
+  co_return co_await detail::QueryAwaiter(*this, statement);
+}
+
+Task<Result<void>> Connection::listen(std::string_view channel) {
+  char* quoted = PQescapeIdentifier(conn_, channel.data(), channel.size());
+  if (!quoted) co_return make_error_code(DbError::bad_statement);
+  std::string sql = "LISTEN " + std::string(quoted);
+  PQfreemem(quoted);
+  auto r = co_await run(Statement{std::move(sql), {}, false});
+  if (!r) co_return r.error();
+  co_return Result<void>{};
+}
+
+Task<Result<void>> Connection::unlisten(std::string_view channel) {
+  char* quoted = PQescapeIdentifier(conn_, channel.data(), channel.size());
+  if (!quoted) co_return make_error_code(DbError::bad_statement);
+  std::string sql = "UNLISTEN " + std::string(quoted);
+  PQfreemem(quoted);
+  auto r = co_await run(Statement{std::move(sql), {}, false});
+  if (!r) co_return r.error();
+  co_return Result<void>{};
+}
+
+// ---- Transaction ----
+
+Task<Result<Transaction>> Transaction::begin(Connection& conn, std::string_view begin_sql) {
+  auto r = co_await conn.run(Statement{std::string(begin_sql), {}, false});
+  if (!r) co_return r.error();
+  co_return Transaction(conn);
+}
+
+Transaction::~Transaction() {
+  if (conn_ && conn_->is_usable()) conn_->send_detached("ROLLBACK");
+}
+
+Task<Result<void>> Transaction::finish(std::string_view sql) {
+  if (!conn_) co_return make_error_code(Error::closed);
+  Connection* conn = std::exchange(conn_, nullptr);
+  auto r = co_await conn->run(Statement{std::string(sql), {}, false});
+  if (!r) {
+    // A COMMIT that failed (or was cancelled) leaves the state unknown: roll back what may be left.
+    if (conn->is_usable()) conn->send_detached("ROLLBACK");
+    co_return r.error();
+  }
+  co_return Result<void>{};
+}
+
+Task<Result<void>> Transaction::commit() { return finish("COMMIT"); }
+Task<Result<void>> Transaction::rollback() { return finish("ROLLBACK"); }
+
+}  // namespace waitless::data::pg
