@@ -65,7 +65,7 @@ build-tsan/build.ninja:
 # The tests whose subject is threads: pools, cross-thread post, multi-loop servers, the watchdog; and the
 # threads outside the pools: child processes (the reaper), the fs pool and file streams, signals, and the
 # HTTP tests that serve on one thread while a client runs on another (HttpServer, HttpConnection).
-TSAN_FILTER ?= ThreadPool|Pool|Post|Watchdog|MultiLoop|Server|Process|Signal|Fs|FileStream|HttpConnection
+TSAN_FILTER ?= ThreadPool|Pool|Post|Sqlite|Watchdog|MultiLoop|Server|Process|Signal|Fs|FileStream|HttpConnection
 tsan: build-tsan/build.ninja
 	cmake --build build-tsan -j $(JOBS) --target unit_tests
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L unit -R '$(TSAN_FILTER)'

@@ -97,10 +97,11 @@ class FdReady {
       return false;
     }
     handle_ = awaiting;
-    watcher_.emplace(loop, fd_, [this](unsigned) {
+    // Resumed as a microtask, not inside the callback: the resumed coroutine destroys this watcher.
+    watcher_.emplace(loop, fd_, [this, lp = &loop](unsigned) {
       watcher_->stop();
       cancel_.detach();
-      handle_.resume();
+      lp->queue_resume(handle_);
     });
     if (std::error_code ec = watcher_->start(events_)) {
       result_ = ec;

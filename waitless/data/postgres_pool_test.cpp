@@ -129,11 +129,19 @@ TEST(PoolPostgres, ClientDisconnectCancelsItsQueryOnTheServer) {
         (void)(*client)->write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
         for (int i = 0; i < 500 && handler_pid == 0; ++i) (void)co_await sleep(10ms);
         CO_ASSERT_TRUE(handler_pid != 0);
-        (void)co_await sleep(50ms);  // the statement reaches the server
-        (void)(*client)->close();    // the client goes away mid-query
-
         auto observer = co_await pool.acquire();
         CO_ASSERT_TRUE(observer.ok());
+        // The statement runs on the server...
+        bool running = false;
+        for (int i = 0; i < 500 && !running; ++i) {
+          auto r =
+              co_await (*observer)->query("SELECT state FROM pg_stat_activity WHERE pid = $1", handler_pid);
+          CO_ASSERT_TRUE(r.ok());
+          running = !r->empty() && (*r)[0].get<std::string>("state").value() == "active";
+          if (!running) (void)co_await sleep(10ms);
+        }
+        CO_ASSERT_TRUE(running);
+        (void)(*client)->close();  // ... when the client goes away
         bool gone = false;
         for (int i = 0; i < 500 && !gone; ++i) {
           auto r =
