@@ -23,6 +23,7 @@ void RequestState::reset() noexcept {
   body = {};
   body_read = false;
   parser_ran = false;
+  multipart.reset();
 }
 }  // namespace detail
 

@@ -12,6 +12,7 @@
 // is computed is kept for the rest of the request (the query is decoded once, the address looked up once).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -53,7 +54,8 @@ struct RequestState {
   bool form_parsed = false;
   std::string_view body;  // text or raw: the body as received (the server's buffer)
   bool body_read = false;
-  bool parser_ran = false;  // a body parser looked at this request (and maybe skipped its type)
+  bool parser_ran = false;          // a body parser looked at this request (and maybe skipped its type)
+  std::shared_ptr<void> multipart;  // multipart_body's MultipartForm (multipart_body.hpp)
   void reset() noexcept;
 };
 }  // namespace detail
