@@ -30,6 +30,10 @@
 // Memory: replies are bounded by RespLimits (a hostile server cannot make the client allocate beyond
 // them); the write buffer and the queue by the commands the application issues.
 //
+// Pub/sub belongs to RedisSubscriber (its own connection): a SUBSCRIBE sent through command() would put
+// this connection in subscriber mode, whose messages answer no command; the client then sees replies
+// nobody asked for and re-opens the connection (RESP2), or drops them (RESP3 pushes).
+//
 // Lifetime: the client keeps the loop alive while it holds or seeks a connection; close() (or the
 // destructor) stops it and fails whatever is pending with Error::closed. One loop, one thread.
 #pragma once

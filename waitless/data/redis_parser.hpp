@@ -33,7 +33,7 @@ namespace waitless::data {
 
 struct RespLimits {
   std::size_t max_bulk = std::size_t{512} << 20;       // one bulk string (Redis's proto-max-bulk-len)
-  std::size_t max_line = 64 * 1024;                    // a simple string, error or number line
+  std::size_t max_line = std::size_t{64} << 10;        // a simple string, error or number line
   std::size_t max_elements = std::size_t{1} << 24;     // all elements of one reply together
   std::size_t max_depth = 64;                          // nesting of aggregates
   std::size_t max_reply_bytes = std::size_t{1} << 30;  // estimated memory of one reply
