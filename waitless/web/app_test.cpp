@@ -258,6 +258,24 @@ TEST(WebApp, StreamingCommitsTheHeadAtTheFirstWrite) {
   });
 }
 
+TEST(WebApp, AFailureAfterTheHeadWentOutCutsTheConnection) {
+  App app;
+  app.use(errors());
+  app.get("/stream-fail", [](Request&, Response& res) -> Task<> {
+    (void)res.write("partial");
+    co_await sleep(1ms);
+    throw std::runtime_error("lost the source");
+  });
+  app.get("/ok", [](Request&, Response& res) { res.send("fine"); });
+  serve(app, [&](uint16_t port) {
+    TestClient c(port);
+    ASSERT_TRUE(c.send(get("/stream-fail")));
+    EXPECT_FALSE(c.read_response());  // the chunked body never ends: the client cannot take it as complete
+    EXPECT_TRUE(c.closed_within(2000));
+    EXPECT_EQ(request(port, get("/ok")).body, "fine");
+  });
+}
+
 TEST(WebApp, ErrorsBecomeProblemDocuments) {
   App app;
   app.use(errors());

@@ -25,6 +25,9 @@ void log_failure(Request& req, int status, std::string_view what, const ErrorsOp
 }  // namespace
 
 bool answer_error(Request& req, Response& res, std::exception_ptr err, const ErrorsOptions& options) {
+  // The head went out (a stream): nothing can be answered. Not logged here: the exception goes on to the
+  // server, which logs it once and cuts the connection.
+  if (res.headers_sent()) return false;
   int status = 500;
   std::string detail;
   std::string what;
@@ -35,7 +38,6 @@ bool answer_error(Request& req, Response& res, std::exception_ptr err, const Err
     what = e.what();
     if (status < 500 || options.development) detail = e.detail();
     log_failure(req, status, what, options);
-    if (res.headers_sent()) return false;
     for (const auto& [name, value] : e.headers()) res.set_header(name, value);
     answer_problem(req, res, status, detail);
     return true;
@@ -51,7 +53,6 @@ bool answer_error(Request& req, Response& res, std::exception_ptr err, const Err
     if (options.development) detail = what;
   }
   log_failure(req, status, what, options);
-  if (res.headers_sent()) return false;
   answer_problem(req, res, status, detail);
   return true;
 }

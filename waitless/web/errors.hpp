@@ -10,8 +10,8 @@
 //   - an error value left on the response (res.error(): a refused header, a bad cookie) by a chain that
 //     returned normally: 500, since the response the handler meant cannot be sent.
 // A 5xx is logged once (log::error, with the request id, method and path); a 4xx at debug level. A
-// response whose head already went out (streaming) cannot change: the error is logged and passed on, and
-// the server cuts the connection so the client cannot take the partial body as complete.
+// response whose head already went out (streaming) cannot change: the error is passed on to the server,
+// which logs it (once) and cuts the connection so the client cannot take the partial body as complete.
 // Without this middleware the App answers the same way (development off) for what reaches it.
 #pragma once
 #include <exception>
