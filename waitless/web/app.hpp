@@ -67,6 +67,7 @@
 #include "waitless/web/http_error.hpp"
 #include "waitless/web/json.hpp"
 #include "waitless/web/multipart_body.hpp"
+#include "waitless/web/multipart_reader.hpp"
 #include "waitless/web/request.hpp"
 #include "waitless/web/response.hpp"
 #include "waitless/web/routes.hpp"
