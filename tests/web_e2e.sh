@@ -64,7 +64,11 @@ check "200 MB upload answered" '{"field":"doc","filename":"big.bin","size":20971
 if cmp -s "$TMP/big.bin" "$TMP/up/kept.bin"; then pass "200 MB upload byte for byte"; else failed "200 MB upload byte for byte"; fi
 hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
 echo "web_e2e: 200 MB upload in $(python3 -c "print(round($end - $start, 2))") s, server peak RSS ${hwm_kb} KiB"
-if [ "$hwm_kb" -lt $((64 * 1024)) ]; then pass "upload in bounded memory (${hwm_kb} KiB peak)"; else
+if nm "$BUILD/web_test_server" 2>/dev/null | grep -q __asan_init; then
+  # AddressSanitizer keeps freed buffers in its quarantine (256 MB by default) and shadows every byte: the
+  # peak says nothing about the server's own memory there. The figure is checked in the plain build.
+  echo "web_e2e: peak RSS not checked under AddressSanitizer"
+elif [ "$hwm_kb" -lt $((64 * 1024)) ]; then pass "upload in bounded memory (${hwm_kb} KiB peak)"; else
   failed "upload in bounded memory" "peak RSS ${hwm_kb} KiB"; fi
 leftover=$(find "$TMP/up" -name 'waitless-upload-*' | wc -l)
 check "no upload left behind" "0" "$leftover"
