@@ -230,6 +230,7 @@ Result<void> App::prepare() {
   (void)server->on_request([this](http::Request& q, http::Response& s) { return serve_async(q, s); });
   (void)server->choose_handler([this](http::Request& q) { return choose(q); });
   server_ = std::move(server);
+  frozen_ = true;
   return {};
 }
 

@@ -167,7 +167,7 @@ class App {
 
  private:
   friend struct detail::AppScope;
-  bool frozen() const noexcept { return server_ != nullptr; }
+  bool frozen() const noexcept { return frozen_; }
   App& refuse() noexcept;
   Result<void> prepare();
   // The server's three hooks.
@@ -185,6 +185,7 @@ class App {
   Router router_;
   Layer not_allowed_, auto_options_, bad_path_;
   std::error_code error_;
+  bool frozen_ = false;  // served once: routes and middleware are fixed (the server's loops read them)
   std::unique_ptr<http::Server> server_;
 };
 

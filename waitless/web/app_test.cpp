@@ -399,3 +399,40 @@ TEST(WebApp, TheIssueSampleServesAsWritten) {
     EXPECT_EQ(r.body, "created");
   });
 }
+
+namespace waitless::web {
+namespace {
+
+TEST(WebApp, WithoutAnErrorsMiddlewareTheAppAnswersPerItsOptions) {
+  App dev(AppOptions{.errors = {.development = true}});
+  dev.get("/boom", [](Request&, Response&) { throw std::runtime_error("the detail"); });
+  App prod;
+  prod.get("/boom", [](Request&, Response&) -> Task<> {
+    co_await sleep(std::chrono::milliseconds(1));
+    throw std::runtime_error("the detail");
+  });
+  test::serve(dev, [&](uint16_t port) {
+    auto r = test::request(port, http::testing::get("/boom"));
+    EXPECT_EQ(r.status, 500);
+    EXPECT_NE(r.body.find("the detail"), std::string::npos);
+  });
+  test::serve(prod, [&](uint16_t port) {
+    auto r = test::request(port, http::testing::get("/boom"));
+    EXPECT_EQ(r.status, 500);
+    EXPECT_EQ(r.header("Content-Type"), "application/problem+json");
+    EXPECT_EQ(r.body.find("the detail"), std::string::npos);
+  });
+}
+
+TEST(WebApp, TheAppCannotChangeOnceItServes) {
+  App app;
+  app.get("/a", [](Request&, Response& res) { res.send("a"); });
+  test::serve(app,
+              [&](uint16_t port) { EXPECT_EQ(test::request(port, http::testing::get("/a")).body, "a"); });
+  app.get("/b", [](Request&, Response& res) { res.send("b"); });
+  app.use([](Request&, Response&, Next next) { next(); });
+  EXPECT_EQ(app.error(), Error::already_closing);
+}
+
+}  // namespace
+}  // namespace waitless::web
