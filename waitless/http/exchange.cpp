@@ -87,9 +87,7 @@ void Exchange::respond_error(int status, bool close_after) noexcept {
 
 void Exchange::abandon_response() noexcept {
   // The handler failed after part of its response was written: the client must not take it as complete.
-  res.broken_ = true;
-  res.state_ = Response::State::finished;
-  out_commit(*this, true);
+  res.abandon();
 }
 
 void Exchange::release() noexcept {

@@ -127,6 +127,8 @@ void Request::clear() noexcept {
   body_limit_fixed_ = false;
   body_limit_ = 0;
   persisted_ = false;
+  locals_ = nullptr;
+  arena_.reset();
   if (storage_.capacity() > 16 * 1024) std::string().swap(storage_);
 }
 

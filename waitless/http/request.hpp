@@ -8,6 +8,13 @@
 //   while (auto piece = co_await req.read()) { if (piece->empty()) break; ... }   // streamed
 // Nothing of the body is read from the socket until the handler asks (backpressure: while a handler holds
 // a piece, the server does not read the connection); `Expect: 100-continue` is answered at that moment.
+// Per-request storage: arena() lives as long as the request (until the exchange is recycled, after the
+// response went out and the handler ended), and locals<T>() is one T per request in it, made on first use:
+//   req.locals<RouteParams>().add(name, value);   // the router
+//   if (auto* user = req.find_local<User>()) ...   // a later middleware
+// Once a pooled exchange's arena has grown to what its requests use, they allocate nothing (a sync
+// handler on the fast path included).
+//
 // Both awaits complete with Error::cancelled when the handler's token fires, Error::closed when the client
 // goes away, Error::limit_exceeded past the limit (the server then answers 413 unless the handler
 // answered), Error::protocol_error on a malformed body, Error::timed_out when the client stalls.
@@ -21,6 +28,7 @@
 #include <vector>
 
 #include "waitless/async/task.hpp"
+#include "waitless/base/arena.hpp"
 #include "waitless/base/cancel.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/http/header.hpp"
@@ -167,7 +175,33 @@ class Request {
   // it the proxy's). Error::closed once the connection is gone.
   Result<net::SocketAddress> peer_address() const;
 
+  // Per-request storage (see the file comment). Objects made in the arena are destroyed, newest first,
+  // when the request is recycled.
+  Arena& arena() noexcept { return arena_; }
+  template <typename T>
+  T& locals() {
+    if (T* found = find_local<T>()) return *found;
+    T* obj = arena_.make<T>();
+    locals_ = arena_.make<LocalSlot>(LocalSlot{&kLocalKey<T>, obj, locals_});
+    return *obj;
+  }
+  template <typename T>
+  T* find_local() const noexcept {
+    for (const LocalSlot* s = locals_; s; s = s->next) {
+      if (s->key == &kLocalKey<T>) return static_cast<T*>(s->obj);
+    }
+    return nullptr;
+  }
+
  private:
+  struct LocalSlot {
+    const void* key;
+    void* obj;
+    LocalSlot* next;
+  };
+  template <typename T>
+  static constexpr char kLocalKey = 0;  // its address names the type
+
   friend class detail::Exchange;
   // Takes the parser's head (header array swapped, views unchanged).
   void adopt(RequestHead& head) noexcept;
@@ -183,6 +217,8 @@ class Request {
   uint64_t body_limit_ = 0;
   detail::Exchange* ex_ = nullptr;
   std::string storage_;  // persisted copies; capacity kept across pooled reuse
+  Arena arena_;
+  LocalSlot* locals_ = nullptr;
 };
 
 }  // namespace waitless::http

@@ -160,8 +160,10 @@ void Response::prepare(detail::Exchange* ex, bool head_request, bool http10,
 
 void Response::clear() noexcept {
   headers_.clear();
+  filters_ = nullptr;
   declared_ = npos;
   written_ = 0;
+  error_ = {};
   status_ = 200;
   state_ = State::fresh;
   chunked_ = head_request_ = http10_ = http10_keep_alive_ = custom_server_ = custom_date_ = close_ =
@@ -169,13 +171,82 @@ void Response::clear() noexcept {
 }
 
 std::error_code Response::set_status(int status) noexcept {
-  if (status < 200 || status > 599 || state_ != State::fresh) return Error::invalid_argument;
+  if (status < 200 || status > 599 || state_ != State::fresh) return fail(Error::invalid_argument);
   status_ = status;
   touched_ = true;
   return {};
 }
 
-std::error_code Response::set_header(std::string_view name, std::string_view value) {
+// ---- the header list ----------------------------------------------------------------------------------
+// headers_ holds "Name: value\r\n" lines, exactly as they go on the wire (write_head copies them at once).
+// A name is a token (no ':'), a value has no CR or LF: each line is found by its ':' and its '\n'.
+
+namespace {
+
+struct Line {
+  std::string_view name, value;
+  std::size_t begin, end;  // the line's bytes in the buffer, "\r\n" included
+};
+
+// The line starting at `at` (which is < size).
+inline Line line_at(const char* data, std::size_t size, std::size_t at) noexcept {
+  const char* p = data + at;
+  const char* colon = static_cast<const char*>(std::memchr(p, ':', size - at));
+  const char* nl =
+      static_cast<const char*>(std::memchr(colon, '\n', size - static_cast<std::size_t>(colon - data)));
+  return {std::string_view(p, static_cast<std::size_t>(colon - p)),
+          std::string_view(colon + 2, static_cast<std::size_t>(nl - 1 - (colon + 2))), at,
+          static_cast<std::size_t>(nl + 1 - data)};
+}
+
+}  // namespace
+
+Header Response::HeaderIterator::operator*() const noexcept {
+  Line l = line_at(at_, static_cast<std::size_t>(end_ - at_), 0);
+  return {l.name, l.value};
+}
+
+Response::HeaderIterator& Response::HeaderIterator::operator++() noexcept {
+  at_ += line_at(at_, static_cast<std::size_t>(end_ - at_), 0).end;
+  return *this;
+}
+
+std::optional<std::string_view> Response::get(std::string_view name) const noexcept {
+  const char* data = headers_.data();
+  const std::size_t size = headers_.size();
+  for (std::size_t at = 0; at < size;) {
+    Line l = line_at(data, size, at);
+    if (iequals(l.name, name)) return l.value;
+    at = l.end;
+  }
+  if (close_ && iequals(name, "connection")) return std::string_view("close");
+  return std::nullopt;
+}
+
+std::size_t Response::count(std::string_view name) const noexcept {
+  std::size_t n = 0;
+  for (Header h : headers()) n += iequals(h.name, name);
+  if (close_ && iequals(name, "connection")) ++n;
+  return n;
+}
+
+void Response::erase_fields(std::string_view name) noexcept {
+  const char* data = headers_.data();
+  std::size_t size = headers_.size();
+  for (std::size_t at = 0; at < size;) {
+    Line l = line_at(data, size, at);
+    if (!iequals(l.name, name)) {
+      at = l.end;
+      continue;
+    }
+    headers_.erase(l.begin, l.end - l.begin);
+    data = headers_.data();
+    size = headers_.size();
+  }
+}
+
+std::error_code Response::check_field(std::string_view name, std::string_view value, bool& listed) noexcept {
+  listed = true;
   if (state_ != State::fresh || !is_token(name) || !is_field_value(value)) return Error::invalid_argument;
   switch (name.size()) {
     case 4:
@@ -188,8 +259,7 @@ std::error_code Response::set_header(std::string_view name, std::string_view val
       if (iequals(name, "connection")) {
         if (!iequals(value, "close")) return Error::invalid_argument;
         close_ = true;
-        touched_ = true;
-        return {};  // written by write_head, once
+        listed = false;  // written by write_head, once
       }
       break;
     case 14:
@@ -202,23 +272,65 @@ std::error_code Response::set_header(std::string_view name, std::string_view val
       break;
   }
   touched_ = true;
+  return {};
+}
+
+std::error_code Response::replace_header(std::string_view name, std::string_view value) {
+  bool listed;
+  if (auto ec = check_field(name, value, listed)) return fail(ec);
+  if (!listed) return {};
+  if (!headers_.empty()) erase_fields(name);
   append_header_line(headers_, name, value);
   return {};
 }
 
-std::error_code Response::set_content_type(std::string_view type) {
-  if (state_ != State::fresh || !is_field_value(type)) return Error::invalid_argument;
+std::error_code Response::set_header(std::string_view name, std::string_view value) {
+  bool listed;
+  if (auto ec = check_field(name, value, listed)) return fail(ec);
+  if (listed) append_header_line(headers_, name, value);
+  return {};
+}
+
+std::error_code Response::remove_header(std::string_view name) noexcept {
+  if (state_ != State::fresh) return fail(Error::invalid_argument);
   touched_ = true;
+  if (iequals(name, "connection")) {
+    close_ = false;
+    return {};
+  }
+  erase_fields(name);
+  if (iequals(name, "date")) custom_date_ = false;
+  if (iequals(name, "server")) custom_server_ = false;
+  return {};
+}
+
+std::error_code Response::set_content_type(std::string_view type) {
+  if (state_ != State::fresh || !is_field_value(type)) return fail(Error::invalid_argument);
+  touched_ = true;
+  if (!headers_.empty()) erase_fields("Content-Type");
   append_header_line(headers_, "Content-Type", type);
   return {};
 }
 
 std::error_code Response::set_content_length(uint64_t length) noexcept {
-  if (state_ != State::fresh) return Error::invalid_argument;
+  if (state_ != State::fresh) return fail(Error::invalid_argument);
   declared_ = length;
   touched_ = true;
   return {};
 }
+
+Response& Response::add_body_filter(BodyFilter& filter) noexcept {
+  if (state_ != State::fresh) {
+    note(Error::invalid_argument);
+    return *this;
+  }
+  touched_ = true;
+  filter.next_ = filters_;
+  filters_ = &filter;
+  return *this;
+}
+
+// ---- the head and the body --------------------------------------------------------------------------------
 
 void Response::write_head(detail::OutBuffer& out, uint64_t length, std::string_view body) {
   bool close = close_ || detail::out_decide_close(*ex_);
@@ -271,11 +383,19 @@ void Response::write_head(detail::OutBuffer& out, uint64_t length, std::string_v
 }
 
 std::error_code Response::send(std::string_view body) {
-  if (state_ != State::fresh) return state_ == State::finished ? Error::closed : Error::invalid_argument;
+  if (filters_) [[unlikely]] {
+    return send_filtered(body);
+  }
+  return send_raw(body);
+}
+
+std::error_code Response::send_raw(std::string_view body) {
+  if (state_ != State::fresh)
+    return fail(state_ == State::finished ? Error::closed : Error::invalid_argument);
   touched_ = true;
   detail::OutBuffer* out = detail::out_begin(*ex_);
   state_ = State::finished;
-  if (!out) return Error::closed;
+  if (!out) return fail(Error::closed);
   written_ = body.size();
   const bool with_body = !head_request_ && body_allowed();
   write_head(*out, body_allowed() ? body.size() : npos, with_body ? body : std::string_view{});
@@ -294,6 +414,7 @@ std::error_code Response::send(int status, std::string_view body, std::string_vi
 std::error_code Response::send_error(int status, bool close) {
   if (state_ != State::fresh) return Error::invalid_argument;
   headers_.clear();
+  filters_ = nullptr;  // the server's own words go out as they are
   custom_server_ = custom_date_ = false;
   declared_ = npos;
   status_ = status;
@@ -302,16 +423,23 @@ std::error_code Response::send_error(int status, bool close) {
   std::string_view reason = reason_phrase(status);
   std::string body(reason);
   body += '\n';
-  return send(body);
+  return send_raw(body);
 }
 
 std::error_code Response::write(std::string_view piece) {
-  if (state_ == State::finished) return Error::closed;
+  if (filters_) [[unlikely]] {
+    return write_filtered(piece, false);
+  }
+  return write_raw(piece);
+}
+
+std::error_code Response::write_raw(std::string_view piece) {
+  if (state_ == State::finished) return fail(Error::closed);
   touched_ = true;
   detail::OutBuffer* out = detail::out_begin(*ex_);
   if (!out) {
     state_ = State::finished;
-    return Error::closed;
+    return fail(Error::closed);
   }
   if (state_ == State::fresh) {
     write_head(*out, declared_);
@@ -337,18 +465,91 @@ std::error_code Response::write(std::string_view piece) {
 }
 
 std::error_code Response::end(std::string_view last) {
-  if (state_ == State::finished) return Error::closed;
-  if (state_ == State::fresh && declared_ == npos) return send(last);
+  if (filters_) [[unlikely]] {
+    if (state_ == State::fresh && declared_ == npos) return send_filtered(last);
+    return write_filtered(last, true);
+  }
+  if (state_ == State::fresh && declared_ == npos) return send_raw(last);
+  return end_raw(last);
+}
+
+std::error_code Response::end_raw(std::string_view last) {
+  if (state_ == State::finished) return fail(Error::closed);
   if (!last.empty() || state_ == State::fresh) {
-    if (auto ec = write(last)) return ec;
+    if (auto ec = write_raw(last)) return ec;
   }
   detail::OutBuffer* out = detail::out_begin(*ex_);
   state_ = State::finished;
-  if (!out) return Error::closed;
+  if (!out) return fail(Error::closed);
   if (chunked_ && !head_request_) out->append("0\r\n\r\n", 5);
   if (declared_ != npos && written_ != declared_) broken_ = true;
   detail::out_commit(*ex_, true);
   return {};
+}
+
+void Response::abandon() noexcept {
+  broken_ = true;
+  state_ = State::finished;
+  detail::out_commit(*ex_, true);
+}
+
+// ---- body filters ---------------------------------------------------------------------------------------
+
+bool Response::start_filters(std::optional<uint64_t> length) {
+  if (!body_allowed()) {
+    filters_ = nullptr;  // no body: nothing to filter
+    return false;
+  }
+  // Innermost first; a filter that passes leaves the chain.
+  BodyFilter** link = &filters_;
+  while (BodyFilter* f = *link) {
+    if (f->on_head(*this, length) == BodyFilter::Mode::pass) {
+      *link = f->next_;
+    } else {
+      length.reset();  // transformed: its length is unknown to the filters outside it
+      link = &f->next_;
+    }
+  }
+  return filters_ != nullptr;
+}
+
+Result<std::string_view> Response::run_filters(std::string_view in, bool last) {
+  for (BodyFilter* f = filters_; f; f = f->next_) {
+    auto out = f->transform(in, last);
+    if (!out) return out.error();
+    in = *out;
+  }
+  return in;
+}
+
+std::error_code Response::send_filtered(std::string_view body) {
+  if (state_ != State::fresh) return send_raw(body);  // the error it reports
+  if (!start_filters(body.size())) return send_raw(body);
+  auto out = run_filters(body, true);
+  filters_ = nullptr;
+  if (!out) return fail(out.error());  // nothing went out: the server answers 500 when the handler ends
+  return send_raw(*out);
+}
+
+std::error_code Response::write_filtered(std::string_view piece, bool last) {
+  if (state_ == State::finished) return fail(Error::closed);
+  if (state_ == State::fresh) {
+    const bool declared = declared_ != npos;
+    if (!start_filters(declared ? std::optional<uint64_t>(declared_) : std::nullopt)) {
+      return last ? end_raw(piece) : write_raw(piece);
+    }
+    declared_ = npos;  // the output's length is unknown: chunked
+  }
+  auto out = run_filters(piece, last);
+  if (!out) {
+    if (state_ == State::fresh) {
+      filters_ = nullptr;
+      return fail(out.error());  // nothing went out: the server answers 500
+    }
+    abandon();
+    return fail(out.error());
+  }
+  return last ? end_raw(*out) : write_raw(*out);
 }
 
 }  // namespace waitless::http

@@ -1,6 +1,6 @@
 // Response: what a handler writes. Either all at once:
-//   res.set_header("Content-Type", "text/plain");
-//   res.send("Hello");                              // Content-Length set from the body
+//   res.status(201).set("Content-Type", "text/plain").append("Set-Cookie", "a=1");
+//   res.send("created");                            // Content-Length set from the body
 // or streamed, with backpressure:
 //   res.write(piece);                               // chunked, unless set_content_length() was called
 //   if (res.needs_drain()) co_await res.drain();    // wait until the client has taken most of it
@@ -9,17 +9,29 @@
 // Connection when the connection will close (or keep-alive for an HTTP/1.0 client that asked for it).
 // A response to HEAD carries the headers of the would-be body and no body; 204 and 304 never carry one.
 //
+// Headers: a small ordered list the handler and middleware edit until the head goes out: get / has /
+// set (replaces every field of that name, the new one at the end) / append (keeps the others) / remove.
+// Names are ASCII case-insensitive. "Server" and "Date" replace the automatic ones; "Connection" is not
+// a field of the list but the close flag ("close" is the only value accepted; get() reports it).
+//
 // Errors are values: a header name that is not a token, or a value with CR, LF, NUL or another control
 // character, is refused (Error::invalid_argument) and never written; so are Content-Length and
-// Transfer-Encoding (framing is the server's). Writing after end, or to a client that went away, returns
-// Error::closed and writes nothing.
+// Transfer-Encoding (framing is the server's) and any change once the head went out. Writing after end,
+// or to a client that went away, returns Error::closed and writes nothing. Every failed call also leaves
+// its error on the response, the first one kept (error()): the chaining calls (status, set, append,
+// remove, add_body_filter) return the response itself, so a chain needs no check in the middle, and one
+// look at error() at the end tells whether all of it held. A handler that ends with an error on a response
+// it never sent gets a 500 from the server rather than an empty 200.
 #pragma once
 #include <coroutine>
 #include <cstdint>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 
+#include "waitless/http/body_filter.hpp"
 #include "waitless/http/request.hpp"
 #include "waitless/net/out_buffer.hpp"
 
@@ -72,16 +84,80 @@ class Response {
   Response(const Response&) = delete;
   Response& operator=(const Response&) = delete;
 
+  // ---- status ----
   int status() const noexcept { return status_; }
   // 200..599 (informational responses are the server's); Error::invalid_argument otherwise, or once the
-  // head has been sent.
+  // head has been sent. The chaining form keeps the error (error()).
   std::error_code set_status(int status) noexcept;
-  // Adds a field (several with one name are allowed). "Server" and "Date" replace the automatic ones;
-  // "Connection: close" closes the connection after this response; other Connection values, and
-  // Content-Length / Transfer-Encoding, are refused.
+  Response& status(int status) noexcept {
+    note(set_status(status));
+    return *this;
+  }
+
+  // ---- headers ----
+  // The first field's value with this name, or nullopt.
+  std::optional<std::string_view> get(std::string_view name) const noexcept;
+  bool has(std::string_view name) const noexcept { return get(name).has_value(); }
+  // How many fields carry this name.
+  std::size_t count(std::string_view name) const noexcept;
+  // Replaces every field with this name by one at the end; append() adds one and keeps the others.
+  Response& set(std::string_view name, std::string_view value) {
+    note(replace_header(name, value));
+    return *this;
+  }
+  Response& append(std::string_view name, std::string_view value) {
+    note(set_header(name, value));
+    return *this;
+  }
+  // Removes every field with this name (no error when there is none).
+  Response& remove(std::string_view name) noexcept {
+    note(remove_header(name));
+    return *this;
+  }
+  // The same, returning the error rather than the response. set_header keeps its first meaning (it adds
+  // a field, as append() does: several Set-Cookie fields are several calls); replace_header is set().
   std::error_code set_header(std::string_view name, std::string_view value);
+  std::error_code replace_header(std::string_view name, std::string_view value);
+  std::error_code remove_header(std::string_view name) noexcept;
+  // set("Content-Type", type): twice leaves one.
   std::error_code set_content_type(std::string_view type);
 
+  // The fields in order ("Name", "value"), as the handler set them (without Connection and framing).
+  class HeaderIterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = Header;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = Header;
+    HeaderIterator() = default;
+    Header operator*() const noexcept;
+    HeaderIterator& operator++() noexcept;
+    HeaderIterator operator++(int) noexcept {
+      HeaderIterator t = *this;
+      ++*this;
+      return t;
+    }
+    bool operator==(const HeaderIterator& o) const noexcept { return at_ == o.at_; }
+
+   private:
+    friend class Response;
+    HeaderIterator(const char* at, const char* end) noexcept : at_(at), end_(end) {}
+    const char* at_ = nullptr;
+    const char* end_ = nullptr;
+  };
+  struct HeaderRange {
+    HeaderIterator b, e;
+    HeaderIterator begin() const noexcept { return b; }
+    HeaderIterator end() const noexcept { return e; }
+  };
+  HeaderRange headers() const noexcept {
+    const char* b = headers_.data();
+    const char* e = b + headers_.size();
+    return {{b, e}, {e, e}};
+  }
+
+  // ---- body ----
   // The whole response at once.
   std::error_code send(std::string_view body);
   std::error_code send(int status, std::string_view body, std::string_view content_type = {});
@@ -94,8 +170,18 @@ class Response {
   bool needs_drain() const noexcept { return ex_ && detail::out_needs_drain(*ex_); }
   DrainAwaiter drain() noexcept { return DrainAwaiter(ex_); }
 
+  // Wraps the outgoing body (see body_filter.hpp); before the head goes out only. The filter is not owned.
+  Response& add_body_filter(BodyFilter& filter) noexcept;
+  bool has_body_filter() const noexcept { return filters_ != nullptr; }
+
   // Connection: close on this response.
-  void close_connection() noexcept { close_ = true; }
+  Response& close_connection() noexcept {
+    close_ = true;
+    return *this;
+  }
+
+  // The first error of any call on this response (empty when all held).
+  std::error_code error() const noexcept { return error_; }
 
   // Whether the connection closes after this response (decided when its head is written).
   bool closes_connection() const noexcept { return close_ || broken_; }
@@ -110,17 +196,43 @@ class Response {
   enum class State : uint8_t { fresh, streaming, finished };
   void prepare(detail::Exchange* ex, bool head_request, bool http10, bool http10_keep_alive) noexcept;
   void clear() noexcept;
+  // Keeps the first error.
+  void note(std::error_code ec) noexcept {
+    if (ec && !error_) error_ = ec;
+  }
+  std::error_code fail(std::error_code ec) noexcept {
+    note(ec);
+    return ec;
+  }
+  // Validation and the special names shared by set and append; false when the field is not a list entry
+  // (Connection: close, already applied).
+  std::error_code check_field(std::string_view name, std::string_view value, bool& listed) noexcept;
+  void erase_fields(std::string_view name) noexcept;
   // Appends the head, then `body`, to out. length: the body length, or npos when unknown (streaming).
   void write_head(detail::OutBuffer& out, uint64_t length, std::string_view body = {});
   bool body_allowed() const noexcept { return status_ != 204 && status_ != 304; }
   // Server-made responses (errors, timeouts): replaces whatever the handler set if nothing was sent.
   std::error_code send_error(int status, bool close);
+  // The body paths without filters.
+  std::error_code send_raw(std::string_view body);
+  std::error_code write_raw(std::string_view piece);
+  std::error_code end_raw(std::string_view last);
+  // The filtered paths: the head decision (keeps only the transforming filters; true if any), the chain.
+  bool start_filters(std::optional<uint64_t> length);
+  Result<std::string_view> run_filters(std::string_view in, bool last);
+  std::error_code send_filtered(std::string_view body);
+  std::error_code write_filtered(std::string_view piece, bool last);
+  // Ends a response whose head went out but whose body cannot be completed: marked broken (the connection
+  // closes, so the client cannot take it as complete).
+  void abandon() noexcept;
 
   static constexpr uint64_t npos = ~uint64_t{0};
   detail::Exchange* ex_ = nullptr;
-  detail::OutBuffer headers_;  // "Name: value\r\n" lines from set_header (capacity kept across requests)
+  detail::OutBuffer headers_;      // "Name: value\r\n" lines, in order (capacity kept across requests)
+  BodyFilter* filters_ = nullptr;  // innermost first
   uint64_t declared_ = npos;
   uint64_t written_ = 0;
+  std::error_code error_;
   int status_ = 200;
   State state_ = State::fresh;
   bool chunked_ = false;

@@ -387,6 +387,19 @@ void log_failure(const Exchange& ex, std::exception_ptr err) noexcept {
 }
 }  // namespace
 
+// A handler ended without finishing its response: an untouched or partly set one goes out as it is (an
+// empty body), a streamed one is ended, and one whose calls failed (Response::error()) and never went out
+// becomes a 500: the handler meant something else than what it could say.
+void ServerConnection::finish_response(Exchange& ex) noexcept {
+  if (ex.res.headers_sent()) {
+    (void)ex.res.end();
+  } else if (ex.res.error()) {
+    ex.respond_error(500, false);
+  } else {
+    (void)ex.res.send({});
+  }
+}
+
 // ---- handlers ---------------------------------------------------------------------------------------------
 
 void ServerConnection::dispatch(Exchange& ex) noexcept {
@@ -452,11 +465,7 @@ void ServerConnection::run_fast_bound(Exchange& ex, bool keep_alive) noexcept {
       ex.abandon_response();
     }
   } else if (!ex.res.finished()) {
-    if (!ex.res.headers_sent()) {
-      (void)ex.res.send({});
-    } else {
-      (void)ex.res.end();
-    }
+    finish_response(ex);
   }
   ex.clear_fast();
 }
@@ -485,10 +494,8 @@ void ServerConnection::handler_done(Exchange& ex, std::exception_ptr err) noexce
   } else if (!ex.res.finished()) {
     if (ex.body_error_status && !ex.res.headers_sent()) {
       ex.respond_error(ex.body_error_status, true);
-    } else if (!ex.res.headers_sent()) {
-      (void)ex.res.send({});
     } else {
-      (void)ex.res.end();
+      finish_response(ex);
     }
   }
   if (closed()) return;

@@ -133,6 +133,7 @@ class ServerConnection final : public ListHook<ConnListTag>, private net::Transp
   bool run_fast_chosen(RequestHead& head) noexcept;
   void run_fast_bound(Exchange& ex, bool keep_alive) noexcept;
   void start_async(Exchange& ex) noexcept;
+  void finish_response(Exchange& ex) noexcept;
   void finish_batch() noexcept;
   // Hands staged output (and the loop's shared output when with_shared) to the transport. False if the
   // connection died.

@@ -47,6 +47,12 @@ class OutBuffer {
       off_ = 0;
     }
   }
+  // Removes n bytes at pos (counted from data()); the rest moves down.
+  void erase(std::size_t pos, std::size_t n) noexcept {
+    char* p = data_ + off_ + pos;
+    std::memmove(p, p + n, size() - pos - n);
+    size_ -= n;
+  }
   void clear() noexcept { off_ = size_ = 0; }
   // clear() and give the memory back.
   void release() noexcept {
