@@ -76,8 +76,8 @@ WebSocket::WebSocket(Loop& loop, int fd, std::shared_ptr<const WebSocketConfig> 
                .max_message_size = config->options.max_message_size}),
       config_(std::move(config)),
       user_data_(std::move(setup.user_data)),
-      protocol_(std::move(setup.protocol)),
       client_(setup.client) {
+  if (!setup.protocol.empty()) protocol_ = std::make_unique<const std::string>(std::move(setup.protocol));
   if (setup.deflate) {
     deflate_ = std::make_unique<DeflateState>(*setup.deflate, client_, config_->options.handshake.deflate);
   }
@@ -451,17 +451,20 @@ void WebSocket::on_sweep(int64_t now) noexcept {
 
 bool WebSocket::subscribe(std::string_view topic) {
   if (state_ == State::ended || !home_ || is_subscribed(topic)) return false;
+  if (!topics_) topics_ = std::make_unique<std::vector<detail::WsTopic*>>();
   detail::WsTopic& t = home_->topic(topic);
-  topics_.push_back(&t);
+  topics_->push_back(&t);
   t.members.push_back(this);
   return true;
 }
 
 bool WebSocket::unsubscribe(std::string_view topic) {
-  for (std::size_t i = 0; i < topics_.size(); ++i) {
-    if (topics_[i]->name == topic) {
-      detail::WsTopic* t = topics_[i];
-      topics_.erase(topics_.begin() + static_cast<std::ptrdiff_t>(i));
+  if (!topics_) return false;
+  std::vector<detail::WsTopic*>& topics = *topics_;
+  for (std::size_t i = 0; i < topics.size(); ++i) {
+    if (topics[i]->name == topic) {
+      detail::WsTopic* t = topics[i];
+      topics.erase(topics.begin() + static_cast<std::ptrdiff_t>(i));
       home_->leave(*t, *this);
       return true;
     }
@@ -470,19 +473,21 @@ bool WebSocket::unsubscribe(std::string_view topic) {
 }
 
 bool WebSocket::is_subscribed(std::string_view topic) const noexcept {
-  for (const detail::WsTopic* t : topics_) {
+  if (!topics_) return false;
+  for (const detail::WsTopic* t : *topics_) {
     if (t->name == topic) return true;
   }
   return false;
 }
 
 void WebSocket::leave_topics() noexcept {
-  while (!topics_.empty()) {
-    detail::WsTopic* t = topics_.back();
-    topics_.pop_back();
+  if (!topics_) return;
+  while (!topics_->empty()) {
+    detail::WsTopic* t = topics_->back();
+    topics_->pop_back();
     home_->leave(*t, *this);
   }
-  std::vector<detail::WsTopic*>().swap(topics_);
+  topics_.reset();
 }
 
 }  // namespace waitless::http

@@ -87,7 +87,7 @@ FrameParser::Event FrameParser::next(const char* data, std::size_t len, std::siz
   if (delivered_) {
     // The previous event's payload is no longer the caller's.
     delivered_ = false;
-    if (event_.opcode == Opcode::text || event_.opcode == Opcode::binary) {
+    if (event_op_ == Opcode::text || event_op_ == Opcode::binary) {
       if (message_.capacity() > kKeepCapacity) {
         std::string().swap(message_);
       } else {
@@ -222,7 +222,7 @@ FrameParser::Event FrameParser::start_frame() noexcept {
 FrameParser::Event FrameParser::finish_frame() {
   in_header_ = true;
   if (is_control(frame_op_)) {
-    event_ = {frame_op_, control_, false};
+    event_op_ = frame_op_;
     delivered_ = true;
     return Event::control;
   }
@@ -231,7 +231,8 @@ FrameParser::Event FrameParser::finish_frame() {
   if (message_op_ == Opcode::text && !compressed_ && !utf8_.complete()) {
     return fail(close_code::invalid_payload, "truncated UTF-8 sequence in a text message");
   }
-  event_ = {message_op_, message_, compressed_};
+  event_op_ = message_op_;
+  event_compressed_ = compressed_;
   delivered_ = true;
   return Event::message;
 }

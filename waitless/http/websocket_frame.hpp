@@ -90,7 +90,11 @@ class FrameParser {
   // the byte count used. The event's payload stays valid until the next call.
   Event next(const char* data, std::size_t len, std::size_t* consumed);
 
-  const Message& message() const noexcept { return event_; }
+  Message message() const noexcept {
+    const bool data = event_op_ == Opcode::text || event_op_ == Opcode::binary;
+    return {event_op_, data ? std::string_view(message_) : std::string_view(control_),
+            data && event_compressed_};
+  }
   uint16_t error_code() const noexcept { return error_code_; }
   const char* error_reason() const noexcept { return error_reason_; }
   bool in_message() const noexcept { return in_message_; }
@@ -104,7 +108,6 @@ class FrameParser {
   Event finish_frame();
 
   ParserOptions options_;
-  Message event_;
   std::string message_;     // the data message being assembled (unmasked)
   std::string control_;     // the control frame being read
   uint64_t remaining_ = 0;  // payload bytes left in the current frame
@@ -113,6 +116,8 @@ class FrameParser {
   uint8_t hdr_need_ = 2;
   uint8_t mask_[4] = {0, 0, 0, 0};
   uint8_t mask_off_ = 0;
+  Opcode event_op_ = Opcode::text;  // the last event's (its payload: message_ or control_)
+  bool event_compressed_ = false;
   Opcode frame_op_ = Opcode::continuation;
   Opcode message_op_ = Opcode::text;
   bool in_header_ = true;
