@@ -60,6 +60,7 @@
 #include "waitless/async/when_all.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/http/server.hpp"
+#include "waitless/http/websocket_topics.hpp"
 #include "waitless/web/access_log.hpp"
 #include "waitless/web/body_parser.hpp"
 #include "waitless/web/chain.hpp"
@@ -71,6 +72,7 @@
 #include "waitless/web/request.hpp"
 #include "waitless/web/response.hpp"
 #include "waitless/web/routes.hpp"
+#include "waitless/web/websocket.hpp"
 
 namespace waitless::web {
 
@@ -145,6 +147,17 @@ class App {
     return *this;
   }
   App& mount(std::string_view prefix, const Router& router);
+
+  // A WebSocket route (websocket.hpp): GET `pattern`, the middleware given (auth...), then the upgrade.
+  //   app.ws("/chat", chat_config, require_user());
+  template <typename... Fs>
+  App& ws(std::string_view pattern, std::shared_ptr<const http::WebSocketConfig> config, Fs&&... middleware) {
+    return get(pattern, std::forward<Fs>(middleware)..., websocket(std::move(config)));
+  }
+  // To every subscriber of `topic` on every loop of the process (http/websocket_topics.hpp).
+  static std::size_t publish(std::string_view topic, std::string_view message, bool binary = false) {
+    return http::publish(topic, message, binary);
+  }
 
   // The first refused registration (a RouteError, or Error::already_closing after start), or none.
   std::error_code error() const noexcept { return error_ ? error_ : router_.error(); }
