@@ -383,9 +383,27 @@ class Pool {
 
   static Task<std::error_code> wait_slot(Core* core) { co_return co_await SlotWait(*core); }
 
+  // Counts something in flight in the pool's metrics for a scope; the decrement also runs when the frame
+  // holding it is destroyed mid-wait, so no count (and no half-open probe) is left stuck.
+  struct InFlight {
+    InFlight(std::size_t& n, bool* probe = nullptr) noexcept : count(n), probing(probe) { ++count; }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    ~InFlight() { end(); }
+    void end() noexcept {
+      if (ended) return;
+      ended = true;
+      --count;
+      if (probing) *probing = false;
+    }
+    std::size_t& count;
+    bool* probing;
+    bool ended = false;
+  };
+
   // One connect through the factory with a deadline; exceptions from the factory become connect_failed.
   static Task<Result<std::unique_ptr<T>>> connect_one(std::shared_ptr<Core> core, Duration timeout) {
-    ++core->connecting;
+    InFlight connecting(core->connecting, &core->probing);
     Result<std::unique_ptr<T>> out = make_error_code(DbError::connect_failed);
     try {
       auto r = co_await with_timeout(core->factory(), timeout);
@@ -397,7 +415,7 @@ class Pool {
     } catch (const std::exception& e) {
       log::error("db pool: connection factory threw: {}", e.what());
     }
-    --core->connecting;
+    connecting.end();
     const bool ok = out.ok() && out.value() != nullptr;
     if (out.ok() && !ok) out = make_error_code(DbError::connect_failed);
     core->connect_finished(ok);
@@ -463,9 +481,9 @@ class Pool {
         record_wait(c, start);
         co_return Handle(core, std::move(*r));
       }
-      ++c.waiting;
+      InFlight waiting(c.waiting);
       std::error_code ec = co_await with_timeout(wait_slot(&c), Duration(remaining));
-      --c.waiting;
+      waiting.end();
       if (ec == Error::timed_out) break;
       if (ec) {
         c.notify_one();  // a wake-up this waiter may have received goes to the next one
