@@ -89,21 +89,27 @@ void RedisClient::close() noexcept {
   out_.clear();
 }
 
+// An empty command stays an empty request, refused by submit(): Redis answers `*0` with nothing at all,
+// which would shift every later reply onto the wrong command.
 RedisCommand RedisClient::command(std::initializer_list<std::string_view> args) {
   std::string request;
-  append_command(request, args);
+  if (args.size() > 0) append_command(request, args);
   return RedisCommand(*this, std::move(request));
 }
 
 RedisCommand RedisClient::command(const std::vector<std::string>& args) {
   std::string request;
-  append_command(request, args);
+  if (!args.empty()) append_command(request, args);
   return RedisCommand(*this, std::move(request));
 }
 
 bool RedisClient::submit(RedisCommand& c) {
   if (closed_) {
     c.result_.emplace(Error::closed);
+    return false;
+  }
+  if (c.request_.empty()) {
+    c.result_.emplace(Error::invalid_argument);
     return false;
   }
   if (ready_ || (c.handshake_ && stream_ && !broken_)) {

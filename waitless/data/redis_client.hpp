@@ -133,7 +133,7 @@ class RedisClient {
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
 
-  // Any command, its arguments sent as bulk strings (binary-safe).
+  // Any command, its arguments sent as bulk strings (binary-safe). No arguments: Error::invalid_argument.
   RedisCommand command(std::initializer_list<std::string_view> args);
   RedisCommand command(const std::vector<std::string>& args);
 

@@ -175,6 +175,9 @@ TEST(RedisClient, QueueBoundWhileDisconnected) {
     EXPECT_EQ(d.error(), make_error_code(RedisErrc::not_connected));
     EXPECT_GE(c.stats().connect_failures, 1u);
     EXPECT_EQ(c.queued(), 0u);
+    // An empty command is refused: Redis would answer it with nothing, shifting every later reply.
+    EXPECT_EQ((co_await c.command(std::vector<std::string>{})).error(),
+              make_error_code(Error::invalid_argument));
     c.close();
     EXPECT_EQ((co_await c.command({"PING"})).error(), make_error_code(Error::closed));
   });
