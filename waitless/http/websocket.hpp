@@ -37,7 +37,7 @@
 // Topics: subscribe("room") on a WebSocket; publish("room", msg) (websocket_topics.hpp) reaches the
 // subscribers on every loop of the process, framing the message once.
 //
-// Memory: an idle connection is this object (a few hundred bytes, see bench/websocket_memory.sh); no
+// Memory: an idle connection is this object (a few hundred bytes, see bench/websocket_memory_bench.sh); no
 // read or write buffer is held at rest, nor any zlib state without context takeover.
 #pragma once
 #include <any>

@@ -5,7 +5,7 @@
 # divided by N. The resident-set growth per connection is printed too (it also counts the pages malloc
 # keeps and the kernel-independent part of the stack, so it is the coarser figure). Kernel socket buffers
 # are not user space and not counted. Goal: <= 512 B per connection.
-# Usage: bench/websocket_memory.sh [BUILD_DIR] [N]
+# Usage: bench/websocket_memory_bench.sh [BUILD_DIR] [N]   (make bench runs it with N = 10 000)
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -76,6 +76,7 @@ heap = (after["heap"] - before["heap"]) / n
 rss = (after["rss"] - before["rss"]) / n
 print("websocket_memory: %d idle connections: heap %.0f B/connection (goal <= 512), rss %.0f B/connection" % (n, heap, rss))
 print("  heap %d -> %d, rss %d -> %d" % (before["heap"], after["heap"], before["rss"], after["rss"]))
-print("ratio websocket_idle_heap_bytes_per_connection %.0f" % heap)
+print("figure websocket_idle_heap_bytes_per_connection %.0f" % heap)
+print("figure websocket_idle_rss_bytes_per_connection %.0f" % rss)
 for s in socks: s.close()
 PY
