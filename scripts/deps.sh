@@ -25,7 +25,8 @@ fi
 if [ "${WITH_NPM:-0}" = 1 ]; then
   PEERS=${WAITLESS_PEERS:-/tmp/waitless-peers}
   mkdir -p "$PEERS"
-  if [ ! -d "$PEERS/node_modules/express" ] || [ ! -d "$PEERS/node_modules/fastify" ]; then
+  if [ ! -d "$PEERS/node_modules/express" ] || [ ! -d "$PEERS/node_modules/fastify" ] ||
+     [ ! -d "$PEERS/node_modules/ws" ]; then  # ws: the WebSocket peer of tests/websocket_e2e.sh
     (cd "$PEERS" && [ -f package.json ] || (cd "$PEERS" && npm init -y >/dev/null)
      cd "$PEERS" && npm install --silent --no-audit --no-fund express@5 fastify@5 ws@8 >/dev/null)
   fi
