@@ -140,6 +140,7 @@ class Connection {
   void abandon(detail::Request& request) noexcept;
   void send_cancel() noexcept;
   void update_watch() noexcept;
+  void batch_statement() noexcept;
 
   Loop* loop_;
   pg_conn* conn_;
@@ -148,6 +149,8 @@ class Connection {
   ConnectOptions options_;
   bool usable_ = false;
   bool want_write_ = false;
+  bool corked_ = false;           // TCP_CORK set for the statements sent in this callback
+  unsigned tick_statements_ = 0;  // statements sent since the last microtask checkpoint
   int backend_pid_ = 0;
   uint64_t statement_seq_ = 0;
   std::string last_error_;
