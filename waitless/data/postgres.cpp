@@ -220,37 +220,40 @@ Result<Request*> Connection::submit(Statement& st) {
     values[i] = st.params[i] ? st.params[i]->c_str() : nullptr;
   const int n = static_cast<int>(values.size());
   auto req = std::make_unique<Request>();
-  int ok = 0;
-  if (st.prepare) {
-    auto it = statements_.find(st.sql);
-    if (it == statements_.end() && statements_.size() < options_.statement_cache) {
-      std::string name = "w" + std::to_string(++statement_seq_);
-      if (!PQsendPrepare(conn_, name.c_str(), st.sql.c_str(), n, nullptr)) goto send_failed;
-      it = statements_.emplace(st.sql, std::move(name)).first;
-      req->prepared_sql = st.sql;
+  // Queues Parse (for a new cached statement), Bind/Execute, then Sync; false if libpq refused a message.
+  auto send = [&]() -> bool {
+    if (st.prepare) {
+      auto it = statements_.find(st.sql);
+      if (it == statements_.end() && statements_.size() < options_.statement_cache) {
+        std::string name = "w" + std::to_string(++statement_seq_);
+        if (!PQsendPrepare(conn_, name.c_str(), st.sql.c_str(), n, nullptr)) return false;
+        it = statements_.emplace(st.sql, std::move(name)).first;
+        req->prepared_sql = st.sql;
+      }
+      if (it != statements_.end()) {
+        if (!PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr, 0))
+          return false;
+        batch_statement();
+        return PQpipelineSync(conn_) == 1;
+      }
     }
-    if (it != statements_.end()) {
-      ok = PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr, 0);
-    } else {
-      ok = PQsendQueryParams(conn_, st.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
-    }
-  } else {
-    ok = PQsendQueryParams(conn_, st.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+    if (!PQsendQueryParams(conn_, st.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0))
+      return false;
+    batch_statement();
+    return PQpipelineSync(conn_) == 1;
+  };
+  if (!send()) {
+    // A message partly queued cannot be taken back: the pipeline's state is unknown, so the connection
+    // is done for (a pool replaces it).
+    last_error_ = detail::trimmed(PQerrorMessage(conn_));
+    log::warn("postgres: sending a statement failed: {}", last_error_);
+    fail_all(DbError::connection_lost);
+    return make_error_code(DbError::connection_lost);
   }
-  batch_statement();
-  if (!ok || !PQpipelineSync(conn_)) goto send_failed;
   requests_.push_back(std::move(req));
   flush();
   update_watch();
   return requests_.back().get();
-
-send_failed:
-  // A message partly queued cannot be taken back: the pipeline's state is unknown, so the connection
-  // is done for (a pool replaces it).
-  last_error_ = detail::trimmed(PQerrorMessage(conn_));
-  log::warn("postgres: sending a statement failed: {}", last_error_);
-  fail_all(DbError::connection_lost);
-  return make_error_code(DbError::connection_lost);
 }
 
 // libpq flushes at every Sync, so N statements sent together (when_all) would leave as N small segments,
