@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "waitless/data/db_error.hpp"
+
 namespace waitless::data {
 namespace {
 
@@ -167,6 +169,14 @@ TEST(RedisParser, LongLineFedByteByByteScansOnce) {
     if (*r) got = (*r)->str().size();
   }
   EXPECT_EQ(got, payload.size());
+}
+
+TEST(RedisReply, ConnectionErrorsAreDatabaseUnavailability) {
+  EXPECT_TRUE(make_error_code(RedisErrc::connection_lost) == DbCondition::unavailable);
+  EXPECT_TRUE(make_error_code(RedisErrc::not_connected) == DbCondition::connection);
+  EXPECT_FALSE(make_error_code(RedisErrc::error_reply) == DbCondition::unavailable);
+  EXPECT_EQ(http_status_for(make_error_code(RedisErrc::connection_lost)), 503);
+  EXPECT_EQ(http_status_for(make_error_code(RedisErrc::protocol_error)), 500);
 }
 
 TEST(RedisReply, EncodesCommandsAsBulkArrays) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "waitless/data/db_error.hpp"
+
 namespace waitless::data {
 
 namespace {
@@ -26,6 +28,18 @@ class RedisCategory final : public std::error_category {
         return "the reply has an unexpected type";
     }
     return "unknown redis error";
+  }
+  // A lost or missing connection is what the database errors call `connection` and `unavailable`
+  // (db_error.hpp), so http_status_for() answers 503 for a Redis outage as for a database one.
+  bool equivalent(int code, const std::error_condition& condition) const noexcept override {
+    if (condition.category() == db_condition_category()) {
+      const auto c = static_cast<DbCondition>(condition.value());
+      const auto e = static_cast<RedisErrc>(code);
+      if (e == RedisErrc::connection_lost || e == RedisErrc::not_connected)
+        return c == DbCondition::connection || c == DbCondition::unavailable;
+      return false;
+    }
+    return std::error_category::equivalent(code, condition);
   }
 };
 }  // namespace

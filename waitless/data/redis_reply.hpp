@@ -29,6 +29,8 @@ enum class RedisErrc {
   unexpected_type,  // a typed helper got a reply of another type than the command documents
 };
 
+// connection_lost and not_connected compare equal to DbCondition::connection and ::unavailable
+// (db_error.hpp): http_status_for() maps them to 503, as a database outage.
 const std::error_category& redis_category() noexcept;
 inline std::error_code make_error_code(RedisErrc e) noexcept {
   return {static_cast<int>(e), redis_category()};
