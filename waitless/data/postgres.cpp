@@ -382,6 +382,10 @@ void Connection::read_results() noexcept {
 void Connection::complete_front() noexcept {
   std::unique_ptr<Request> req = std::move(requests_.front());
   requests_.pop_front();
+  if (req.get() == cancelling_) {
+    cancelling_ = nullptr;
+    if (cancel_retry_) (void)cancel_retry_->stop();
+  }
   if (req->error) {
     last_error_ = req->message;
     log::debug("postgres: statement failed: {} ({})", req->message, req->error.message());
@@ -396,7 +400,7 @@ void Connection::complete_front() noexcept {
   // A statement cancelled before it reached the server's attention is now the one running.
   if (!requests_.empty() && requests_.front()->cancel_when_running) {
     requests_.front()->cancel_when_running = false;
-    send_cancel();
+    cancel_running();
   }
 }
 
@@ -412,6 +416,8 @@ void Connection::read_notifications() noexcept {
 
 void Connection::fail_all(std::error_code ec) noexcept {
   usable_ = false;
+  cancelling_ = nullptr;
+  if (cancel_retry_) (void)cancel_retry_->stop();
   if (watcher_) watcher_->stop();
   auto requests = std::move(requests_);
   requests_.clear();
@@ -425,10 +431,37 @@ void Connection::abandon(Request& request) noexcept {
   request.waiter = nullptr;
   if (!usable_) return;
   if (!requests_.empty() && requests_.front().get() == &request) {
-    send_cancel();
+    cancel_running();
   } else {
     request.cancel_when_running = true;
   }
+}
+
+// The statement in progress (the head of the pipeline) was cancelled: ask the server now, and again every
+// 200 ms (at most 10 times) while it is still the one in progress. PostgreSQL ignores a cancel request
+// that arrives before the statement starts; a repeat is what stops a statement sent just before it.
+void Connection::cancel_running() noexcept {
+  send_cancel();
+  if (requests_.empty()) return;
+  cancelling_ = requests_.front().get();
+  cancel_retries_ = 0;
+  if (!cancel_retry_) {
+    cancel_retry_.emplace(*loop_);
+    cancel_retry_->mark_internal();
+  }
+  (void)cancel_retry_->start(
+      std::chrono::milliseconds(200),
+      [this] {
+        if (usable_ && cancelling_ && !requests_.empty() && requests_.front().get() == cancelling_ &&
+            ++cancel_retries_ <= 10) {
+          send_cancel();
+        } else {
+          cancelling_ = nullptr;
+          (void)cancel_retry_->stop();
+        }
+      },
+      std::chrono::milliseconds(200));
+  cancel_retry_->unref();
 }
 
 void Connection::send_cancel() noexcept {

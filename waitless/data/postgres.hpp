@@ -53,6 +53,7 @@
 #include "waitless/data/postgres_rows.hpp"
 #include "waitless/data/postgres_value.hpp"
 #include "waitless/loop/io_watcher.hpp"
+#include "waitless/loop/timer.hpp"
 
 struct pg_conn;    // libpq's PGconn
 struct pg_cancel;  // libpq's PGcancel
@@ -139,6 +140,7 @@ class Connection {
   void fail_all(std::error_code ec) noexcept;
   void abandon(detail::Request& request) noexcept;
   void send_cancel() noexcept;
+  void cancel_running() noexcept;
   void update_watch() noexcept;
   void batch_statement() noexcept;
 
@@ -146,6 +148,11 @@ class Connection {
   pg_conn* conn_;
   std::shared_ptr<pg_cancel> cancel_;
   std::optional<IoWatcher> watcher_;
+  // While a cancelled statement is the one in progress, the cancel request is repeated (a request that
+  // reaches the server before the statement starts is ignored by it).
+  std::optional<Timer> cancel_retry_;
+  const detail::Request* cancelling_ = nullptr;
+  int cancel_retries_ = 0;
   ConnectOptions options_;
   bool usable_ = false;
   bool want_write_ = false;

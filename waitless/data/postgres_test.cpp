@@ -260,6 +260,36 @@ TEST(PostgresConnection, CancelledQueryStopsOnTheServerAndTheConnectionStaysUsab
   test::expect_empty(loop);
 }
 
+TEST(PostgresConnection, CancelledQueuedStatementIsStoppedWhenItsTurnComes) {
+  WAITLESS_PG_OR_SKIP();
+  Loop loop;
+  run(
+      [&]() -> Task<> {
+        auto c = co_await must_connect(conninfo);
+        if (!c) co_return;
+        CancelSource cancel;
+        auto queued = [&]() -> Task<std::error_code> {
+          co_return (co_await c->query_unprepared("SELECT pg_sleep(30)")).error();
+        };
+        auto canceller = [&]() -> Task<> {
+          cancel.cancel();  // both statements are in the pipeline; the second has not started
+          co_return;
+        };
+        auto [first, second, none] = co_await when_all(c->query_unprepared("SELECT pg_sleep(0.2)"),
+                                                       queued().with_token(cancel.token()), canceller());
+        EXPECT_TRUE(first.ok());
+        EXPECT_EQ(second, Error::cancelled);
+        // The 30 s statement is cancelled on the server once it runs: the next one answers long before.
+        auto after = co_await with_timeout(c->query("SELECT 7"), 10s);
+        CO_ASSERT_TRUE(after.ok());
+        CO_ASSERT_TRUE(after->ok());
+        EXPECT_EQ((**after)[0].get<int32_t>(0).value(), 7);
+      }(),
+      loop);
+  loop.run();
+  test::expect_empty(loop);
+}
+
 TEST(PostgresConnection, LostConnectionFailsWithAnErrorValue) {
   WAITLESS_PG_OR_SKIP();
   Loop loop;
