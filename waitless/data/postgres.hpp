@@ -22,7 +22,8 @@
 //   fails with it and is_usable() is false). The server's message is last_error_message().
 // - Cancellation: when the awaiting task is cancelled, its query() ends at once with Error::cancelled;
 //   if the statement is the one the server is running (or once it becomes so), a cancel request
-//   (PQcancel, blocking, so on the `blocking` thread pool) asks the server to stop it. The connection
+//   (PQcancel, blocking, so on the `blocking` thread pool; repeated while it still runs) asks the server
+//   to stop it. The connection
 //   stays usable: the statement's late result is consumed and dropped. PostgreSQL's cancel names a
 //   backend, not a statement: if the statement ends just as the request arrives, the one after it in
 //   this connection's pipeline may be the one cancelled (57014).
