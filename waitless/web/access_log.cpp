@@ -119,7 +119,7 @@ void format_line(std::string& line, LogFormat format, Request& req, const Entry&
 struct State {
   AccessLogOptions options;
 
-  void log(Request& req, Response& res, Clock::time_point t0, std::exception_ptr err) {
+  void log(Request& req, Response& res, Clock::time_point t0, const std::exception_ptr& err) {
     Entry e;
     if (err) {
       e.status = 500;

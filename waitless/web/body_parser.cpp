@@ -90,7 +90,7 @@ Layer make_parser(ParserSpec spec_in) {
 
 }  // namespace
 
-Layer json_body(JsonBodyOptions options) {
+Layer json_body(const JsonBodyOptions& options) {
   const bool default_type = options.type == "application/json";
   std::string type = options.type;
   JsonOptions jo;
@@ -108,7 +108,7 @@ Layer json_body(JsonBodyOptions options) {
                                 }});
 }
 
-Layer urlencoded_body(FormBodyOptions options) {
+Layer urlencoded_body(const FormBodyOptions& options) {
   std::string type = options.type;
   FormLimits limits{.max_pairs = options.max_pairs, .max_size = static_cast<std::size_t>(options.limit)};
   return make_parser(ParserSpec{options.limit,
@@ -123,7 +123,7 @@ Layer urlencoded_body(FormBodyOptions options) {
 }
 
 namespace {
-Layer bytes_parser(uint64_t limit, std::string type) {
+Layer bytes_parser(uint64_t limit, const std::string& type) {
   return make_parser(ParserSpec{limit, [type](std::string_view ct) { return media_type_matches(ct, type); },
                                 [](Request& req, std::string_view body) {
                                   req.state().body = body;
@@ -132,7 +132,7 @@ Layer bytes_parser(uint64_t limit, std::string type) {
 }
 }  // namespace
 
-Layer text_body(TextBodyOptions options) { return bytes_parser(options.limit, std::move(options.type)); }
-Layer raw_body(RawBodyOptions options) { return bytes_parser(options.limit, std::move(options.type)); }
+Layer text_body(const TextBodyOptions& options) { return bytes_parser(options.limit, options.type); }
+Layer raw_body(const RawBodyOptions& options) { return bytes_parser(options.limit, options.type); }
 
 }  // namespace waitless::web

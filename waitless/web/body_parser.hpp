@@ -48,10 +48,10 @@ struct RawBodyOptions {
   std::string type = "application/octet-stream";  // "*/*": any type
 };
 
-Layer json_body(JsonBodyOptions options = {});
-Layer urlencoded_body(FormBodyOptions options = {});
-Layer text_body(TextBodyOptions options = {});
-Layer raw_body(RawBodyOptions options = {});
+Layer json_body(const JsonBodyOptions& options = {});
+Layer urlencoded_body(const FormBodyOptions& options = {});
+Layer text_body(const TextBodyOptions& options = {});
+Layer raw_body(const RawBodyOptions& options = {});
 
 // Whether a Content-Type value's media type matches `pattern` ("type/sub", "type/*", "*/*",
 // "application/*+json").

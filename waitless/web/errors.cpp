@@ -24,7 +24,7 @@ void log_failure(Request& req, int status, std::string_view what, const ErrorsOp
 
 }  // namespace
 
-bool answer_error(Request& req, Response& res, std::exception_ptr err, const ErrorsOptions& options) {
+bool answer_error(Request& req, Response& res, const std::exception_ptr& err, const ErrorsOptions& options) {
   // The head went out (a stream): nothing can be answered. Not logged here: the exception goes on to the
   // server, which logs it once and cuts the connection.
   if (res.headers_sent()) return false;

@@ -28,7 +28,7 @@ struct ErrorsOptions {
 };
 
 // Answers `err` on `res` (see the file comment). Returns false when it could not (the head went out).
-bool answer_error(Request& req, Response& res, std::exception_ptr err, const ErrorsOptions& options);
+bool answer_error(Request& req, Response& res, const std::exception_ptr& err, const ErrorsOptions& options);
 // Answers `status` with a problem document (404 for nothing matched, ...).
 void answer_problem(Request& req, Response& res, int status, std::string_view detail);
 

@@ -18,7 +18,7 @@ namespace waitless::web {
 
 namespace {
 
-constexpr std::size_t kWriteBuffer = 256 * 1024;
+constexpr std::size_t kWriteBuffer = std::size_t{256} * 1024;
 
 std::string fresh_name(const std::string& dir) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
