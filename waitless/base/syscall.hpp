@@ -15,6 +15,9 @@ namespace waitless::sys {
 
 inline ssize_t read(int fd, void* buf, std::size_t n) noexcept { return ::syscall(SYS_read, fd, buf, n); }
 
+// Linux releases the descriptor even when close is interrupted: EINTR is not retried.
+inline int close(int fd) noexcept { return static_cast<int>(::syscall(SYS_close, fd)); }
+
 inline ssize_t recv(int fd, void* buf, std::size_t n, int flags) noexcept {
   return ::syscall(SYS_recvfrom, fd, buf, n, flags, nullptr, nullptr);
 }

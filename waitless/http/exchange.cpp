@@ -34,7 +34,7 @@ void Waiter::wake(std::error_code ec) noexcept {
 void Exchange::bind(ServerConnection* c, RequestHead& head, uint64_t body_limit) noexcept {
   conn = c;
   req.adopt(head);
-  req.ex_ = this;
+  req.port_ = this;
   req.body_limit_ = body_limit;
   const bool http10 = req.version_minor() == 0;
   res.prepare(this, req.method_id() == Method::head, http10, http10 && req.keep_alive());
@@ -42,11 +42,12 @@ void Exchange::bind(ServerConnection* c, RequestHead& head, uint64_t body_limit)
 
 void Exchange::bind_error(ServerConnection* c) noexcept {
   conn = c;
-  req.ex_ = this;
+  req.port_ = this;
   res.prepare(this, false, false, false);
   body_done = true;
   continue_sent = true;
   close = true;
+  on(Event::handler_ended);  // no handler: the server answers
 }
 
 void Exchange::clear() noexcept {
@@ -67,8 +68,8 @@ void Exchange::clear() noexcept {
   body_error = {};
   body_error_status = 0;
   body_mode = BodyMode::idle;
-  body_done = want_piece = piece_taken = continue_sent = handler_running = emitted = sync_pending = close =
-      head_written = false;  // `fast` stays: it is what the exchange is
+  body_done = want_piece = piece_taken = continue_sent = close = false;  // `fast` stays: what the exchange is
+  stage = Stage::receiving;
   conn = nullptr;
 }
 
@@ -99,11 +100,11 @@ void Exchange::release() noexcept {
 }
 
 void Exchange::handler_finished(std::exception_ptr err) noexcept {
-  handler_running = false;
   if (conn) {
     conn->handler_done(*this, err);
     return;
   }
+  on(Event::handler_ended);
   ListHook<LiveTag>::unlink_from_list();  // from the loop's orphans
   release();
 }
@@ -118,90 +119,96 @@ Task<> run_handler(Exchange* ex) {
   ex->handler_finished(err);
 }
 
-// ---- what Request and Response call -----------------------------------------------------------------------
+// ---- ExchangePort: what Request and Response call
+// ----------------------------------------------------------
 
-bool body_poll(Exchange& ex, bool whole) noexcept {
-  if (ex.body_error) return true;
-  if (ex.body_mode == BodyMode::idle) {
-    if (ex.body_done) return true;  // no body, or collected before a sync handler passed the request on
-    if (!ex.conn) {
-      ex.body_error = Error::closed;
+bool Exchange::body_poll(bool whole) noexcept {
+  if (body_error) return true;
+  if (body_mode == BodyMode::idle) {
+    if (body_done) return true;  // no body, or collected before a sync handler passed the request on
+    if (!conn) {
+      body_error = Error::closed;
       return true;
     }
-    ex.lock_body_limit();
-    auto cl = ex.req.content_length();
-    if (cl && *cl > ex.req.body_limit()) {
+    lock_body_limit();
+    auto cl = req.content_length();
+    if (cl && *cl > req.body_limit()) {
       // Announced too large: the server answers 413 unless the handler does, and reads none of it.
-      ex.body_error = Error::limit_exceeded;
-      ex.body_error_status = 413;
-      ex.close = true;
+      body_error = Error::limit_exceeded;
+      body_error_status = 413;
+      close = true;
       return true;
     }
-    ex.body_mode = whole ? BodyMode::collect : BodyMode::stream;
+    body_mode = whole ? BodyMode::collect : BodyMode::stream;
     // At most kMaxBodyReserve up front: the declared length is a claim, not bytes received.
-    if (whole && cl) ex.body.reserve(static_cast<std::size_t>(std::min<uint64_t>(*cl, kMaxBodyReserve)));
+    if (whole && cl) body.reserve(static_cast<std::size_t>(std::min<uint64_t>(*cl, kMaxBodyReserve)));
   }
   if (whole) {
-    if (ex.body_mode == BodyMode::stream) {
+    if (body_mode == BodyMode::stream) {
       // body() after read(): collect the rest after what was not handed out yet.
-      if (ex.piece_taken) ex.body.clear();
-      ex.piece_taken = false;
-      ex.body_mode = BodyMode::collect;
+      if (piece_taken) body.clear();
+      piece_taken = false;
+      body_mode = BodyMode::collect;
     }
-    return ex.body_done;
+    return body_done;
   }
-  if (ex.body_mode == BodyMode::collect) return ex.body_done;  // read() after body(): the rest is empty
-  if (ex.piece_taken) {
-    ex.body.clear();
-    ex.piece_taken = false;
+  if (body_mode == BodyMode::collect) return body_done;  // read() after body(): the rest is empty
+  if (piece_taken) {
+    body.clear();
+    piece_taken = false;
   }
-  return !ex.body.empty() || ex.body_done;
+  return !body.empty() || body_done;
 }
 
-Waiter** body_slot(Exchange& ex) noexcept { return &ex.body_waiter; }
-
-void body_request(Exchange& ex, bool whole) noexcept {
-  if (!whole) ex.want_piece = true;
-  if (ex.conn) {
-    ex.conn->body_requested(ex);
+void Exchange::body_wait(Waiter& w, std::coroutine_handle<> h, Loop& loop, const CancelToken& token,
+                         bool whole) {
+  w.park(&body_waiter, h, loop, token);
+  if (!whole) want_piece = true;
+  if (conn) {
+    conn->body_requested(*this);
   } else {
-    ex.wake_body(Error::closed);
+    wake_body(Error::closed);
   }
 }
 
-Result<std::string_view> body_take(Exchange& ex, bool whole) noexcept {
-  if (ex.body_error) return ex.body_error;
-  if (whole) return std::string_view(ex.body);
-  if (ex.body_mode == BodyMode::collect) {
+Result<std::string_view> Exchange::body_take(bool whole) noexcept {
+  if (body_error) return body_error;
+  if (whole) return std::string_view(body);
+  if (body_mode == BodyMode::collect) {
     // read() after body(): the whole body was the one piece.
-    if (ex.piece_taken) return std::string_view{};
+    if (piece_taken) return std::string_view{};
   }
-  ex.piece_taken = true;
-  return std::string_view(ex.body);
+  piece_taken = true;
+  return std::string_view(body);
 }
 
-OutBuffer* out_begin(Exchange& ex) noexcept { return ex.conn ? ex.conn->output_for(ex) : nullptr; }
-
-void out_commit(Exchange& ex, bool finished) noexcept {
-  if (ex.conn) ex.conn->committed(ex, finished);
+Result<net::SocketAddress> Exchange::peer_address() const {
+  if (!conn) return Error::closed;
+  return net::SocketAddress::peer_of(conn->fd());
 }
 
-bool out_decide_close(Exchange& ex) noexcept { return ex.conn ? ex.conn->decide_close(ex) : true; }
+OutBuffer* Exchange::output() noexcept { return conn ? conn->output_for(*this) : nullptr; }
 
-bool out_needs_drain(const Exchange& ex) noexcept { return ex.conn && ex.conn->needs_drain(ex); }
-
-Waiter** drain_slot(Exchange& ex) noexcept { return &ex.drain_waiter; }
-
-std::string_view date_line(const Exchange& ex) noexcept {
-  return ex.owner ? ex.owner->date().line() : std::string_view{};
+void Exchange::committed(bool head, bool finished) noexcept {
+  if (conn) conn->committed(*this, head, finished);
 }
 
-std::string_view prefix_200(const Exchange& ex) noexcept {
-  return ex.owner ? ex.owner->prefix_200() : std::string_view{};
+bool Exchange::closes_after() noexcept { return conn ? conn->decide_close(*this) : true; }
+
+bool Exchange::needs_drain() const noexcept { return conn && conn->needs_drain(*this); }
+
+void Exchange::drain_wait(Waiter& w, std::coroutine_handle<> h, Loop& loop, const CancelToken& token) {
+  w.park(&drain_waiter, h, loop, token);
 }
 
-std::string_view server_line(const Exchange& ex) noexcept {
-  return ex.owner ? std::string_view(ex.owner->config().server_line) : std::string_view{};
+ExchangePort::HeadLines Exchange::head_lines() const noexcept {
+  if (!owner) return {};
+  return {owner->prefix_200(), owner->config().server_line, owner->date().line()};
+}
+
+std::error_code Exchange::switch_protocols(std::string_view head, UpgradeSink sink) {
+  if (!conn) return Error::closed;
+  return conn->switch_protocols(*this, head, std::move(sink));
 }
 
 }  // namespace detail

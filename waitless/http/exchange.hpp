@@ -1,4 +1,14 @@
-// Exchange (internal): one request and its response on a connection, pooled per loop.
+// Exchange (internal): one request and its response on a connection, pooled per loop. It is the
+// ExchangePort of its Request and Response (exchange_port.hpp): the one way they reach the connection.
+//
+// Lifecycle (Stage, changed only by on(), which takes the events below; see stage_after() for the table):
+//   receiving   bound to a request; its sync handler waits until the whole body has arrived
+//   handling    its handler runs; its response has not all left (in order) for the connection's output
+//   answered    its handler runs; its whole response left
+//   responding  no handler runs (it ended, or none will: a server-made error); the response waits its turn
+//   done        handler ended and whole response left: back to the pool
+// Events: dispatched (a handler starts), handler_ended (it returned or threw; also "no handler will run"),
+// response_left (the connection passed its last byte on, in request order).
 //
 // Lifetime: taken from the loop's pool at the end of a request head; back to it once (a) its response has
 // been written out to the connection (it left the connection's in-flight list) and (b) its handler has
@@ -28,8 +38,31 @@ enum class BodyMode : uint8_t {
   stream,   // piece by piece into `body` (co_await req.read())
 };
 
-class Exchange final : public ListHook<InflightTag>, public ListHook<LiveTag> {
+class Exchange final : public ExchangePort, public ListHook<InflightTag>, public ListHook<LiveTag> {
  public:
+  enum class Stage : uint8_t { receiving, handling, answered, responding, done };
+  enum class Event : uint8_t { dispatched, handler_ended, response_left };
+  // The lifecycle's transition table (pure): what `event` does in stage `s`.
+  static constexpr Stage stage_after(Stage s, Event event) noexcept {
+    switch (event) {
+      case Event::dispatched:
+        return s == Stage::receiving || s == Stage::handling ? Stage::handling : s;
+      case Event::handler_ended:
+        if (s == Stage::answered) return Stage::done;
+        return s == Stage::done ? s : Stage::responding;
+      case Event::response_left:
+        if (s == Stage::handling) return Stage::answered;
+        if (s == Stage::responding) return Stage::done;
+        return s;
+    }
+    return s;
+  }
+  // The one place the stage changes. Returns the new stage.
+  Stage on(Event event) noexcept { return stage = stage_after(stage, event); }
+  bool handler_running() const noexcept { return stage == Stage::handling || stage == Stage::answered; }
+  // A sync handler waits for the whole body (the request's views must be copied before input moves on).
+  bool awaiting_body() const noexcept { return stage == Stage::receiving; }
+
   explicit Exchange(ServerLoop* owner) noexcept : owner(owner) {}
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -43,7 +76,8 @@ class Exchange final : public ListHook<InflightTag>, public ListHook<LiveTag> {
   void clear_fast() noexcept {
     req.clear();
     res.clear();
-    close = head_written = false;
+    close = false;
+    stage = Stage::receiving;
   }
 
   // Undoes bind() on the fast exchange: the head (its header array) goes back to the parser.
@@ -68,6 +102,23 @@ class Exchange final : public ListHook<InflightTag>, public ListHook<LiveTag> {
   // Back to the loop's pool (or deleted when the loop's server is gone).
   void release() noexcept;
   bool http10() const noexcept { return req.version_minor() == 0; }
+
+  // ExchangePort.
+  bool body_poll(bool whole) noexcept override;
+  void body_wait(Waiter& w, std::coroutine_handle<> h, Loop& loop, const CancelToken& token,
+                 bool whole) override;
+  Result<std::string_view> body_take(bool whole) noexcept override;
+  std::string_view body_collected() const noexcept override { return body; }
+  CancelToken cancel_token() const noexcept override { return cancel ? cancel->token() : CancelToken{}; }
+  Result<net::SocketAddress> peer_address() const override;
+  OutBuffer* output() noexcept override;
+  void committed(bool head, bool finished) noexcept override;
+  bool closes_after() noexcept override;
+  bool needs_drain() const noexcept override;
+  void drain_wait(Waiter& w, std::coroutine_handle<> h, Loop& loop, const CancelToken& token) override;
+  HeadLines head_lines() const noexcept override;
+  std::error_code switch_protocols(std::string_view head, UpgradeSink sink) override;
+  ServerLoop* session_host() const noexcept override { return owner; }
   // The connection switched protocols (upgrade.hpp): the 101 head it wrote is the whole response.
   void mark_switched() noexcept {
     res.state_ = Response::State::finished;
@@ -90,12 +141,10 @@ class Exchange final : public ListHook<InflightTag>, public ListHook<LiveTag> {
   bool want_piece = false;     // stream: the handler waits for the next piece
   bool piece_taken = false;    // stream: `body` was handed out and must be cleared before refilling
   bool continue_sent = false;  // 100 Continue written (or not needed)
-  bool handler_running = false;
-  bool emitted = false;       // its whole response went to the connection's output
-  bool sync_pending = false;  // a sync handler waits for the body to be collected
-  bool close = false;         // the request asked for the connection to close after it
-  bool head_written = false;  // the response head went out (close decision taken)
-  bool fast = false;          // the loop's exchange for the sync fast path: never pooled nor listed
+  Stage stage = Stage::receiving;
+  bool close = false;  // the request asked for the connection to close after it
+  bool fast = false;   // the loop's exchange for the sync fast path: never pooled nor listed, so its
+                       // stage is not tracked (used and cleared within one handler call)
 };
 
 // Runs the server's async handler for `ex` and reports its end to the exchange.

@@ -2,9 +2,6 @@
 
 #include <cstring>
 
-#include "waitless/http/exchange.hpp"
-#include "waitless/http/server_connection.hpp"
-
 namespace waitless::http {
 
 namespace {
@@ -66,17 +63,9 @@ void Request::set_body_limit(uint64_t limit) noexcept {
   if (!body_limit_fixed_) body_limit_ = limit;
 }
 
-std::string_view Request::body_view() const noexcept {
-  return ex_ ? std::string_view(ex_->body) : std::string_view{};
-}
-
-CancelToken Request::cancel_token() const noexcept {
-  return ex_ && ex_->cancel ? ex_->cancel->token() : CancelToken{};
-}
-
 Result<net::SocketAddress> Request::peer_address() const {
-  if (!ex_ || !ex_->conn) return Error::closed;
-  return net::SocketAddress::peer_of(ex_->conn->fd());
+  if (!port_) return Error::closed;
+  return port_->peer_address();
 }
 
 void Request::adopt(RequestHead& head) noexcept {

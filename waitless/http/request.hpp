@@ -31,6 +31,7 @@
 #include "waitless/base/arena.hpp"
 #include "waitless/base/cancel.hpp"
 #include "waitless/base/result.hpp"
+#include "waitless/http/exchange_port.hpp"
 #include "waitless/http/header.hpp"
 #include "waitless/http/parser.hpp"
 #include "waitless/net/socket_address.hpp"
@@ -53,37 +54,6 @@ enum class Method : uint8_t {
 
 namespace detail {
 class Exchange;
-
-// A coroutine parked on the exchange (body data, output drain). The exchange wakes it (wake()) or the
-// awaiting task's token cancels it; whichever comes first unregisters the other, so it resumes once.
-struct Waiter {
-  std::coroutine_handle<> handle;
-  Loop* loop = nullptr;
-  Waiter** slot = nullptr;  // where the exchange keeps it while parked
-  CancelCallback cancel;
-  std::error_code error;
-
-  Waiter() = default;
-  Waiter(const Waiter&) = delete;
-  Waiter& operator=(const Waiter&) = delete;
-  ~Waiter() { unpark(); }
-  // Registers in *where and on the token (resumes with Error::cancelled if it fires first).
-  void park(Waiter** where, std::coroutine_handle<> h, Loop& l, const CancelToken& token);
-  void unpark() noexcept {
-    if (slot && *slot == this) *slot = nullptr;
-    slot = nullptr;
-  }
-  // From the exchange: resume the coroutine (as a microtask) with `ec`.
-  void wake(std::error_code ec = {}) noexcept;
-};
-
-// Implemented by the server (server_connection.cpp).
-// Whether co_await req.body() (whole) / req.read() can complete now (starting the body if needed).
-bool body_poll(Exchange& ex, bool whole) noexcept;
-Waiter** body_slot(Exchange& ex) noexcept;
-// After parking: asks the connection for body bytes. Never resumes the waiter synchronously.
-void body_request(Exchange& ex, bool whole) noexcept;
-Result<std::string_view> body_take(Exchange& ex, bool whole) noexcept;
 }  // namespace detail
 
 class Request;
@@ -91,11 +61,11 @@ class Request;
 // co_await req.body() / req.read().
 class BodyAwaiter {
  public:
-  BodyAwaiter(detail::Exchange* ex, bool whole) noexcept : ex_(ex), whole_(whole) {}
+  BodyAwaiter(detail::ExchangePort* port, bool whole) noexcept : port_(port), whole_(whole) {}
   BodyAwaiter(const BodyAwaiter&) = delete;
   BodyAwaiter& operator=(const BodyAwaiter&) = delete;
 
-  bool await_ready() const noexcept { return !ex_ || detail::body_poll(*ex_, whole_); }
+  bool await_ready() const noexcept { return !port_ || port_->body_poll(whole_); }
   template <typename P>
   bool await_suspend(std::coroutine_handle<P> h) {
     CancelToken token = waitless::detail::token_of(h);
@@ -103,18 +73,17 @@ class BodyAwaiter {
       waiter_.error = Error::cancelled;
       return false;
     }
-    waiter_.park(detail::body_slot(*ex_), h, waitless::detail::loop_of(h), token);
-    detail::body_request(*ex_, whole_);
+    port_->body_wait(waiter_, h, waitless::detail::loop_of(h), token, whole_);
     return true;
   }
   Result<std::string_view> await_resume() noexcept {
-    if (!ex_) return Error::closed;
+    if (!port_) return Error::closed;
     if (waiter_.error) return waiter_.error;
-    return detail::body_take(*ex_, whole_);
+    return port_->body_take(whole_);
   }
 
  private:
-  detail::Exchange* ex_;
+  detail::ExchangePort* port_;
   bool whole_;
   detail::Waiter waiter_;
 };
@@ -162,14 +131,14 @@ class Request {
   void set_body_limit(uint64_t limit) noexcept;
 
   // Async handlers: the whole body / the next piece (empty at the end). See the file comment.
-  BodyAwaiter body() noexcept { return BodyAwaiter(ex_, true); }
-  BodyAwaiter read() noexcept { return BodyAwaiter(ex_, false); }
+  BodyAwaiter body() noexcept { return BodyAwaiter(port_, true); }
+  BodyAwaiter read() noexcept { return BodyAwaiter(port_, false); }
   // What has been collected: the whole body for a sync handler.
-  std::string_view body_view() const noexcept;
+  std::string_view body_view() const noexcept { return port_ ? port_->body_collected() : std::string_view{}; }
 
   // Fires when the client disconnects (or the server force-closes) while the handler runs. Empty for
   // sync handlers: they cannot wait.
-  CancelToken cancel_token() const noexcept;
+  CancelToken cancel_token() const noexcept { return port_ ? port_->cancel_token() : CancelToken{}; }
 
   // The client's address as the socket sees it (getpeername: one syscall per call; a proxy in front makes
   // it the proxy's). Error::closed once the connection is gone.
@@ -215,7 +184,7 @@ class Request {
   bool body_limit_fixed_ = false;
   bool persisted_ = false;
   uint64_t body_limit_ = 0;
-  detail::Exchange* ex_ = nullptr;
+  detail::ExchangePort* port_ = nullptr;
   std::string storage_;  // persisted copies; capacity kept across pooled reuse
   Arena arena_;
   LocalSlot* locals_ = nullptr;

@@ -150,9 +150,9 @@ void append_hex(detail::OutBuffer& out, uint64_t v) {
 
 }  // namespace
 
-void Response::prepare(detail::Exchange* ex, bool head_request, bool http10,
+void Response::prepare(detail::ExchangePort* port, bool head_request, bool http10,
                        bool http10_keep_alive) noexcept {
-  ex_ = ex;
+  port_ = port;
   head_request_ = head_request;
   http10_ = http10;
   http10_keep_alive_ = http10_keep_alive;
@@ -333,16 +333,17 @@ Response& Response::add_body_filter(BodyFilter& filter) noexcept {
 // ---- the head and the body --------------------------------------------------------------------------------
 
 void Response::write_head(detail::OutBuffer& out, uint64_t length, std::string_view body) {
-  bool close = close_ || detail::out_decide_close(*ex_);
+  bool close = close_ || port_->closes_after();
   // An HTTP/1.0 client cannot take chunked: a body of unknown length ends where the connection does.
   if (length == npos && http10_ && body_allowed()) close = true;
   std::string_view lines[3];  // status line, Server, Date
+  const detail::ExchangePort::HeadLines automatic = port_->head_lines();
   if (status_ == 200 && !custom_server_ && !custom_date_) {
-    lines[0] = detail::prefix_200(*ex_);  // all three: the loop's cached copy
+    lines[0] = automatic.prefix_200;  // all three: the loop's cached copy
   } else {
     lines[0] = status_line(status_);
-    if (!custom_server_) lines[1] = detail::server_line(*ex_);
-    if (!custom_date_) lines[2] = detail::date_line(*ex_);
+    if (!custom_server_) lines[1] = automatic.server;
+    if (!custom_date_) lines[2] = automatic.date;
   }
   // Framing, Connection and the blank line.
   char tail[96];
@@ -393,13 +394,13 @@ std::error_code Response::send_raw(std::string_view body) {
   if (state_ != State::fresh)
     return fail(state_ == State::finished ? Error::closed : Error::invalid_argument);
   touched_ = true;
-  detail::OutBuffer* out = detail::out_begin(*ex_);
+  detail::OutBuffer* out = port_->output();
   state_ = State::finished;
   if (!out) return fail(Error::closed);
   written_ = body.size();
   const bool with_body = !head_request_ && body_allowed();
   write_head(*out, body_allowed() ? body.size() : npos, with_body ? body : std::string_view{});
-  detail::out_commit(*ex_, true);
+  port_->committed(true, true);
   return {};
 }
 
@@ -436,12 +437,13 @@ std::error_code Response::write(std::string_view piece) {
 std::error_code Response::write_raw(std::string_view piece) {
   if (state_ == State::finished) return fail(Error::closed);
   touched_ = true;
-  detail::OutBuffer* out = detail::out_begin(*ex_);
+  detail::OutBuffer* out = port_->output();
   if (!out) {
     state_ = State::finished;
     return fail(Error::closed);
   }
-  if (state_ == State::fresh) {
+  const bool head = state_ == State::fresh;
+  if (head) {
     write_head(*out, declared_);
     state_ = State::streaming;
   }
@@ -460,7 +462,7 @@ std::error_code Response::write_raw(std::string_view piece) {
     }
   }
   written_ += piece.size();
-  detail::out_commit(*ex_, false);
+  port_->committed(head, false);
   return {};
 }
 
@@ -478,19 +480,19 @@ std::error_code Response::end_raw(std::string_view last) {
   if (!last.empty() || state_ == State::fresh) {
     if (auto ec = write_raw(last)) return ec;
   }
-  detail::OutBuffer* out = detail::out_begin(*ex_);
+  detail::OutBuffer* out = port_->output();
   state_ = State::finished;
   if (!out) return fail(Error::closed);
   if (chunked_ && !head_request_) out->append("0\r\n\r\n", 5);
   if (declared_ != npos && written_ != declared_) broken_ = true;
-  detail::out_commit(*ex_, true);
+  port_->committed(false, true);
   return {};
 }
 
 void Response::abandon() noexcept {
   broken_ = true;
   state_ = State::finished;
-  detail::out_commit(*ex_, true);
+  port_->committed(false, true);
 }
 
 // ---- body filters ---------------------------------------------------------------------------------------

@@ -41,26 +41,16 @@ namespace waitless::http {
 std::string_view reason_phrase(int status) noexcept;
 
 namespace detail {
-struct ResponseAccess;  // upgrade.cpp: switch_protocols() reaches the exchange
-using net::OutBuffer;
-// Implemented by the server (server_connection.cpp).
-OutBuffer* out_begin(Exchange& ex) noexcept;            // where to append; null when the client is gone
-void out_commit(Exchange& ex, bool finished) noexcept;  // bytes appended; finished: the response is complete
-bool out_decide_close(Exchange& ex) noexcept;           // as the head is written: will the connection close?
-bool out_needs_drain(const Exchange& ex) noexcept;      // queued output above the high-water mark
-Waiter** drain_slot(Exchange& ex) noexcept;
-std::string_view date_line(const Exchange& ex) noexcept;    // "Date: ...\r\n"
-std::string_view server_line(const Exchange& ex) noexcept;  // "Server: ...\r\n" or empty
-std::string_view prefix_200(const Exchange& ex) noexcept;   // "HTTP/1.1 200 OK\r\n" + Server + Date lines
+struct ResponseAccess;  // upgrade.cpp: switch_protocols() reaches the port
 }  // namespace detail
 
 // co_await res.drain(): completes once the connection's queued output is below the low-water mark.
 class DrainAwaiter {
  public:
-  explicit DrainAwaiter(detail::Exchange* ex) noexcept : ex_(ex) {}
+  explicit DrainAwaiter(detail::ExchangePort* port) noexcept : port_(port) {}
   DrainAwaiter(const DrainAwaiter&) = delete;
   DrainAwaiter& operator=(const DrainAwaiter&) = delete;
-  bool await_ready() const noexcept { return !ex_ || !detail::out_needs_drain(*ex_); }
+  bool await_ready() const noexcept { return !port_ || !port_->needs_drain(); }
   template <typename P>
   bool await_suspend(std::coroutine_handle<P> h) {
     CancelToken token = waitless::detail::token_of(h);
@@ -68,13 +58,13 @@ class DrainAwaiter {
       waiter_.error = Error::cancelled;
       return false;
     }
-    waiter_.park(detail::drain_slot(*ex_), h, waitless::detail::loop_of(h), token);
+    port_->drain_wait(waiter_, h, waitless::detail::loop_of(h), token);
     return true;
   }
-  std::error_code await_resume() const noexcept { return ex_ ? waiter_.error : Error::closed; }
+  std::error_code await_resume() const noexcept { return port_ ? waiter_.error : Error::closed; }
 
  private:
-  detail::Exchange* ex_;
+  detail::ExchangePort* port_;
   detail::Waiter waiter_;
 };
 
@@ -167,8 +157,8 @@ class Response {
   std::error_code set_content_length(uint64_t length) noexcept;
   std::error_code write(std::string_view piece);
   std::error_code end(std::string_view last = {});
-  bool needs_drain() const noexcept { return ex_ && detail::out_needs_drain(*ex_); }
-  DrainAwaiter drain() noexcept { return DrainAwaiter(ex_); }
+  bool needs_drain() const noexcept { return port_ && port_->needs_drain(); }
+  DrainAwaiter drain() noexcept { return DrainAwaiter(port_); }
 
   // Wraps the outgoing body (see body_filter.hpp); before the head goes out only. The filter is not owned.
   Response& add_body_filter(BodyFilter& filter) noexcept;
@@ -194,7 +184,7 @@ class Response {
   friend class detail::Exchange;
   friend struct detail::ResponseAccess;
   enum class State : uint8_t { fresh, streaming, finished };
-  void prepare(detail::Exchange* ex, bool head_request, bool http10, bool http10_keep_alive) noexcept;
+  void prepare(detail::ExchangePort* port, bool head_request, bool http10, bool http10_keep_alive) noexcept;
   void clear() noexcept;
   // Keeps the first error.
   void note(std::error_code ec) noexcept {
@@ -227,7 +217,7 @@ class Response {
   void abandon() noexcept;
 
   static constexpr uint64_t npos = ~uint64_t{0};
-  detail::Exchange* ex_ = nullptr;
+  detail::ExchangePort* port_ = nullptr;
   detail::OutBuffer headers_;      // "Name: value\r\n" lines, in order (capacity kept across requests)
   BodyFilter* filters_ = nullptr;  // innermost first
   uint64_t declared_ = npos;

@@ -176,7 +176,7 @@ void ServerConnection::process(const char* data, std::size_t len, bool from_shar
   // The input is about to be overwritten (shared buffer) or dropped (kept input): nothing may point into
   // it any more. Copy out what does first, while the bytes are still there.
   if (st.parser.in_head()) st.parser.spill();
-  if (Exchange* ex = st.body_ex; ex && ex->sync_pending) ex->persist_request();
+  if (Exchange* ex = st.body_ex; ex && ex->awaiting_body()) ex->persist_request();
   if (from_shared) {
     if (len > 0) {
       st.in.assign(data, len);
@@ -291,8 +291,7 @@ void ServerConnection::on_head() noexcept {
     return;
   }
   ex.lock_body_limit();
-  ex.body_mode = BodyMode::collect;
-  ex.sync_pending = true;
+  ex.body_mode = BodyMode::collect;  // stays receiving until the body is in: on_message_end dispatches
   // Reserve at most kMaxBodyReserve up front: a declared length is a claim, not bytes received, and a flood
   // of heads declaring large bodies must not reserve memory it never fills (the body grows as bytes arrive).
   if (cl) ex.body.reserve(static_cast<std::size_t>(std::min<uint64_t>(*cl, kMaxBodyReserve)));
@@ -310,8 +309,7 @@ void ServerConnection::on_message_end() noexcept {
   st.body_ex = nullptr;
   if (!ex) return;
   ex->body_done = true;
-  if (ex->sync_pending) {
-    ex->sync_pending = false;
+  if (ex->awaiting_body()) {
     dispatch(*ex);
   } else {
     ex->wake_body();
@@ -353,8 +351,8 @@ void ServerConnection::fail_body(int status) noexcept {
   Exchange* ex = st.body_ex;
   st.body_ex = nullptr;
   if (!ex) return;
-  if (ex->sync_pending || !ex->handler_running) {
-    ex->sync_pending = false;
+  if (!ex->handler_running()) {
+    ex->on(Exchange::Event::handler_ended);  // none will run (a sync handler waiting for the body)
     ex->respond_error(status, true);
     maybe_release(*ex);
     return;
@@ -406,13 +404,16 @@ void ServerConnection::dispatch(Exchange& ex) noexcept {
   const ServerConfig& cfg = sl_.config();
   if (cfg.sync_handler) {
     std::exception_ptr err;
-    ex.handler_running = true;  // the handler may still use req/res after sending
+    ex.on(Exchange::Event::dispatched);  // the handler may still use req/res after sending
     try {
       cfg.sync_handler(ex.req, ex.res);
     } catch (...) {
       err = std::current_exception();
     }
-    ex.handler_running = false;
+    if (!ex.conn) {
+      ex.handler_finished(err);  // the connection closed during the call: the exchange is an orphan now
+      return;
+    }
     if (!err && !ex.res.touched() && cfg.handler) {
       start_async(ex);
       return;
@@ -450,13 +451,11 @@ void ServerConnection::run_fast_bound(Exchange& ex, bool keep_alive) noexcept {
     enter(Phase::last_request);
   }
   std::exception_ptr err;
-  ex.handler_running = true;
   try {
     sl_.config().sync_handler(ex.req, ex.res);
   } catch (...) {
     err = std::current_exception();
   }
-  ex.handler_running = false;
   if (err) {
     log_failure(ex, err);
     if (!ex.res.headers_sent()) {
@@ -474,16 +473,16 @@ void ServerConnection::start_async(Exchange& ex) noexcept {
   try {
     ex.persist_request();  // the handler may keep views past this read
     ex.cancel.emplace();
-    ex.handler_running = true;
+    ex.on(Exchange::Event::dispatched);
     spawn(run_handler(&ex).with_token(ex.cancel->token()));  // runs until its first suspension
   } catch (...) {
-    ex.handler_running = false;
     handler_done(ex, std::current_exception());
   }
 }
 
 void ServerConnection::handler_done(Exchange& ex, std::exception_ptr err) noexcept {
   Entry guard(this);
+  ex.on(Exchange::Event::handler_ended);
   if (err) {
     log_failure(ex, err);
     if (!ex.res.headers_sent()) {
@@ -504,7 +503,7 @@ void ServerConnection::handler_done(Exchange& ex, std::exception_ptr err) noexce
 }
 
 void ServerConnection::maybe_release(Exchange& ex) noexcept {
-  if (ex.handler_running || !ex.emitted) return;
+  if (ex.stage != Exchange::Stage::done) return;
   if (st_->body_ex == &ex) {
     // Its body is still arriving and nobody will read it: drop a small rest, or close (the response
     // then said Connection: close, see decide_close).

@@ -79,9 +79,9 @@ class ServerConnection final : public ListHook<ConnListTag>, private net::Transp
   // Creates a connection for an accepted fd and starts watching it (closed at once if that fails).
   static void start(ServerLoop& sl, int fd);
 
-  // Exchange-facing (Response / Request through detail:: functions).
+  // Exchange-facing (what its ExchangePort methods need from the connection).
   OutBuffer* output_for(Exchange& ex) noexcept;
-  void committed(Exchange& ex, bool finished) noexcept;
+  void committed(Exchange& ex, bool head, bool finished) noexcept;
   bool decide_close(Exchange& ex) noexcept;
   bool needs_drain(const Exchange& ex) const noexcept;
   void body_requested(Exchange& ex) noexcept;

@@ -34,12 +34,9 @@ bool ServerConnection::needs_drain(const Exchange& ex) const noexcept {
   return out >= hwm;
 }
 
-void ServerConnection::committed(Exchange& ex, bool finished) noexcept {
+void ServerConnection::committed(Exchange& ex, bool head, bool finished) noexcept {
   Entry guard(this);
-  if (!ex.head_written) {
-    ex.head_written = true;
-    if (ex.res.closes_connection()) enter(Phase::last_request);
-  }
+  if (head && ex.res.closes_connection()) enter(Phase::last_request);
   if (finished) {
     if (ex.res.closes_connection()) enter(Phase::last_request);
     if (!ex.fast && &ex == st_->inflight.front()) advance();
@@ -57,7 +54,7 @@ void ServerConnection::advance() noexcept {
     st.inflight.pop_front();
     --st.inflight_count;
     if (st.newest == front) st.newest = nullptr;
-    front->emitted = true;
+    front->on(Exchange::Event::response_left);
     if (front->res.closes_connection()) {
       // The connection ends with this response: the requests pipelined after it are never answered, and
       // nothing they write may follow it on the wire.
@@ -170,7 +167,7 @@ void ServerConnection::detach(Exchange& ex) noexcept {
   if (!ex.body_done && !ex.body_error) ex.body_error = Error::closed;
   ex.wake_body(Error::closed);
   ex.wake_drain(Error::closed);
-  if (ex.handler_running) {
+  if (ex.handler_running()) {
     sl_.orphan(ex);
     if (ex.cancel) ex.cancel->cancel();  // user callbacks may run here
   } else {
@@ -202,7 +199,7 @@ void ServerConnection::begin_drain() noexcept {
   Entry guard(this);
   if (phase_ != Phase::open) return;
   enter(Phase::grace);
-  if (st_ && st_->newest && !st_->newest->head_written) enter(Phase::last_request);
+  if (st_ && st_->newest && !st_->newest->res.headers_sent()) enter(Phase::last_request);
 }
 
 // The grace is over (options.shutdown_idle_grace after begin_drain): what has nothing in flight closes,

@@ -20,7 +20,6 @@ std::error_code ServerConnection::switch_protocols(Exchange& ex, std::string_vie
   }
   upgrade_ = new UpgradeSink(std::move(sink));
   output_for(ex)->append(head);
-  ex.head_written = true;
   ex.mark_switched();
   enter(Phase::no_input);  // the bytes after the head belong to the new protocol: parse nothing more
   advance();               // the exchange's response is complete: it leaves the in-flight list

@@ -1,14 +1,9 @@
 #include "waitless/http/server_loop.hpp"
 
-#include <sys/timerfd.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-
-#include <ctime>
 
 #include "waitless/base/log.hpp"
+#include "waitless/base/syscall.hpp"
 
 namespace waitless::http::detail {
 
@@ -16,12 +11,6 @@ namespace {
 constexpr std::size_t kMaxFreeStates = 256;
 constexpr std::size_t kMaxFreeExchanges = 1024;
 
-// Until the next wall-clock second, so the cached Date turns over within a few ms of the real one.
-Duration until_next_second() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return std::chrono::nanoseconds(1'000'000'000 - ts.tv_nsec + 1'000'000);
-}
 }  // namespace
 
 ServerLoop::ServerLoop(Loop& loop, std::shared_ptr<const ServerConfig> config)
@@ -56,53 +45,19 @@ Result<uint16_t> ServerLoop::listen(const net::ListenOptions& options) {
   return listener_->port();
 }
 
-// The once-a-second tick (Date, deadlines) is a timerfd rather than a loop Timer when the kernel has one:
-// with no timer in the loop's heap, epoll_wait blocks without a timeout, so the kernel arms no hrtimer for
-// each wait. It fires on wall-clock second boundaries, when the Date turns over.
+// The once-a-second tick (Date, deadlines) turns over with the wall-clock second, when the Date changes.
 void ServerLoop::start_tick() {
-  if (tick_watcher_ || tick_.pending()) return;
+  if (tick_.running()) return;
   refresh_date();
-  int fd = ::timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (fd >= 0) {
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    itimerspec its{};
-    its.it_interval.tv_sec = 1;
-    its.it_value.tv_sec = now.tv_sec + 1;
-    its.it_value.tv_nsec = 1'000'000;
-    if (::timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, nullptr) == 0) {
-      tick_fd_ = fd;
-      tick_watcher_.emplace(loop_, fd, [this](unsigned) {
-        uint64_t expirations;
-        while (::read(tick_fd_, &expirations, sizeof expirations) < 0 && errno == EINTR) {
-        }
-        on_tick();
-      });
-      if (!tick_watcher_->start(io::readable)) {
-        tick_watcher_->unref();  // the listener and the connections keep the loop alive, not the clock
-        return;
-      }
-      tick_watcher_.reset();
-      tick_fd_ = -1;
-    }
-    ::close(fd);
-  }
-  (void)tick_.start(
-      until_next_second(), [this] { on_tick(); }, std::chrono::seconds(1));
-  tick_.unref();
+  if (auto ec = tick_.start([this] { on_tick(); }))
+    log::error("http: no once-a-second tick: {}", ec.message());
 }
 
-void ServerLoop::stop_tick() noexcept {
-  (void)tick_.stop();
-  if (tick_watcher_) {
-    tick_watcher_.reset();
-    ::close(std::exchange(tick_fd_, -1));
-  }
-}
+void ServerLoop::stop_tick() noexcept { tick_.stop(); }
 
 void ServerLoop::adopt(int fd) {
   if (shutting_down_) {
-    ::close(fd);
+    sys::close(fd);
     return;
   }
   ServerConnection::start(*this, fd);

@@ -18,7 +18,7 @@
 #include "waitless/http/server_connection.hpp"
 #include "waitless/http/server_options.hpp"
 #include "waitless/http/upgrade.hpp"
-#include "waitless/loop/io_watcher.hpp"
+#include "waitless/loop/second_tick.hpp"
 #include "waitless/loop/timer.hpp"
 #include "waitless/net/tcp_listener.hpp"
 
@@ -101,9 +101,7 @@ class ServerLoop {
   OutBuffer out_;
   DateCache date_;
   std::string prefix_200_;
-  Timer tick_;  // only where timerfd is unavailable
-  int tick_fd_ = -1;
-  std::optional<IoWatcher> tick_watcher_;
+  SecondTick tick_;
   Timer deadline_timer_;
   Timer grace_timer_;  // one per loop, not per connection: ends every idle connection's grace at once
   std::unique_ptr<net::TcpListener> listener_;

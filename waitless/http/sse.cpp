@@ -41,8 +41,8 @@ SseStream::SseStream(Request& req, Response& res, SseOptions options) : res_(res
   (void)res_.set_header("Content-Type", "text/event-stream");
   (void)res_.set_header("Cache-Control", "no-cache");
   (void)res_.set_header("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
-  if (detail::Exchange* ex = detail::exchange_of(res); ex && ex->owner) {
-    if (join_server(ex->owner)) closing_ = true;
+  if (detail::ExchangePort* port = detail::port_of(res)) {
+    if (join_server(port->session_host())) closing_ = true;
   }
   // The head and a first line now: the client's EventSource opens at once.
   if (options.retry.count() > 0) {

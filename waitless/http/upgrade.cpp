@@ -5,17 +5,17 @@
 namespace waitless::http {
 
 namespace detail {
-// Response's friend: the exchange behind a response.
+// Response's friend: the port behind a response.
 struct ResponseAccess {
-  static Exchange* exchange(Response& res) noexcept { return res.ex_; }
+  static ExchangePort* port(Response& res) noexcept { return res.port_; }
 };
-Exchange* exchange_of(Response& res) noexcept { return ResponseAccess::exchange(res); }
+ExchangePort* port_of(Response& res) noexcept { return ResponseAccess::port(res); }
 }  // namespace detail
 
 std::error_code switch_protocols(Response& res, std::string_view head, UpgradeSink sink) {
-  detail::Exchange* ex = detail::exchange_of(res);
-  if (!ex || !ex->conn) return Error::closed;
-  return ex->conn->switch_protocols(*ex, head, std::move(sink));
+  detail::ExchangePort* port = detail::port_of(res);
+  if (!port) return Error::closed;
+  return port->switch_protocols(head, std::move(sink));
 }
 
 bool UpgradedSession::join_server(detail::ServerLoop* server) noexcept {

@@ -26,11 +26,11 @@ namespace waitless::http {
 
 class Response;
 namespace detail {
-class Exchange;
+class ExchangePort;
 class ServerLoop;
 struct SessionTag;
-// The exchange behind a response (null for a response not bound to a server's connection).
-Exchange* exchange_of(Response& res) noexcept;
+// The port behind a response (null for a response not bound to a server's connection).
+ExchangePort* port_of(Response& res) noexcept;
 }  // namespace detail
 
 struct Upgraded {

@@ -1,14 +1,12 @@
-// TcpStream::connect: DNS (dns::resolve on the loop), then a non-blocking connect per address, each
-// watched for writability with a Timer for the deadline and the awaiting task's CancelToken.
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
+// TcpStream::connect: DNS (dns::resolve on the loop), then a connect per address started by
+// Transport::start_connect (the one place sockets are made and connected), each watched for writability
+// with a Timer for the deadline and the awaiting task's CancelToken: the coroutine face of a connect.
 #include <unistd.h>
 
-#include <cerrno>
-
+#include "waitless/base/syscall.hpp"
 #include "waitless/loop/timer.hpp"
 #include "waitless/net/tcp_stream.hpp"
+#include "waitless/net/transport.hpp"
 
 namespace waitless::net {
 namespace {
@@ -17,32 +15,23 @@ namespace {
 // The awaiter owns the fd until await_resume hands it over; its watcher and timer live only while it waits.
 class ConnectAwaiter {
  public:
-  ConnectAwaiter(Loop& loop, const SocketAddress& address, Duration timeout) noexcept
-      : loop_(loop), address_(address), timeout_(timeout) {}
+  ConnectAwaiter(Loop& loop, const SocketAddress& address, Duration timeout, bool no_delay) noexcept
+      : loop_(loop), address_(address), timeout_(timeout), no_delay_(no_delay) {}
   ConnectAwaiter(ConnectAwaiter&&) = delete;
   ~ConnectAwaiter() {
     watcher_.reset();  // before the fd it watches is closed
     timer_.reset();
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) sys::close(fd_);
   }
 
   bool await_ready() noexcept {
-    if (address_.empty()) {
-      ec_ = Error::invalid_argument;
+    auto started = Transport::start_connect(address_, no_delay_);
+    if (!started) {
+      ec_ = started.error();  // ECONNREFUSED, ENETUNREACH, EAGAIN (a full Unix backlog)...
       return true;
     }
-    fd_ = ::socket(address_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) {
-      ec_ = errno_code(errno);
-      return true;
-    }
-    int r;
-    do r = ::connect(fd_, address_.data(), address_.size());
-    while (r < 0 && errno == EINTR);
-    if (r == 0) return true;  // loopback and Unix sockets often connect at once
-    if (errno == EINPROGRESS) return false;
-    ec_ = errno_code(errno);  // ECONNREFUSED, ENETUNREACH, EAGAIN (a full Unix backlog)...
-    return true;
+    fd_ = started->fd;
+    return started->done;  // loopback and Unix sockets often connect at once
   }
 
   template <typename P>
@@ -53,12 +42,7 @@ class ConnectAwaiter {
       return false;
     }
     awaiting_ = h;
-    watcher_.emplace(loop_, fd_, [this](unsigned) {
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-      finish(err ? errno_code(err) : std::error_code{});
-    });
+    watcher_.emplace(loop_, fd_, [this](unsigned) { finish(Transport::connect_result(fd_)); });
     if (auto ec = watcher_->start(io::writable)) {
       ec_ = ec;
       return false;
@@ -90,6 +74,7 @@ class ConnectAwaiter {
   Loop& loop_;
   SocketAddress address_;
   Duration timeout_;
+  bool no_delay_;
   int fd_ = -1;
   std::error_code ec_;
   bool done_ = false;
@@ -103,12 +88,8 @@ class ConnectAwaiter {
 
 Task<Result<std::unique_ptr<TcpStream>>> TcpStream::connect(Loop& loop, SocketAddress address,
                                                             ConnectOptions options) {
-  Result<int> fd = co_await ConnectAwaiter(loop, address, options.timeout);
+  Result<int> fd = co_await ConnectAwaiter(loop, address, options.timeout, options.no_delay);
   if (!fd) co_return fd.error();
-  if (address.is_ip() && options.no_delay) {
-    int one = 1;
-    (void)setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
   co_return adopt(loop, *fd);
 }
 

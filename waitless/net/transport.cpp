@@ -181,10 +181,11 @@ bool Transport::drop_input() noexcept {
 
 // ---- connecting -------------------------------------------------------------------------------------------
 
-Result<Transport::Connecting> Transport::start_connect(const SocketAddress& address) noexcept {
+Result<Transport::Connecting> Transport::start_connect(const SocketAddress& address, bool no_delay) noexcept {
+  if (address.empty()) return Error::invalid_argument;
   int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno_code(errno);
-  if (address.is_ip()) {
+  if (address.is_ip() && no_delay) {
     int one = 1;
     (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
@@ -198,13 +199,17 @@ Result<Transport::Connecting> Transport::start_connect(const SocketAddress& addr
   return Connecting{fd, r == 0};
 }
 
-void Transport::on_connect_ready() noexcept {
-  bits_ &= static_cast<uint8_t>(~kConnecting);
+std::error_code Transport::connect_result(int fd) noexcept {
   int err = 0;
   socklen_t len = sizeof err;
-  if (::getsockopt(watcher_.fd(), SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-  if (err != 0) {
-    (void)handler_->on_error(fail(err));
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  return err ? errno_code(err) : std::error_code{};
+}
+
+void Transport::on_connect_ready() noexcept {
+  bits_ &= static_cast<uint8_t>(~kConnecting);
+  if (std::error_code ec = connect_result(watcher_.fd())) {
+    (void)handler_->on_error(fail(ec.value()));
     return;
   }
   if (std::error_code ec = update(0)) {

@@ -98,13 +98,16 @@ class Transport {
   // Starts reading. An error (the fd cannot be watched) is returned, not reported.
   std::error_code start() noexcept { return update(io::readable); }
 
-  // ---- connecting (the HTTP client; TcpStream::connect has its own loop over addresses) ----
+  // ---- connecting (the HTTP client, and TcpStream::connect for each address it tries) ----
   struct Connecting {
     int fd;
     bool done;  // connected at once (a Unix socket, usually): nothing to await
   };
-  // A non-blocking socket for `address` (TCP_NODELAY on IP) with its connect started.
-  static Result<Connecting> start_connect(const SocketAddress& address) noexcept;
+  // A non-blocking, close-on-exec socket for `address` (TCP_NODELAY on IP when no_delay) with its connect
+  // started. Error::invalid_argument for an empty address.
+  static Result<Connecting> start_connect(const SocketAddress& address, bool no_delay = true) noexcept;
+  // How a connect started by start_connect ended, once its fd is writable (the socket's SO_ERROR).
+  static std::error_code connect_result(int fd) noexcept;
   // Watches for the end of the connect: on_connected, or on_error with the connect's error.
   std::error_code await_connected() noexcept {
     bits_ |= kConnecting;
