@@ -85,8 +85,11 @@ void ServerConnection::finish_batch() noexcept {
       return;
     }
     if (transport_.queued() == 0) {
+      // A handler that wrote past the high-water mark before its first suspension waits in drain(): the
+      // batch it wrote into is out now, and no writable event will come to wake it.
+      if (Exchange* front = st_->inflight.front()) front->wake_drain();
       if (st_->in_off < st_->in.size()) resume_input();  // parsing paused at the high-water mark
-    }  // else the rest waits for the socket: update_deadline below (send_timeout)
+    }  // else the rest waits for the socket: update_deadline below (send_timeout), then on_writable
   } else if (!flush(true)) {
     return;
   }

@@ -170,6 +170,9 @@ class App {
   Result<uint16_t> start(uint16_t port, http::ListenConfig config = {});
   // Serves on a loop the caller runs (tests). Returns the port.
   Result<uint16_t> attach(Loop& loop, const net::ListenOptions& options);
+  // HTTP connections open now on the loop given to attach() (upgraded ones have left HTTP and are not
+  // counted); read on that loop's thread. 0 before attach() and for start()'s loops.
+  std::size_t connection_count() const { return server_ ? server_->connection_count() : 0; }
   // Graceful shutdown (http::Server::shutdown); any thread.
   void shutdown(std::chrono::milliseconds deadline = std::chrono::milliseconds(25'000));
   // Blocks until the loops of start() have stopped.

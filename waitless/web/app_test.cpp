@@ -258,6 +258,28 @@ TEST(WebApp, StreamingCommitsTheHeadAtTheFirstWrite) {
   });
 }
 
+TEST(WebApp, StreamingPastTheHighWaterMarkBeforeTheFirstSuspension) {
+  // The first pieces are written while the request's input is being handled (one batch of output): the
+  // handler reaches the high-water mark and waits in drain() before anything was sent. Sending the batch
+  // must wake it, or the response stalls at 256 KiB.
+  App app;
+  app.get("/big", [](Request&, Response& res) -> Task<> {
+    const std::string piece(64 * 1024, 'x');
+    for (int i = 0; i < 64; ++i) {
+      if (auto ec = res.write(piece)) co_return;
+      if (res.needs_drain()) {
+        if (auto ec = co_await res.drain()) co_return;
+      }
+    }
+    (void)res.end();
+  });
+  serve(app, [&](uint16_t port) {
+    auto r = request(port, get("/big"));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body.size(), 64u * 64 * 1024);
+  });
+}
+
 TEST(WebApp, AFailureAfterTheHeadWentOutCutsTheConnection) {
   App app;
   app.use(errors());
@@ -432,6 +454,24 @@ TEST(WebApp, TheAppCannotChangeOnceItServes) {
   app.get("/b", [](Request&, Response& res) { res.send("b"); });
   app.use([](Request&, Response&, Next next) { next(); });
   EXPECT_EQ(app.error(), Error::already_closing);
+}
+
+TEST(WebApp, ConnectionCountOnTheAttachedLoop) {
+  App app;
+  EXPECT_EQ(app.connection_count(), 0u);
+  app.get("/count", [&app](Request&, Response& res) { res.send(std::to_string(app.connection_count())); });
+  serve(app, [&](uint16_t port) {
+    TestClient first(port);
+    ASSERT_TRUE(first.send(get("/count")));
+    auto r = first.read_response();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->body, "1");
+    TestClient second(port);
+    ASSERT_TRUE(second.send(get("/count")));
+    r = second.read_response();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->body, "2");
+  });
 }
 
 }  // namespace
