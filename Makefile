@@ -16,12 +16,20 @@ deps:
 build/build.ninja:
 	cmake -S . -B build $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
+# A build directory first configured by `make run` (without tests and benchmarks) gets them back here.
 build: build/build.ninja
+	@if grep -q '^WAITLESS_TESTS:BOOL=OFF' build/CMakeCache.txt; then \
+	  cmake -S . -B build -DWAITLESS_TESTS=ON -DWAITLESS_BENCH=ON >/dev/null; fi
 	cmake --build build -j $(JOBS)
 
-run: deps build
-	./build/waitless lab --quick
-	./build/waitless hello --port $${PORT:-8080}
+# The demo (apps/demo): installs only what running needs, builds only the `waitless` command, serves on
+# http://127.0.0.1:$${PORT:-8080} until Ctrl-C. The lab: `./build/waitless lab` (or `lab --quick`).
+run:
+	@DEPS=run scripts/deps.sh
+	@test -f build/build.ninja || cmake -S . -B build $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DWAITLESS_TESTS=OFF -DWAITLESS_BENCH=OFF
+	cmake --build build -j $(JOBS) --target waitless_cmd
+	./build/waitless demo --port $${PORT:-8080}
 
 # Everything CI runs: Release unit tests, end-to-end tests (incl. the adversarial corpus and zero-loss
 # shutdown), unit and end-to-end tests again under ASan+UBSan, the threaded ones under TSan, each fuzz

@@ -8,6 +8,8 @@ namespace waitless::apps {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = {
+      {"demo", "the showcase app: dashboard API, CRUD, streaming, WebSocket chat, live metrics page",
+       define_demo},
       {"lab", "threads vs the event loop, measured: tables, SVG plots, an HTML report", define_lab},
       {"lab-server", "", define_lab_server},  // hidden: the lab's child servers
       {"hello", "benchmark server: GET /plaintext and /json", define_hello},

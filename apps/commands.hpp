@@ -32,5 +32,6 @@ CLI::Validator integer_in(long lo, long hi);
 Runner define_lab(CLI::App& cmd);         // apps/lab/lab_cli.cpp
 Runner define_lab_server(CLI::App& cmd);  // hidden: the lab's child servers
 Runner define_hello(CLI::App& cmd);
+Runner define_demo(CLI::App& cmd);  // apps/demo/demo_cli.cpp
 
 }  // namespace waitless::apps

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs what waitless needs to build, test and benchmark, idempotently.
 # Runs `apt-get update` only when a package is missing; npm peers go to a scratch folder outside the repo.
+# DEPS=run: only what building and running `waitless` needs (make run): no test, benchmark or lint tools,
+# no database or proxy servers.
 set -euo pipefail
+RUN_PKGS=(build-essential cmake ninja-build ccache pkg-config clang-16 lld-16 llvm-16 libcli11-dev libfmt-dev
+          node-llhttp libc-ares-dev libssl-dev zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev
+          libboost-json1.81-dev curl)
 # clang 16 is the default compiler (lld-16 links, llvm-16's ar/ranlib archive LTO objects, libclang-rt-16-dev
 # holds the sanitizer runtimes, libfuzzer-16-dev libFuzzer, for `make fuzz` too); g++ stays buildable.
 PKGS=(build-essential cmake ninja-build ccache pkg-config g++ clang-16 lld-16 llvm-16 libclang-rt-16-dev
@@ -11,6 +16,7 @@ PKGS=(build-essential cmake ninja-build ccache pkg-config g++ clang-16 lld-16 ll
       libboost-json1.81-dev libsimdjson-dev curl wrk
       nginx-light nodejs slowhttptest procps psmisc
       clang-format clang-tidy valgrind)
+[ "${DEPS:-all}" = run ] && PKGS=("${RUN_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
