@@ -40,7 +40,7 @@ for cmd in $subcommands; do
   expect 2 'argument was not expected: --no-such-option' err "$cmd" --no-such-option
   expect 2 'argument was not expected: stray' err "$cmd" stray
 done
-for cmd in lab hello; do
+for cmd in demo lab hello; do
   echo "$subcommands" | grep -qx "$cmd" || { echo "FAIL: $cmd missing from waitless --help"; fail=$((fail + 1)); }
 done
 
