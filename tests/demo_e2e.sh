@@ -12,10 +12,12 @@ case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 PEERS=${WAITLESS_PEERS:-/tmp/waitless-peers}
 TMP=$(mktemp -d /tmp/waitless-demo-e2e.XXXXXX)
 PID=
+PG_DIR=
 fail=0
 cleanup() {
   [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
   wait 2>/dev/null
+  [ -n "$PG_DIR" ] && tests/data/postgres.sh stop "$PG_DIR" >/dev/null 2>&1
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -168,4 +170,33 @@ case "$(cat "$TMP/out2")" in
   *) failed "restart keeps the data" "$(cat "$TMP/out2")" ;;
 esac
 kill -TERM "$PID"; wait "$PID" 2>/dev/null; PID=
+
+# The same app on PostgreSQL (--db): a throwaway server (tests/data/postgres.sh), seeded by the demo.
+if env_lines=$(tests/data/postgres.sh start 2>"$TMP/pg.err"); then
+  eval "$env_lines"
+  PG_DIR=$WAITLESS_PG_DIR
+  (cd "$TMP/run" && exec "$BUILD/waitless" demo --port 0 --db "$WAITLESS_PG" --public "$REPO/apps/demo/public") \
+    >"$TMP/out3" 2>&1 &
+  PID=$!
+  PORT=
+  for _ in $(seq 1 200); do
+    PORT=$(sed -n 's|^waitless demo listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$TMP/out3")
+    [ -n "$PORT" ] && break
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ -n "$PORT" ]; then
+    contains "postgres: seeded" "(postgres: " "$(cat "$TMP/out3")"
+    contains "postgres: dashboard" '"user":{"id":1,"name":"Ada Lovelace"' "$(curl -s --max-time 10 "http://127.0.0.1:$PORT/api/dashboard/1")"
+    contains "postgres: items page" '"total":300' "$(curl -s --max-time 10 "http://127.0.0.1:$PORT/api/items?per_page=3")"
+    contains "postgres: gateway" '"degraded":[]' "$(curl -s --max-time 10 "http://127.0.0.1:$PORT/api/gateway/3")"
+  else
+    failed "postgres: demo starts" "$(cat "$TMP/out3")"
+  fi
+  kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=
+  tests/data/postgres.sh stop "$PG_DIR"
+  PG_DIR=
+else
+  failed "postgres: server starts" "$(cat "$TMP/pg.err")"
+fi
 [ "$fail" -eq 0 ]

@@ -63,8 +63,12 @@ Result<web::Json> to_json_rows(const pg::Rows& rows, std::span<const Column> col
   return web::Json(std::move(out));
 }
 
-// The URL without its password, for the banner.
+// The URL (or keyword conninfo) without its password, for the banner.
 std::string redact(const std::string& url) {
+  if (const auto pw = url.find("password="); pw != std::string::npos) {
+    const auto end = url.find(' ', pw);
+    return url.substr(0, pw) + "password=***" + (end == std::string::npos ? "" : url.substr(end));
+  }
   const auto scheme = url.find("://");
   const auto at = url.rfind('@');
   if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
