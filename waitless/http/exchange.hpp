@@ -110,6 +110,9 @@ class Exchange final : public ExchangePort, public ListHook<InflightTag>, public
   Result<std::string_view> body_take(bool whole) noexcept override;
   std::string_view body_collected() const noexcept override { return body; }
   CancelToken cancel_token() const noexcept override { return cancel ? cancel->token() : CancelToken{}; }
+  void cancel_handler() noexcept override {
+    if (cancel) cancel->cancel();
+  }
   Result<net::SocketAddress> peer_address() const override;
   OutBuffer* output() noexcept override;
   void committed(bool head, bool finished) noexcept override;

@@ -66,6 +66,8 @@ class ExchangePort {
   virtual std::string_view body_collected() const noexcept = 0;
   // Fires when the client goes away while an async handler runs (empty for a sync handler).
   virtual CancelToken cancel_token() const noexcept = 0;
+  // Fires that token now (a request timeout); nothing for a sync handler.
+  virtual void cancel_handler() noexcept = 0;
   // The client's address as the socket sees it; Error::closed once the connection is gone.
   virtual Result<net::SocketAddress> peer_address() const = 0;
 

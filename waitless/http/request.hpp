@@ -139,6 +139,11 @@ class Request {
   // Fires when the client disconnects (or the server force-closes) while the handler runs. Empty for
   // sync handlers: they cannot wait.
   CancelToken cancel_token() const noexcept { return port_ ? port_->cancel_token() : CancelToken{}; }
+  // Fires that token now, as a disconnect would (a request timeout middleware): the handler's pending
+  // waits end with Error::cancelled. The response is not touched. Nothing for a sync handler.
+  void cancel() noexcept {
+    if (port_) port_->cancel_handler();
+  }
 
   // The client's address as the socket sees it (getpeername: one syscall per call; a proxy in front makes
   // it the proxy's). Error::closed once the connection is gone.

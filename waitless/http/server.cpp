@@ -187,6 +187,7 @@ void Server::shutdown(std::chrono::milliseconds deadline) {
   std::lock_guard lock(mutex_);
   if (!shutdown_requested_ || deadline < shutdown_deadline_) shutdown_deadline_ = deadline;
   shutdown_requested_ = true;
+  draining_.store(true, std::memory_order_release);
   for (auto& w : workers_) {
     if (!w->loop) continue;
     detail::ServerLoop* sl = w->loop;

@@ -19,6 +19,7 @@
 // instant is answered (with Connection: close), then closed; at the deadline the rest are closed and their
 // handlers cancelled. A second signal shuts down at once.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -89,6 +90,8 @@ class Server {
   // Blocks until the loops started by listen() have stopped (watching SIGTERM / SIGINT meanwhile when
   // config.handle_signals). Call on the thread that called listen(). Returns 0.
   int wait();
+  // Whether a graceful shutdown has started (shutdown(), SIGTERM, SIGINT). Any thread.
+  bool shutting_down() const noexcept { return draining_.load(std::memory_order_acquire); }
 
   // Connections open now on the loops given to attach() (read on their thread).
   std::size_t connection_count() const;
@@ -107,6 +110,7 @@ class Server {
   mutable std::mutex mutex_;
   bool listening_ = false;
   bool shutdown_requested_ = false;
+  std::atomic<bool> draining_{false};  // shutdown_requested_, readable without the mutex
   std::chrono::milliseconds shutdown_deadline_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::unique_ptr<detail::ServerLoop>> attached_;
