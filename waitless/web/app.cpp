@@ -97,6 +97,20 @@ App& App::refuse() noexcept {
   return *this;
 }
 
+App& App::use_scoped(std::string_view prefix, Layer layer) {
+  auto segments = split_mount_prefix(prefix);
+  if (!segments) {
+    log::error("web: use(\"{}\"): not a path prefix", prefix);
+    if (!error_) error_ = segments.error();
+    return *this;
+  }
+  const bool async_only = !layer.sync;
+  if (async_only) scoped_async_.push_back(*segments);
+  body_limit_ = std::max(body_limit_, layer.body_limit);
+  layers_.push_back(scope_layer(std::move(*segments), std::move(layer)));
+  return *this;
+}
+
 App& App::mount(std::string_view prefix, const Router& router) {
   if (frozen()) return refuse();
   router_.mount(prefix, router);
@@ -106,7 +120,12 @@ App& App::mount(std::string_view prefix, const Router& router) {
 void App::resolve(http::Request& raw, detail::AppScope& s) const noexcept {
   s.app = this;
   s.raw = &raw;
-  s.all_sync = all_sync_;
+  bool app_sync = all_sync_;
+  for (const auto& segments : scoped_async_) {
+    if (!app_sync) break;
+    if (mount_matches(raw.path(), segments)) app_sync = false;
+  }
+  s.all_sync = app_sync;
   s.body_limit = body_limit_;
   Result<RouteStatus> r = RouteStatus::not_found;
   try {
@@ -123,7 +142,7 @@ void App::resolve(http::Request& raw, detail::AppScope& s) const noexcept {
     case RouteStatus::found: {
       const RouteChain& c = router_.chain(s.rq.match);
       s.inner = c.layers;
-      s.all_sync = all_sync_ && c.all_sync;
+      s.all_sync = app_sync && c.all_sync;
       s.body_limit = std::max(body_limit_, c.body_limit);
       s.route_found = true;
       return;

@@ -62,16 +62,24 @@
 #include "waitless/http/server.hpp"
 #include "waitless/http/websocket_topics.hpp"
 #include "waitless/web/access_log.hpp"
+#include "waitless/web/auth.hpp"
 #include "waitless/web/body_parser.hpp"
 #include "waitless/web/chain.hpp"
+#include "waitless/web/compress.hpp"
+#include "waitless/web/cors.hpp"
 #include "waitless/web/errors.hpp"
+#include "waitless/web/health.hpp"
 #include "waitless/web/http_error.hpp"
 #include "waitless/web/json.hpp"
+#include "waitless/web/mount_path.hpp"
 #include "waitless/web/multipart_body.hpp"
 #include "waitless/web/multipart_reader.hpp"
+#include "waitless/web/rate_limit.hpp"
 #include "waitless/web/request.hpp"
 #include "waitless/web/response.hpp"
 #include "waitless/web/routes.hpp"
+#include "waitless/web/static_files.hpp"
+#include "waitless/web/timeout.hpp"
 #include "waitless/web/websocket.hpp"
 
 namespace waitless::web {
@@ -107,6 +115,16 @@ class App {
     body_limit_ = std::max(body_limit_, l.body_limit);
     layers_.push_back(std::move(l));
     return *this;
+  }
+
+  // Middleware for the requests under `prefix` only ("/static": "/static" and "/static/..."; decoded
+  // segments, mount_path.hpp), as Express's app.use(path, fn). A bad prefix is refused (error()).
+  template <typename F>
+  App& use(std::string_view prefix, F&& middleware) {
+    static_assert(is_middleware_v<std::decay_t<F>> || std::is_same_v<std::decay_t<F>, Layer>,
+                  "use() takes a middleware: (Request&, Response&, Next) -> void or Task<>");
+    if (frozen()) return refuse();
+    return use_scoped(prefix, make_layer(std::forward<F>(middleware)));
   }
 
   // Routes: pattern, then middleware..., then the handler (routes.hpp).
@@ -177,6 +195,9 @@ class App {
   void shutdown(std::chrono::milliseconds deadline = std::chrono::milliseconds(25'000));
   // Blocks until the loops of start() have stopped.
   int wait();
+  // Serving and not shutting down: what readyz() answers (health.hpp). False before start and from the
+  // moment a graceful shutdown starts (shutdown(), SIGTERM, SIGINT). Any thread.
+  bool ready() const noexcept { return server_ && !server_->shutting_down(); }
   // Releases the server once it has stopped (after wait(), or after the loop given to attach() ran out):
   // its watchers leave that loop. The destructor does it too.
   void close() noexcept { server_.reset(); }
@@ -185,6 +206,7 @@ class App {
   friend struct detail::AppScope;
   bool frozen() const noexcept { return frozen_; }
   App& refuse() noexcept;
+  App& use_scoped(std::string_view prefix, Layer layer);
   Result<void> prepare();
   // The server's three hooks.
   bool choose(http::Request& raw) noexcept;
@@ -196,6 +218,8 @@ class App {
 
   AppOptions options_;
   std::vector<Layer> layers_;
+  // The prefixes of the scoped coroutine-only middleware: a request under one takes the coroutine path.
+  std::vector<std::vector<std::string>> scoped_async_;
   bool all_sync_ = true;
   uint64_t body_limit_ = 0;
   Router router_;

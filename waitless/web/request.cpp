@@ -24,6 +24,7 @@ void RequestState::reset() noexcept {
   body_read = false;
   parser_ran = false;
   multipart.reset();
+  mount_end = 0;
 }
 }  // namespace detail
 

@@ -11,6 +11,7 @@
 // Views returned are valid until the request ends. Nothing is computed before it is asked for, and what
 // is computed is kept for the rest of the request (the query is decoded once, the address looked up once).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -56,6 +57,7 @@ struct RequestState {
   bool body_read = false;
   bool parser_ran = false;          // a body parser looked at this request (and maybe skipped its type)
   std::shared_ptr<void> multipart;  // multipart_body's MultipartForm (multipart_body.hpp)
+  uint32_t mount_end = 0;           // a path-scoped middleware's prefix length in path() (mount_path.hpp)
   void reset() noexcept;
 };
 }  // namespace detail
@@ -75,6 +77,13 @@ class Request {
   // The path as sent (still percent-encoded) and the query string without '?'.
   std::string_view path() const noexcept { return raw_.path(); }
   std::string_view query_string() const noexcept { return raw_.query(); }
+  // Inside a path-scoped middleware (app.use("/static", mw), mount_path.hpp): the prefix as sent, and the
+  // rest of the path ("/" for the prefix itself). Elsewhere "" and path().
+  std::string_view mount_path() const noexcept { return path().substr(0, st_.mount_end); }
+  std::string_view relative_path() const noexcept {
+    std::string_view rest = path().substr(std::min<std::size_t>(st_.mount_end, path().size()));
+    return rest.empty() ? std::string_view("/") : rest;
+  }
 
   // Route parameters, decoded (router.hpp's policy), in pattern order.
   std::span<const RouteParam> params() const noexcept { return st_.match.params(); }
