@@ -154,13 +154,20 @@ contains "metrics gateway degraded counted" 'waitless_demo_gateway_requests_tota
 twoxx=$(printf '%s\n' "$out" | sed -n 's/^waitless_demo_http_requests_total{code="2xx"} //p')
 if [ "${twoxx:-0}" -ge 20 ]; then pass "metrics count the requests ($twoxx 2xx)"; else failed "metrics count the requests" "$twoxx"; fi
 
-# A second start reuses the seeded file.
+# Graceful exit on SIGTERM with an SSE client still reading: the stream is ended, the process exits 0.
+timeout 20 curl -s -N "$URL/events" >"$TMP/sse2" 2>/dev/null &
+SSE_PID=$!
+for _ in $(seq 1 40); do grep -q 'event: stats' "$TMP/sse2" && break; sleep 0.1; done
 kill -TERM "$PID"
 for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
 if kill -0 "$PID" 2>/dev/null; then failed "graceful exit on SIGTERM"; else pass "graceful exit on SIGTERM"; fi
 wait "$PID" 2>/dev/null
 check "exit status 0" 0 "$?"
 PID=
+if kill -0 "$SSE_PID" 2>/dev/null; then failed "shutdown ends the SSE stream"; kill "$SSE_PID"; else
+  pass "shutdown ends the SSE stream"; fi
+wait "$SSE_PID" 2>/dev/null
+# A second start reuses the seeded file.
 (cd "$TMP/run" && exec "$BUILD/waitless" demo --port 0 --public "$REPO/apps/demo/public") >"$TMP/out2" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do grep -q listening "$TMP/out2" && break; sleep 0.05; done
