@@ -29,6 +29,14 @@ void* Arena::allocate_slow(std::size_t size, std::size_t align) {
   return allocate(size, align);
 }
 
+void Arena::reset_used() noexcept {
+  while (Dtor* d = dtors_) {
+    dtors_ = d->next;
+    d->fn(d->obj);
+  }
+  rewind();
+}
+
 void Arena::rewind() noexcept {
   // Keep the leading blocks up to keep_bytes: the next request of the same shape allocates nothing. A
   // first block already past it (one large allocation) goes too.

@@ -71,10 +71,10 @@ class Arena {
   }
 
   // Destroys what make() built (newest first) and rewinds. Blocks beyond keep_bytes go back to the heap.
+  // Inline only the test: an owner that never used its arena (most requests) pays a compare, and its
+  // reset stays small enough to inline into the owner's own clear().
   void reset() noexcept {
-    if (!first_) return;
-    run_dtors();
-    rewind();
+    if (first_) reset_used();
   }
   bool used() const noexcept { return first_ && (ptr_ != first_->data() || cur_ != first_); }
 
@@ -95,12 +95,7 @@ class Arena {
   };
 
   void* allocate_slow(std::size_t size, std::size_t align);
-  void run_dtors() noexcept {
-    while (Dtor* d = dtors_) {
-      dtors_ = d->next;
-      d->fn(d->obj);
-    }
-  }
+  [[gnu::noinline]] void reset_used() noexcept;  // the destructors (newest first), then rewind()
   void rewind() noexcept;
   static void free_blocks(Block* b) noexcept;
 

@@ -193,17 +193,16 @@ void Exchange::committed(bool head, bool finished) noexcept {
   if (conn) conn->committed(*this, head, finished);
 }
 
-bool Exchange::closes_after() noexcept { return conn ? conn->decide_close(*this) : true; }
-
 bool Exchange::needs_drain() const noexcept { return conn && conn->needs_drain(*this); }
 
 void Exchange::drain_wait(Waiter& w, std::coroutine_handle<> h, Loop& loop, const CancelToken& token) {
   w.park(&drain_waiter, h, loop, token);
 }
 
-ExchangePort::HeadLines Exchange::head_lines() const noexcept {
-  if (!owner) return {};
-  return {owner->prefix_200(), owner->config().server_line, owner->date().line()};
+ExchangePort::HeadOutput Exchange::head_output() noexcept {
+  if (!conn || !owner) return {};
+  return {conn->output_for(*this), conn->decide_close(*this), owner->prefix_200(),
+          owner->config().server_line, owner->date().line()};
 }
 
 std::error_code Exchange::switch_protocols(std::string_view head, UpgradeSink sink) {

@@ -116,10 +116,9 @@ class Exchange final : public ExchangePort, public ListHook<InflightTag>, public
   Result<net::SocketAddress> peer_address() const override;
   OutBuffer* output() noexcept override;
   void committed(bool head, bool finished) noexcept override;
-  bool closes_after() noexcept override;
   bool needs_drain() const noexcept override;
   void drain_wait(Waiter& w, std::coroutine_handle<> h, Loop& loop, const CancelToken& token) override;
-  HeadLines head_lines() const noexcept override;
+  HeadOutput head_output() noexcept override;
   std::error_code switch_protocols(std::string_view head, UpgradeSink sink) override;
   ServerLoop* session_host() const noexcept override { return owner; }
   // The connection switched protocols (upgrade.hpp): the 101 head it wrote is the whole response.

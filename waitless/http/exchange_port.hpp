@@ -6,9 +6,9 @@
 // Down (Request): the body: can an await complete now, park a waiter until it can, take the result, the
 // whole collected body of a sync handler, the handler's cancel token.
 // Down (Response): where its bytes go, that they were appended (and whether the response is complete),
-// the close decision as the head is written, backpressure (needs_drain, park a drain waiter), and the
-// automatic head lines (the cached "200 OK + Server + Date" prefix, Server, Date), and the switch to
-// another protocol (upgrade.hpp).
+// backpressure (needs_drain, park a drain waiter), for the head also the close decision and the automatic
+// head lines (the cached "200 OK + Server + Date" prefix, Server, Date), and the switch to another protocol
+// (upgrade.hpp).
 // Up: the exchange wakes a parked Waiter (Waiter::wake), or the awaiting task's token cancels it.
 #pragma once
 #include <coroutine>
@@ -76,17 +76,19 @@ class ExchangePort {
   virtual OutBuffer* output() noexcept = 0;
   // Bytes were appended (`head`: the head among them); `finished`: the response is complete.
   virtual void committed(bool head, bool finished) noexcept = 0;
-  // As the head is written: will the connection close after this response?
-  virtual bool closes_after() noexcept = 0;
   // Queued output above the high-water mark; drain_wait parks `w` until it is below the low-water mark.
   virtual bool needs_drain() const noexcept = 0;
   virtual void drain_wait(Waiter& w, std::coroutine_handle<> h, Loop& loop, const CancelToken& token) = 0;
-  struct HeadLines {
+  // What writing the head needs, in one call (it is on every response's path): where the bytes go (null
+  // when the client is gone), whether the connection closes after this response, and the automatic lines.
+  struct HeadOutput {
+    OutBuffer* out = nullptr;
+    bool closes = true;
     std::string_view prefix_200;  // "HTTP/1.1 200 OK\r\n" + Server + Date lines
     std::string_view server;      // "Server: ...\r\n" or empty
     std::string_view date;        // "Date: ...\r\n"
   };
-  virtual HeadLines head_lines() const noexcept = 0;
+  virtual HeadOutput head_output() noexcept = 0;
   // upgrade.hpp: `head` is the whole response, then the socket goes to `sink`.
   virtual std::error_code switch_protocols(std::string_view head, UpgradeSink sink) = 0;
   // The server loop that counts long-lived sessions (UpgradedSession::join_server); null when none.

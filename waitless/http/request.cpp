@@ -109,16 +109,6 @@ void Request::persist() {
   persisted_ = true;
 }
 
-void Request::clear() noexcept {
-  head_.clear();
-  path_ = query_ = {};
-  method_id_ = Method::other;
-  body_limit_fixed_ = false;
-  body_limit_ = 0;
-  persisted_ = false;
-  locals_ = nullptr;
-  arena_.reset();
-  if (storage_.capacity() > 16 * 1024) std::string().swap(storage_);
-}
+void Request::release_storage() noexcept { std::string().swap(storage_); }
 
 }  // namespace waitless::http

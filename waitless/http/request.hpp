@@ -181,7 +181,21 @@ class Request {
   void adopt(RequestHead& head) noexcept;
   // Copies every view into this request's own storage (before an async handler runs).
   void persist();
-  void clear() noexcept;
+  // Inline and small: it runs for every request (the rare work is out of line).
+  void clear() noexcept {
+    head_.clear();
+    path_ = query_ = {};
+    method_id_ = Method::other;
+    body_limit_fixed_ = false;
+    body_limit_ = 0;
+    persisted_ = false;
+    locals_ = nullptr;
+    arena_.reset();
+    if (storage_.capacity() > kKeptStorage) [[unlikely]]
+      release_storage();
+  }
+  static constexpr std::size_t kKeptStorage = 16 * 1024;  // persisted copies' capacity kept across reuse
+  [[gnu::noinline]] void release_storage() noexcept;
 
   RequestHead head_;
   std::string_view path_, query_;

@@ -332,18 +332,18 @@ Response& Response::add_body_filter(BodyFilter& filter) noexcept {
 
 // ---- the head and the body --------------------------------------------------------------------------------
 
-void Response::write_head(detail::OutBuffer& out, uint64_t length, std::string_view body) {
-  bool close = close_ || port_->closes_after();
+void Response::write_head(const detail::ExchangePort::HeadOutput& head, uint64_t length,
+                          std::string_view body) {
+  bool close = close_ || head.closes;
   // An HTTP/1.0 client cannot take chunked: a body of unknown length ends where the connection does.
   if (length == npos && http10_ && body_allowed()) close = true;
   std::string_view lines[3];  // status line, Server, Date
-  const detail::ExchangePort::HeadLines automatic = port_->head_lines();
   if (status_ == 200 && !custom_server_ && !custom_date_) {
-    lines[0] = automatic.prefix_200;  // all three: the loop's cached copy
+    lines[0] = head.prefix_200;  // all three: the loop's cached copy
   } else {
     lines[0] = status_line(status_);
-    if (!custom_server_) lines[1] = automatic.server;
-    if (!custom_date_) lines[2] = automatic.date;
+    if (!custom_server_) lines[1] = head.server;
+    if (!custom_date_) lines[2] = head.date;
   }
   // Framing, Connection and the blank line.
   char tail[96];
@@ -375,7 +375,7 @@ void Response::write_head(detail::OutBuffer& out, uint64_t length, std::string_v
                                     tail_view, body};
   std::size_t total = 0;
   for (std::string_view s : parts) total += s.size();
-  char* w = out.extend(total);
+  char* w = head.out->extend(total);
   for (std::string_view s : parts) {
     if (s.empty()) continue;
     std::memcpy(w, s.data(), s.size());
@@ -394,12 +394,12 @@ std::error_code Response::send_raw(std::string_view body) {
   if (state_ != State::fresh)
     return fail(state_ == State::finished ? Error::closed : Error::invalid_argument);
   touched_ = true;
-  detail::OutBuffer* out = port_->output();
+  const detail::ExchangePort::HeadOutput head = port_->head_output();
   state_ = State::finished;
-  if (!out) return fail(Error::closed);
+  if (!head.out) return fail(Error::closed);
   written_ = body.size();
   const bool with_body = !head_request_ && body_allowed();
-  write_head(*out, body_allowed() ? body.size() : npos, with_body ? body : std::string_view{});
+  write_head(head, body_allowed() ? body.size() : npos, with_body ? body : std::string_view{});
   port_->committed(true, true);
   return {};
 }
@@ -437,15 +437,21 @@ std::error_code Response::write(std::string_view piece) {
 std::error_code Response::write_raw(std::string_view piece) {
   if (state_ == State::finished) return fail(Error::closed);
   touched_ = true;
-  detail::OutBuffer* out = port_->output();
+  const bool head = state_ == State::fresh;
+  detail::OutBuffer* out = nullptr;
+  if (head) {
+    const detail::ExchangePort::HeadOutput h = port_->head_output();
+    out = h.out;
+    if (out) {
+      write_head(h, declared_);
+      state_ = State::streaming;
+    }
+  } else {
+    out = port_->output();
+  }
   if (!out) {
     state_ = State::finished;
     return fail(Error::closed);
-  }
-  const bool head = state_ == State::fresh;
-  if (head) {
-    write_head(*out, declared_);
-    state_ = State::streaming;
   }
   if (!piece.empty() && !head_request_ && body_allowed()) {
     if (chunked_) {

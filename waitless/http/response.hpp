@@ -197,9 +197,9 @@ class Response {
   // Validation and the special names shared by set and append; false when the field is not a list entry
   // (Connection: close, already applied).
   std::error_code check_field(std::string_view name, std::string_view value, bool& listed) noexcept;
-  void erase_fields(std::string_view name) noexcept;
+  [[gnu::noinline]] void erase_fields(std::string_view name) noexcept;  // rare: out of the setters' path
   // Appends the head, then `body`, to out. length: the body length, or npos when unknown (streaming).
-  void write_head(detail::OutBuffer& out, uint64_t length, std::string_view body = {});
+  void write_head(const detail::ExchangePort::HeadOutput& head, uint64_t length, std::string_view body = {});
   bool body_allowed() const noexcept { return status_ != 204 && status_ != 304; }
   // Server-made responses (errors, timeouts): replaces whatever the handler set if nothing was sent.
   std::error_code send_error(int status, bool close);
