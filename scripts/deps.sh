@@ -14,7 +14,7 @@ PKGS=(build-essential cmake ninja-build ccache pkg-config g++ clang-16 lld-16 ll
       googletest libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev node-llhttp libc-ares-dev
       libssl-dev zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev postgresql libuv1-dev libhiredis-dev redis-server
       libboost-json1.81-dev libsimdjson-dev curl wrk
-      nginx-light nodejs slowhttptest procps psmisc
+      nginx-light nodejs slowhttptest procps psmisc chromium
       clang-format clang-tidy valgrind)
 [ "${DEPS:-all}" = run ] && PKGS=("${RUN_PKGS[@]}")
 missing=()
@@ -31,9 +31,11 @@ fi
 if [ "${WITH_NPM:-0}" = 1 ]; then
   PEERS=${WAITLESS_PEERS:-/tmp/waitless-peers}
   mkdir -p "$PEERS"
+  # ws: the WebSocket peer of tests/websocket_e2e.sh and tests/demo_e2e.sh; playwright-core drives Debian's
+  # chromium in tests/demo_browser.js (it never downloads a browser of its own).
   if [ ! -d "$PEERS/node_modules/express" ] || [ ! -d "$PEERS/node_modules/fastify" ] ||
-     [ ! -d "$PEERS/node_modules/ws" ]; then  # ws: the WebSocket peer of tests/websocket_e2e.sh
+     [ ! -d "$PEERS/node_modules/ws" ] || [ ! -d "$PEERS/node_modules/playwright-core" ]; then
     (cd "$PEERS" && [ -f package.json ] || (cd "$PEERS" && npm init -y >/dev/null)
-     cd "$PEERS" && npm install --silent --no-audit --no-fund express@5 fastify@5 ws@8 >/dev/null)
+     cd "$PEERS" && npm install --silent --no-audit --no-fund express@5 fastify@5 ws@8 playwright-core@1 >/dev/null)
   fi
 fi

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end tests of `waitless demo` over HTTP with curl (and Node's `ws` for the chat): the demo starts
 # on a free loopback port with a temporary ./var (so its SQLite file is created and seeded), then every
-# endpoint is checked: statuses, headers (Server-Timing, ETag, Link), validation errors, auth, the
-# gateway degrading when a service is down or slow, the SSE feed, a chat round trip, /metrics, and a
-# graceful exit on SIGTERM. Usage: tests/demo_e2e.sh [BUILD_DIR]   (default: build). PASS/FAIL per case.
+# endpoint is checked: statuses, headers (Server-Timing, ETag, Link, Content-Encoding, WWW-Authenticate,
+# Retry-After), validation errors naming the field, bearer auth on writes, the login rate limit, a 256 MiB
+# gzip download in bounded memory, the gateway degrading when a service is down or slow, health probes,
+# the page's static files, the SSE feed, a chat round trip, /metrics, a graceful exit on SIGTERM; then
+# the same app on PostgreSQL. Usage: tests/demo_e2e.sh [BUILD_DIR]   (default: build). PASS/FAIL per case.
 set -u
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -88,9 +90,62 @@ TOKEN=$(printf '%s' "$out" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 if [ -n "$TOKEN" ]; then pass "login gives a token"; else failed "login gives a token" "$out"; fi
 check "login missing field 400" 400 "$(status -H 'Content-Type: application/json' -d '{"email":"a"}' "$URL/api/login")"
 
+# Item writes: bearer token required; validation names the field; ETag / If-Match; 201, 204, 412.
+J='Content-Type: application/json'
+NEW='{"name":"Tea pot","category":"kitchen","price_cents":2500,"stock":3}'
+check "create without a token 401" 401 "$(status -H "$J" -d "$NEW" "$URL/api/items")"
+contains "401 challenge" 'Bearer realm=' "$(header WWW-Authenticate -H "$J" -d "$NEW" "$URL/api/items")"
+check "create with a bad token 401" 401 "$(status -H "$J" -H 'Authorization: Bearer abc.def.ghi' -d "$NEW" "$URL/api/items")"
+AUTH="Authorization: Bearer $TOKEN"
+out=$(curl -s -w ' %{http_code}' --max-time 10 -H "$J" -H "$AUTH" -d '{"name":"Tea pot","category":"cars","price_cents":1}' "$URL/api/items")
+contains "create validation names the field" '"detail":"category: must be one of' "$out"
+contains "create validation 400" ' 400' "$out"
+check "create price validation 400" 400 "$(status -H "$J" -H "$AUTH" -d '{"name":"x","category":"toys","price_cents":-5}' "$URL/api/items")"
+out=$(curl -s -D "$TMP/h" --max-time 10 -H "$J" -H "$AUTH" -d "$NEW" "$URL/api/items")
+contains "create 201" 'HTTP/1.1 201' "$(tr -d '\r' <"$TMP/h")"
+location=$(tr -d '\r' <"$TMP/h" | sed -n 's/^Location: //Ip')
+contains "create Location" '/api/items/' "$location"
+contains "create body" '"name":"Tea pot","category":"kitchen","price_cents":2500,"stock":3,"version":1' "$out"
+id=${location##*/}
+check "created item ETag" "\"$id.1\"" "$(tr -d '\r' <"$TMP/h" | sed -n 's/^ETag: //Ip')"
+check "created item readable" 200 "$(status "$URL$location")"
+CHANGED='{"name":"Tea pot","category":"kitchen","price_cents":2700,"stock":2}'
+check "update with a stale If-Match 412" 412 "$(status -X PUT -H "$J" -H "$AUTH" -H "If-Match: \"$id.9\"" -d "$CHANGED" "$URL$location")"
+check "update with the ETag 200" 200 "$(status -X PUT -H "$J" -H "$AUTH" -H "If-Match: \"$id.1\"" -d "$CHANGED" "$URL$location")"
+check "update bumps the ETag" "\"$id.2\"" "$(header ETag "$URL$location")"
+check "update without a token 401" 401 "$(status -X PUT -H "$J" -d "$CHANGED" "$URL$location")"
+check "delete 204" 204 "$(status -X DELETE -H "$AUTH" "$URL$location")"
+check "deleted item 404" 404 "$(status "$URL$location")"
+check "delete again 404" 404 "$(status -X DELETE -H "$AUTH" "$URL$location")"
+
+# Login is rate limited per client: at most 10 a minute, then 429 with Retry-After.
+for _ in $(seq 1 12); do
+  code=$(curl -s -D "$TMP/h" -o /dev/null -w '%{http_code}' --max-time 10 -H "$J" \
+    -d '{"email":"ada@example.com","password":"nope"}' "$URL/api/login")
+  [ "$code" = 429 ] && break
+done
+check "login rate limit 429" 429 "$code"
+contains "429 Retry-After" 'Retry-After: ' "$(tr -d '\r' <"$TMP/h")"
+
 # Download: a generated file streamed in constant memory.
 size=$(curl -s -o /dev/null -w '%{size_download}' --max-time 30 "$URL/download/report.csv?mb=16")
 check "download 16 MiB" $((16 * 1024 * 1024)) "$size"
+# Through gzip: 32 MiB generated, compressed as it streams; the server's peak memory stays small.
+hwm_before=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+curl -s -D "$TMP/h" -H 'Accept-Encoding: gzip' --max-time 60 "$URL/download/big.csv?mb=32" -o "$TMP/big.gz"
+contains "download Content-Encoding gzip" 'Content-Encoding: gzip' "$(tr -d '\r' <"$TMP/h")"
+check "download gunzips to 32 MiB" $((32 * 1024 * 1024)) "$(gzip -dc "$TMP/big.gz" | wc -c)"
+check "download is a CSV" 'row,date,user_id,item_id,amount_cents,note' "$(gzip -dc "$TMP/big.gz" 2>/dev/null | head -1)"
+echo "demo_e2e: 32 MiB download sent as $(stat -c %s "$TMP/big.gz") gzip bytes"
+rm -f "$TMP/big.gz"
+hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$PID/status")
+if nm "$BUILD/waitless" 2>/dev/null | grep -q __asan_init; then
+  echo "demo_e2e: peak RSS not checked under AddressSanitizer"
+elif [ $((hwm_kb - hwm_before)) -lt $((32 * 1024)) ]; then
+  pass "download in constant memory (peak RSS ${hwm_before} -> ${hwm_kb} KiB)"
+else
+  failed "download in constant memory" "peak RSS ${hwm_before} -> ${hwm_kb} KiB"
+fi
 check "download bad size 400" 400 "$(status "$URL/download/report.csv?mb=0")"
 
 # CPU job on the pool, while the loop answers other requests.
@@ -124,7 +179,10 @@ status -X POST "$URL/api/services/recommendations/up" >/dev/null
 contains "gateway recovers" '"degraded":[]' "$(curl -s --max-time 10 "$URL/api/gateway/1")"
 
 # SSE: a stats event within a few seconds.
-timeout 4 curl -s -N "$URL/events" >"$TMP/sse" 2>/dev/null
+timeout 5 curl -s -N "$URL/events" >"$TMP/sse" 2>/dev/null &
+SSE_PID=$!
+for _ in $(seq 1 50); do grep -q '"rps":' "$TMP/sse" && break; sleep 0.1; done
+kill "$SSE_PID" 2>/dev/null; wait "$SSE_PID" 2>/dev/null
 contains "SSE stats event" 'event: stats' "$(cat "$TMP/sse")"
 contains "SSE carries requests/s" '"rps":' "$(cat "$TMP/sse")"
 
@@ -142,6 +200,40 @@ else
 fi
 check "chat bad room 400" 400 "$(status -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
   -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$URL/ws/chat?room=no%20spaces")"
+
+# Health probes.
+check "healthz 200" 200 "$(status "$URL/healthz")"
+check "readyz 200" 200 "$(status "$URL/readyz")"
+
+# The page: served with ETag and compression.
+out=$(curl -s -D "$TMP/h" --max-time 10 "$URL/")
+contains "page served" '<canvas id="c-rps"' "$out"
+etag=$(tr -d '\r' <"$TMP/h" | sed -n 's/^ETag: //Ip')
+if [ -n "$etag" ]; then pass "page ETag"; else failed "page ETag"; fi
+check "page 304" 304 "$(status -H "If-None-Match: $etag" "$URL/")"
+contains "script compressed" 'gzip' "$(header Content-Encoding -H 'Accept-Encoding: gzip' "$URL/app.js")"
+check "chat page" 200 "$(status "$URL/chat.html")"
+check "no such file 404" 404 "$(status "$URL/nope.js")"
+check "no traversal (dot segments)" 400 "$(status --path-as-is "$URL/../README.md")"
+check "no traversal (encoded)" 403 "$(status --path-as-is "$URL/%2e%2e%2fREADME.md")"
+
+# The dashboard in headless Chromium (Debian's, driven by playwright-core): live charts, a scenario button,
+# a screenshot kept under the build directory.
+if [ ! -x /usr/bin/chromium ] || [ ! -d "$PEERS/node_modules/playwright-core" ]; then
+  WITH_NPM=1 WAITLESS_PEERS="$PEERS" scripts/deps.sh >/dev/null 2>&1
+fi
+if [ -x /usr/bin/chromium ] && [ -d "$PEERS/node_modules/playwright-core" ]; then
+  NODE_PATH="$PEERS/node_modules" timeout 60 node tests/demo_browser.js "$URL/" "$BUILD/demo-dashboard.png" \
+    >"$TMP/browser" 2>&1
+  sed 's/^/  /' "$TMP/browser"
+  if grep -q '^FAIL' "$TMP/browser" || ! grep -q '^PASS browser: no script errors' "$TMP/browser"; then
+    failed "dashboard in headless Chromium"
+  else
+    pass "dashboard in headless Chromium (screenshot $BUILD/demo-dashboard.png)"
+  fi
+else
+  failed "dashboard in headless Chromium" "chromium or playwright-core missing (scripts/deps.sh)"
+fi
 
 # Metrics: real counters.
 out=$(curl -s --max-time 10 "$URL/metrics")

@@ -1,6 +1,7 @@
 // POST /api/login {"email", "password"}: checks the password (PBKDF2, on the `cpu` pool) and answers a
 // bearer token: an HS256 JWT for the user, valid one hour, signed with the process's random key.
-// 401 with WWW-Authenticate for wrong credentials (the same answer whether the email exists or not).
+// 401 with WWW-Authenticate for wrong credentials (the same answer whether the email exists or not);
+// rate limited per client. The items' writes check the token with bearer_jwt (demo_server.cpp).
 #include <chrono>
 
 #include "apps/demo/context.hpp"
@@ -40,8 +41,9 @@ std::string issue_token(const DemoContext& ctx, int64_t user) {
 }
 
 void add_auth_routes(web::App& app, DemoContext& ctx) {
-  app.post("/api/login", web::json_body({.limit = 4 * 1024}),
-           [&ctx](web::Request& req, web::Response& res) -> Task<> {
+  // At most 10 attempts a minute per client address (then 429 with Retry-After): guessing is slow.
+  app.post("/api/login", web::rate_limit({.limit = 10, .window = std::chrono::minutes(1)}),
+           web::json_body({.limit = 4 * 1024}), [&ctx](web::Request& req, web::Response& res) -> Task<> {
              const web::Json& body = req.json();
              if (!body.is_object())
                bad_field("email", "the body must be a JSON object with email and password");

@@ -27,14 +27,16 @@ struct DemoContext {
 // The routes, one file each (apps/demo/*_routes.cpp).
 void add_dashboard_routes(web::App& app, DemoContext& ctx);
 void add_items_read_routes(web::App& app, DemoContext& ctx);  // GET
-
+// POST, PUT, DELETE, each behind `auth`.
+void add_items_write_routes(web::App& app, DemoContext& ctx, const web::Layer& auth);
 void add_auth_routes(web::App& app, DemoContext& ctx);
 void add_download_routes(web::App& app, DemoContext& ctx);
 void add_hash_routes(web::App& app, DemoContext& ctx);
 void add_gateway_routes(web::App& app, DemoContext& ctx);
 void add_chat_routes(web::App& app, DemoContext& ctx);
 void add_events_routes(web::App& app, DemoContext& ctx);
-void add_ops_routes(web::App& app, DemoContext& ctx);  // /metrics, /healthz, /readyz
+void add_ops_routes(web::App& app, DemoContext& ctx);   // /metrics
+void add_page_routes(web::App& app, DemoContext& ctx);  // /, the page's files (serve_static)
 
 // A signed bearer token for `user` (auth_routes.cpp).
 std::string issue_token(const DemoContext& ctx, int64_t user);

@@ -114,11 +114,16 @@ int run_demo(const DemoOptions& options) {
   }
 
   web::App app;
-  app.use(stats.layer());
+  app.use(stats.layer());  // outermost: times everything, sees the final status
   app.use(web::errors());
+  app.use(web::compression());  // gzip / brotli when the client accepts it (not the SSE feed)
   add_ops_routes(app, ctx);
+  app.get("/healthz", web::healthz());
+  app.get("/readyz", web::readyz(app, [&ctx] { return ctx.ready; }));
+  add_page_routes(app, ctx);
   add_dashboard_routes(app, ctx);
   add_items_read_routes(app, ctx);
+  add_items_write_routes(app, ctx, web::bearer_jwt({.secret = ctx.token_key, .issuer = "waitless-demo"}));
   add_auth_routes(app, ctx);
   add_download_routes(app, ctx);
   add_hash_routes(app, ctx);
