@@ -56,7 +56,7 @@ void print_banner(const DemoOptions& o, uint16_t port, const Store& store, bool 
       "%s/api/login | sed 's/.*\"token\":\"\\([^\"]*\\)\".*/\\1/')\n"
       "    curl -i -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
       "-d '{\"name\":\"Tea pot\",\"category\":\"kitchen\",\"price_cents\":2500,\"stock\":3}' %s/api/items\n"
-      "    curl -s -o /dev/null -w '%%{size_download} bytes\\n' %s/download/report.csv?mb=64\n"
+      "    curl -s -o /dev/null -w '%%{size_download} bytes\\n' '%s/download/report.csv?mb=64'\n"
       "    curl -X POST -H 'Content-Type: application/json' -d '{\"password\":\"hunter2\"}' %s/api/hash\n"
       "    curl %s/api/gateway/1   (then: curl -X POST %s/api/services/recommendations/down)\n"
       "    curl -N %s/events\n"
