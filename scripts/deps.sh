@@ -15,7 +15,8 @@ PKGS=(build-essential cmake ninja-build ccache pkg-config g++ clang-16 lld-16 ll
       libssl-dev zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev postgresql libuv1-dev libhiredis-dev redis-server
       libboost-json1.81-dev libsimdjson-dev curl wrk
       nginx-light nodejs slowhttptest procps psmisc chromium
-      clang-format clang-tidy valgrind)
+      clang-format clang-tidy valgrind
+      openssl ca-certificates)  # the TLS tests make throwaway certificates; the client's default trust store
 [ "${DEPS:-all}" = run ] && PKGS=("${RUN_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do

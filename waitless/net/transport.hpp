@@ -32,14 +32,14 @@
 // Deadlines: one absolute loop time (ns, 0: none) that the owner's clock checks with expired() — the HTTP
 // server's once-a-second sweep — rather than a timer per connection (a heap operation per request).
 //
-// The seam for TLS (not implemented yet): a TLS layer sits between this byte interface and its owner. It
-// is the TransportHandler of the socket transport and offers its owner the same calls and callbacks: in
-// on_bytes it feeds the ciphertext to OpenSSL through a memory BIO (BIO_write on the read BIO, SSL_read
-// into the plaintext it passes up through its own on_bytes); its write() runs SSL_write into the write BIO
-// and hands the BIO's ciphertext to Transport::write(); shutdown() is SSL_shutdown's close_notify written
-// the same way, then Transport::shutdown(). The socket is never touched by OpenSSL itself (no SSL_set_fd),
-// so the loop, the queue, backpressure and lingering close stay here. io_uring instead of epoll changes
-// only this file: reads complete into a provided buffer (the shared receive buffer's role) and call
+// The seam for TLS (net/tls_layer.hpp): a TLS layer sits between this byte interface and its owner. It
+// is the TransportHandler of the socket transport (set_handler) and offers its owner the same calls and
+// callbacks: in on_bytes it hands the ciphertext to OpenSSL through a BIO that reads from the bytes of
+// that call, SSL_read decrypts into the plaintext it passes up through its own on_bytes; its write() runs
+// SSL_write, whose BIO hands the records to Transport::write(); shutdown() is SSL_shutdown's close_notify
+// written the same way, then Transport::shutdown(). The socket is never touched by OpenSSL itself (no
+// SSL_set_fd), the loop, the queue, backpressure and lingering close stay here. io_uring instead of epoll
+// changes only this file: reads complete into a provided buffer (the shared receive buffer's role) and call
 // on_bytes, writes are submitted from the queue and on_writable reports completions; the owners do not
 // see readiness at all, only the callbacks above.
 #pragma once
@@ -94,6 +94,9 @@ class Transport {
   ~Transport() { close(); }
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
+
+  // Who gets the callbacks from now on (a TLS layer slides in between before reading starts).
+  void set_handler(TransportHandler* handler) noexcept { handler_ = handler; }
 
   // Starts reading. An error (the fd cannot be watched) is returned, not reported.
   std::error_code start() noexcept { return update(io::readable); }
