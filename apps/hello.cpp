@@ -1,4 +1,6 @@
-// `waitless hello [--port P] [--threads N] [--host H]`: the TechEmpower-style benchmark server.
+// `waitless hello [--port P] [--threads N] [--host H] [--tls-cert F --tls-key F]`: the TechEmpower-style
+// benchmark server. With --tls-cert/--tls-key (PEM chain and key) it speaks HTTPS only; SIGHUP reads the
+// two files again for new connections (established ones keep theirs).
 //   GET /plaintext -> "Hello, World!" (text/plain)
 //   GET /json      -> {"message":"Hello, World!"} (application/json, serialized per request)
 // Both with Server and Date headers; 404 elsewhere, 405 for other methods. Sync handler: the fast path.
@@ -79,9 +81,23 @@ void handle(http::Request& req, http::Response& res) {
 struct HelloOptions {
   int port = 8080;
   http::ListenConfig listen;
+  std::string tls_cert, tls_key;
 };
 
-int serve(const HelloOptions& options) {
+int serve(HelloOptions options) {
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    std::fprintf(stderr, "waitless hello: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
+  if (!options.tls_cert.empty()) {
+    auto tls = net::TlsContext::server({.certificate = {options.tls_cert, options.tls_key}});
+    if (!tls) {
+      std::fprintf(stderr, "waitless hello: TLS: %s (%s, %s)\n", tls.error().message().c_str(),
+                   options.tls_cert.c_str(), options.tls_key.c_str());
+      return 1;
+    }
+    options.listen.tls = std::move(tls.value());
+  }
   http::Server server(handle);
   auto bound = server.listen(static_cast<uint16_t>(options.port), options.listen);
   if (!bound) {
@@ -89,8 +105,8 @@ int serve(const HelloOptions& options) {
                  options.port, bound.error().message().c_str());
     return 1;
   }
-  std::printf("waitless hello listening on http://%s:%u\n", options.listen.host.c_str(),
-              unsigned(bound.value()));
+  std::printf("waitless hello listening on %s://%s:%u\n", options.listen.tls ? "https" : "http",
+              options.listen.host.c_str(), unsigned(bound.value()));
   std::fflush(stdout);
   return server.wait();
 }
@@ -108,6 +124,8 @@ Runner define_hello(CLI::App& cmd) {
       ->check(integer_in(0, 1024));
   cmd.add_option("--host", options->listen.host, "address to bind (0.0.0.0 or :: for every interface)")
       ->capture_default_str();
+  cmd.add_option("--tls-cert", options->tls_cert, "PEM certificate chain: serve HTTPS (SIGHUP reloads it)");
+  cmd.add_option("--tls-key", options->tls_key, "PEM private key of --tls-cert");
   return [options] { return serve(*options); };
 }
 

@@ -6,7 +6,10 @@
 //   POST /continue    waits 100 ms before asking for the body (Expect: 100-continue is answered then)
 //   GET  /q?...       the query string, after an optional async delay of ?ms=N first
 //   GET  /plaintext   "Hello, World!"
-// usage: http_test_server PORT
+//   GET  /bytes?N     N bytes ('a'..'z' repeated), streamed with backpressure (res.write + drain)
+// usage: http_test_server PORT [CERT KEY [SNI_CERT SNI_KEY]]
+//   with CERT and KEY: HTTPS only (tests/tls_e2e.sh); SNI_CERT for the names it covers
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -51,6 +54,19 @@ Task<> handle(http::Request& req, http::Response& res) {
     std::string_view q = req.query();
     if (q.rfind("ms=", 0) == 0) co_await sleep(std::chrono::milliseconds(std::atoi(q.data() + 3)));
     (void)res.send(std::string(q));
+  } else if (path == "/bytes") {
+    const uint64_t total = std::strtoull(std::string(req.query()).c_str(), nullptr, 10);
+    (void)res.set_content_type("application/octet-stream");
+    (void)res.set_content_length(total);
+    std::string chunk(64 * 1024, 'a');
+    for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<char>('a' + i % 26);
+    for (uint64_t sent = 0; sent < total;) {
+      const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(chunk.size(), total - sent));
+      if (res.write(std::string_view(chunk).substr(0, n))) co_return;
+      sent += n;
+      if (res.needs_drain() && co_await res.drain()) co_return;
+    }
+    (void)res.end();
   } else if (path == "/plaintext") {
     (void)res.set_content_type("text/plain");
     (void)res.send("Hello, World!");
@@ -69,6 +85,16 @@ int main(int argc, char** argv) {
   http::Server server(handle);
   http::ListenConfig config;
   config.threads = 1;
+  if (argc >= 4) {
+    net::TlsServerConfig tls_config{.certificate = {argv[2], argv[3]}};
+    if (argc >= 6) tls_config.extra.push_back({argv[4], argv[5]});
+    auto tls = net::TlsContext::server(tls_config);
+    if (!tls) {
+      std::fprintf(stderr, "http_test_server: TLS: %s\n", tls.error().message().c_str());
+      return 1;
+    }
+    config.tls = std::move(tls.value());
+  }
   auto port = server.listen(static_cast<uint16_t>(std::atoi(argv[1])), config);
   if (!port) {
     std::fprintf(stderr, "http_test_server: %s\n", port.error().message().c_str());

@@ -166,12 +166,21 @@ Task<std::error_code> connect(ClientCore& core, Lease& lease, int64_t total) {
   } else {
     found.push_back(pool.address);
   }
+  net::TlsContext* tls = nullptr;
+  if (pool.tls) {
+    auto t = core.tls_context();
+    if (!t) {
+      ++core.counters().connect_errors;
+      co_return t.error();
+    }
+    tls = t.value();
+  }
   ClientConnection* c = core.new_connection(pool);
   lease.conn = c;
   std::error_code ec = net::dns::dns_errc::not_found;
   for (net::SocketAddress& a : found) {
     a.set_port(pool.port);
-    ec = c->open(a);
+    ec = c->open(a, tls, pool.host, pool.key);
     if (!ec) ec = co_await c->connected(deadline);
     if (!ec || ec == Error::cancelled || ec == Error::timed_out || core.closed()) break;
   }
@@ -195,7 +204,7 @@ Task<std::error_code> perform(ClientCore& core, RequestParts r, ClientResponse* 
   Loop& loop = core.loop();
   const int64_t total = o.total_timeout > Duration::zero() ? loop.now() + ns(o.total_timeout) : 0;
   const bool inline_body = r.body.size() <= ClientConnection::kInlineBody;
-  Pool& pool = core.pool_for(chk.url.host, chk.url.port);
+  Pool& pool = core.pool_for(chk.url.host, chk.url.port, chk.url.tls);
   Lease lease(&core, &pool);
   for (int attempt = 0;; ++attempt) {
     if (!lease.slot) {

@@ -14,7 +14,7 @@
 //   auto s = co_await client.stream(std::move(big));     // the head; the body on demand, with backpressure
 //   while (auto piece = co_await s->read()) { if (piece->empty()) break; consume(*piece); }
 //
-// Pooling: connections are kept per origin (host:port; "http" only for now) and reused while alive.
+// Pooling: connections are kept per origin (scheme, host, port) and reused while alive.
 // At most max_connections_per_origin exist per origin (connecting, busy or idle); further requests wait in
 // a FIFO queue (each wait cancellable, bounded by max_queued_per_origin: Error::queue_full). A connection
 // goes back to the pool only after a complete response that allows it (keep-alive, no `Connection: close`
@@ -51,6 +51,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,6 +63,7 @@
 #include "waitless/http/response_parser.hpp"
 #include "waitless/loop/loop.hpp"
 #include "waitless/net/dns.hpp"
+#include "waitless/net/tls_context.hpp"
 
 namespace waitless::http {
 
@@ -77,6 +79,9 @@ struct ClientOptions {
   uint64_t max_body = 64ull << 20;                   // collected bodies (request(), get())
   ResponseLimits limits = {};                        // head size, field count, chunk extensions, interim
   net::dns::ResolverOptions resolver = {};           // the Client's own resolver (created at first use)
+  // https:// (a client context, net/tls_context.hpp: CA file, insecure for tests). Null: one made at the
+  // first https request, verifying against the system's store.
+  std::shared_ptr<net::TlsContext> tls = nullptr;
 };
 
 struct ClientRequest {

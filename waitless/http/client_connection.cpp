@@ -86,12 +86,26 @@ void ClientConnection::on_timer() noexcept {
 
 // ---- connecting ---------------------------------------------------------------------------------------
 
-std::error_code ClientConnection::open(const net::SocketAddress& address) noexcept {
+std::error_code ClientConnection::open(const net::SocketAddress& address, net::TlsContext* tls,
+                                       std::string_view host, std::string_view session_key) noexcept {
   close_socket();
   auto c = net::Transport::start_connect(address);
   if (!c) return c.error();
+  tls_.reset();  // it points at the transport about to be replaced
   transport_.emplace(loop_, c->fd, static_cast<net::TransportHandler*>(this));
   transport_->watcher().mark_internal();
+  if (tls) {
+    auto layer = net::TlsLayer::client(*tls, *transport_, *this, host, session_key);
+    std::error_code ec = layer ? std::error_code() : layer.error();
+    if (!ec) {
+      tls_ = std::move(layer.value());
+      if (c->done) ec = tls_->start_handshake();  // else on_connected starts it
+    }
+    if (ec) {
+      transport_->close();
+      return ec;
+    }
+  }
   state_ = State::connecting;
   connected_now_ = c->done;
   served = 0;
@@ -165,14 +179,13 @@ void ClientConnection::start_exchange(const ExchangeSpec& spec) noexcept {
   state_ = State::busy;
   transport_->watcher().ref();
   std::error_code ec = transport_->resume();
-  if (!ec) ec = transport_->write(out_);
-  if (!ec && !big_body_.empty())
-    ec = transport_->write(big_body_);  // what the kernel does not take is copied
+  if (!ec) ec = send(out_);
+  if (!ec && !big_body_.empty()) ec = send(big_body_);  // what the kernel does not take is copied
   if (ec) {
     fail(ec);
     return;
   }
-  sending_ = transport_->queued() > 0;
+  sending_ = (tls_ ? tls_->queued() : transport_->queued()) > 0;
   arm(deadline_);
 }
 

@@ -38,6 +38,7 @@
 #include "waitless/http/response_parser.hpp"
 #include "waitless/loop/timer.hpp"
 #include "waitless/net/socket_address.hpp"
+#include "waitless/net/tls_layer.hpp"
 #include "waitless/net/transport.hpp"
 
 namespace waitless::http {
@@ -89,7 +90,11 @@ class ClientConnection final : public ListHook<IdleTag>,
   uint64_t served = 0;  // responses completed on the current socket
 
   // ---- connecting: open() starts a non-blocking connect; co_await connected(deadline) finishes it.
-  std::error_code open(const net::SocketAddress& address) noexcept;
+  // With `tls`: a TLS layer verifying `host` (and keeping its session under `session_key`); its handshake
+  // starts once connected, and the request waits in the layer until it is done (header_timeout bounds
+  // both).
+  std::error_code open(const net::SocketAddress& address, net::TlsContext* tls = nullptr,
+                       std::string_view host = {}, std::string_view session_key = {}) noexcept;
   class ConnectAwaiter;
   ConnectAwaiter connected(int64_t deadline) noexcept;
 
@@ -159,6 +164,10 @@ class ClientConnection final : public ListHook<IdleTag>,
   ClientCore& core_;
   Loop& loop_;
   std::optional<net::Transport> transport_;  // closed, not destroyed, by close_socket (inside callbacks)
+  std::unique_ptr<net::TlsLayer> tls_;       // https: between transport_ and this; null for http
+  std::error_code send(std::string_view data) noexcept {
+    return tls_ ? tls_->write(data) : transport_->write(data);
+  }
   State state_ = State::closed;
   bool sending_ = false;  // request bytes are still queued in the transport
   bool collect_ = true;

@@ -126,11 +126,12 @@ ClientMetrics ClientCore::metrics() const noexcept {
   return m;
 }
 
-Pool& ClientCore::pool_for(std::string_view host, uint16_t port) {
-  if (last_ && last_->port == port && last_->host == host) return *last_;
+Pool& ClientCore::pool_for(std::string_view host, uint16_t port, bool tls) {
+  if (last_ && last_->port == port && last_->tls == tls && last_->host == host) return *last_;
   char digits[8];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, port);
-  key_.assign(host);
+  key_.assign(tls ? "https://" : "");
+  key_.append(host);
   key_ += ':';
   key_.append(digits, end);
   auto it = pools_.find(key_);
@@ -139,6 +140,7 @@ Pool& ClientCore::pool_for(std::string_view host, uint16_t port) {
     p->key = key_;
     p->host = std::string(host);
     p->port = port;
+    p->tls = tls;
     if (auto a = net::SocketAddress::parse(host, port)) {
       p->numeric = true;
       p->address = *a;
@@ -147,6 +149,19 @@ Pool& ClientCore::pool_for(std::string_view host, uint16_t port) {
   }
   last_ = it->second.get();
   return *last_;
+}
+
+Result<net::TlsContext*> ClientCore::tls_context() {
+  if (!tls_) {
+    if (options_.tls) {
+      tls_ = options_.tls;
+    } else {
+      auto made = net::TlsContext::client();
+      if (!made) return made.error();
+      tls_ = std::move(made.value());
+    }
+  }
+  return tls_.get();
 }
 
 ClientConnection* ClientCore::take_idle(Pool& pool) noexcept {

@@ -44,9 +44,10 @@ struct PoolWaiter : ListHook<WaiterTag> {
 };
 
 struct Pool {
-  std::string key;  // "host:port"
+  std::string key;  // "host:port", "https://host:port" (also the TLS session cache's key)
   std::string host;
   uint16_t port = 0;
+  bool tls = false;
   bool numeric = false;  // host is an IP literal: `address` is where to connect, no DNS
   net::SocketAddress address;
   IntrusiveList<ClientConnection, IdleTag> idle;  // most recently used first
@@ -74,7 +75,9 @@ class ClientCore {
   ClientMetrics metrics() const noexcept;
   bool closed() const noexcept { return closed_; }
 
-  Pool& pool_for(std::string_view host, uint16_t port);
+  Pool& pool_for(std::string_view host, uint16_t port, bool tls = false);
+  // The client TLS context for https (options.tls, or the default one made at first use).
+  Result<net::TlsContext*> tls_context();
   // A reusable idle connection of `pool`, or null.
   ClientConnection* take_idle(Pool& pool) noexcept;
   // Takes a slot if the pool has room and nobody waits.
@@ -111,6 +114,7 @@ class ClientCore {
   Pool* last_ = nullptr;  // the last pool looked up: most programs talk to one origin at a time
   std::string key_;       // scratch for lookups
   std::unique_ptr<net::dns::Resolver> resolver_;
+  std::shared_ptr<net::TlsContext> tls_;
   IntrusiveList<ClientConnection, AllTag> all_;      // every connection object that is not a spare
   IntrusiveList<ClientConnection, IdleTag> spares_;  // closed objects kept for reuse (buffers warm)
   std::size_t spare_count_ = 0;

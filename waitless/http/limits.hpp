@@ -42,6 +42,9 @@ struct Limits {
   // Idle time between requests on a keep-alive connection (longer than common load-balancer idle
   // timeouts, so the balancer closes first): close without a response.
   std::chrono::milliseconds keep_alive_timeout{65'000};
+  // Time from the accept of a TLS connection to the end of its handshake (and to its first request's
+  // bytes): close without a word.
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
   // Time without progress while response bytes wait for a client that does not read: close.
   std::chrono::milliseconds send_timeout{65'000};
 };

@@ -21,7 +21,7 @@ struct Server::Worker {
 // The calling thread's side of listen()/wait(): a loop that watches signals and learns when workers end.
 struct Server::Control {
   Loop loop;
-  std::unique_ptr<Signal> sigint, sigterm;
+  std::unique_ptr<Signal> sigint, sigterm, sighup;
   std::size_t running = 0;
   int signals = 0;
 };
@@ -29,11 +29,19 @@ struct Server::Control {
 Server::Server(ServerOptions options) : options_(std::move(options)) {}
 
 Server::~Server() {
+  // The attached loops' servers are destroyed here (closing everything), on their loop's thread: nothing is
+  // posted to them, since a task posted now would run after they are gone (on the next server attached to
+  // that loop, at the same address).
+  std::vector<std::unique_ptr<detail::ServerLoop>> attached;
+  {
+    std::lock_guard lock(mutex_);
+    attached.swap(attached_);
+  }
   shutdown(std::chrono::milliseconds(0));
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
-  attached_.clear();
+  attached.clear();
 }
 
 std::error_code Server::on_request(Handler handler) {
@@ -77,11 +85,12 @@ Result<std::shared_ptr<const detail::ServerConfig>> Server::freeze() {
   return config_;
 }
 
-Result<uint16_t> Server::attach(Loop& loop, const net::ListenOptions& options) {
+Result<uint16_t> Server::attach(Loop& loop, const net::ListenOptions& options,
+                                std::shared_ptr<net::TlsContext> tls) {
   auto cfg = freeze();
   if (!cfg) return cfg.error();
   auto sl = std::make_unique<detail::ServerLoop>(loop, cfg.value());
-  auto port = sl->listen(options);
+  auto port = sl->listen(options, std::move(tls));
   if (!port) return port.error();
   std::lock_guard lock(mutex_);
   if (shutdown_requested_) sl->shutdown(shutdown_deadline_);
@@ -101,7 +110,7 @@ void Server::run_worker(Worker* w, ListenConfig config, uint16_t port, void* rea
     lo.port = port;
     lo.backlog = config.backlog;
     lo.reuse_port = config.threads > 1;
-    auto bound = sl.listen(lo);
+    auto bound = sl.listen(lo, config.tls);
     bool ok = bound.ok();
     {
       std::lock_guard lock(mutex_);
@@ -122,6 +131,7 @@ void Server::run_worker(Worker* w, ListenConfig config, uint16_t port, void* rea
       if (--control_->running == 0) {
         control_->sigint.reset();
         control_->sigterm.reset();
+        control_->sighup.reset();
         control_->loop.remove_pending_request();
       }
     });
@@ -152,6 +162,18 @@ Result<uint16_t> Server::listen(uint16_t port, ListenConfig config) {
     if (a && b) {
       control_->sigint = std::move(a.value());
       control_->sigterm = std::move(b.value());
+    }
+    if (config.tls) {
+      // SIGHUP: the certificates are read again for the handshakes that follow; connections stay.
+      auto hup = on_signal(control_->loop, SIGHUP, [tls = config.tls](int) {
+        if (std::error_code ec = tls->reload()) {
+          log::error("http: SIGHUP: TLS certificates not reloaded ({}); the previous ones stay",
+                     ec.message());
+        } else {
+          log::info("http: SIGHUP: TLS certificates reloaded (generation {})", tls->generation());
+        }
+      });
+      if (hup) control_->sighup = std::move(hup.value());
     }
   }
   SignalBlockScope block;  // threads created here start with every signal blocked
@@ -207,6 +229,7 @@ int Server::wait() {
   }
   control_->sigint.reset();
   control_->sigterm.reset();
+  control_->sighup.reset();
   return 0;
 }
 

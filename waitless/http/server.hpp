@@ -34,6 +34,7 @@
 #include "waitless/http/server_options.hpp"
 #include "waitless/loop/loop.hpp"
 #include "waitless/net/tcp_listener.hpp"
+#include "waitless/net/tls_context.hpp"
 
 namespace waitless::http {
 
@@ -50,6 +51,9 @@ struct ListenConfig {
   std::chrono::milliseconds shutdown_deadline{25'000};
   // Each loop gets a watchdog that logs the callback holding it longer than this (0: none).
   std::chrono::milliseconds watchdog_threshold{100};
+  // TLS on every connection (a server context: net/tls_context.hpp); null: plaintext. Its reload() takes
+  // effect for the handshakes after it, on every loop; with handle_signals, SIGHUP calls it.
+  std::shared_ptr<net::TlsContext> tls;
 };
 
 class Server {
@@ -84,7 +88,8 @@ class Server {
   Result<uint16_t> listen(uint16_t port, ListenConfig config = {});
   // Serves on a loop the caller runs (tests, or a loop that also does other work). Returns the port.
   // Call on that loop's thread; the loop must outlive the server's use of it (run it until shutdown ends).
-  Result<uint16_t> attach(Loop& loop, const net::ListenOptions& options);
+  Result<uint16_t> attach(Loop& loop, const net::ListenOptions& options,
+                          std::shared_ptr<net::TlsContext> tls = nullptr);
   // Graceful shutdown of every loop (see the file comment). Any thread; returns at once.
   void shutdown(std::chrono::milliseconds deadline = std::chrono::milliseconds(25'000));
   // Blocks until the loops started by listen() have stopped (watching SIGTERM / SIGINT meanwhile when

@@ -27,10 +27,22 @@ ServerConnection::~ServerConnection() {
 void ServerConnection::start(ServerLoop& sl, int fd) {
   auto* c = new ServerConnection(sl, fd);
   sl.connection_opened(*c);
-  // A new connection gets headers_timeout to start its first request; idle means closed without a word.
+  // A new connection gets headers_timeout to start its first request (a TLS one: tls_handshake_timeout to
+  // finish its handshake, then the rest of it for the head); idle means closed without a word.
   c->wait_ = Wait::idle;
-  c->transport_.set_deadline(sl.loop().now() + ns(sl.limits().headers_timeout));
   Entry guard(c);
+  if (net::TlsContext* tls = sl.tls()) {
+    c->transport_.set_deadline(sl.loop().now() + ns(sl.limits().tls_handshake_timeout));
+    auto layer = net::TlsLayer::server(*tls, c->transport_, *c);
+    if (!layer) {
+      log::error("http: no TLS session for fd {}: {}", c->transport_.fd(), layer.error().message());
+      c->close_now();
+      return;
+    }
+    c->tls_ = std::move(layer.value());
+  } else {
+    c->transport_.set_deadline(sl.loop().now() + ns(sl.limits().headers_timeout));
+  }
   if (c->transport_.start()) {
     log::error("http: cannot watch connection fd {}", c->transport_.fd());
     c->close_now();
@@ -59,7 +71,8 @@ void ServerConnection::enter(Phase p) noexcept {
     case Phase::lingering:
       // Stop sending, keep reading (and dropping) what the client is still sending for a moment, so its
       // kernel does not answer our last response with a reset before the client read it.
-      if (!transport_.close_lingering(sl_.loop().now() + kLingerNs)) {
+      if (!(tls_ ? tls_->close_lingering(sl_.loop().now() + kLingerNs)
+                 : transport_.close_lingering(sl_.loop().now() + kLingerNs))) {
         enter(Phase::closed);
         return;
       }

@@ -30,18 +30,26 @@
 // holds the previous piece, (b) max_in_flight handlers run, or (c) queued output passes write_high_water
 // (until it drains below write_low_water). Input already received then waits in the ConnState.
 //
+// TLS (a listener with a TlsContext): a net::TlsLayer sits between transport_ and this connection; it is
+// the transport's handler and calls ours with plaintext. Chosen once per connection: reads cost nothing
+// more on a plaintext connection (the transport calls us directly), and each handing of output to the
+// kernel tests tls_ once (send_out). The handshake is bounded by limits.tls_handshake_timeout (the first
+// deadline of the connection); a protocol switch (WebSocket) is refused on a TLS connection.
+//
 // User code can close or destroy anything: every entry point holds an Entry guard, and a connection closed
 // inside one is deleted when the outermost guard ends.
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/http/exchange.hpp"
 #include "waitless/http/parser.hpp"
 #include "waitless/http/upgrade.hpp"
+#include "waitless/net/tls_layer.hpp"
 #include "waitless/net/transport.hpp"
 
 namespace waitless::http::detail {
@@ -157,8 +165,13 @@ class ServerConnection final : public ListHook<ConnListTag>, private net::Transp
   bool at_rest() const noexcept;
   // Output not yet accepted by the kernel: staged here and queued in the transport.
   std::size_t queued() const noexcept { return transport_.queued() + (st_ ? st_->out.size() : 0); }
+  // Output to the kernel, through the TLS layer when there is one.
+  std::error_code send_out(const char* data, std::size_t size) noexcept {
+    return tls_ ? tls_->write(data, size) : transport_.write(data, size);
+  }
 
   net::Transport transport_;
+  std::unique_ptr<net::TlsLayer> tls_;  // null on a plaintext connection
   ServerLoop& sl_;
   ConnState* st_ = nullptr;
   UpgradeSink* upgrade_ = nullptr;  // a switch of protocols waits for its handover (no lingering close)

@@ -78,7 +78,8 @@ void ServerConnection::finish_batch() noexcept {
   OutBuffer& shared = sl_.shared_out();
   if (st_ && st_->out.empty() && transport_.queued() == 0 && !shared.empty()) {
     // Nothing queued from before: one send of this read's responses, and usually that is all.
-    const bool all = transport_.write_now(shared.data(), shared.size());
+    const bool all = tls_ ? tls_->write_now(shared.data(), shared.size())
+                          : transport_.write_now(shared.data(), shared.size());
     shared.clear();
     if (!all && (transport_.failed() || !transport_.is_open())) {
       close_now();
@@ -101,6 +102,11 @@ void ServerConnection::finish_batch() noexcept {
     transport_.set_deadline(sl_.loop().now() + ns(sl_.limits().keep_alive_timeout));
     return;
   }
+  // A handler that wrote past the high-water mark during this read (its bytes counted in the shared
+  // output) waits in drain(): if the kernel took them at once, no on_writable will come to wake it.
+  if (st_ && queued() < sl_.limits().write_low_water) {
+    if (Exchange* front = st_->inflight.front()) front->wake_drain();
+  }
   maybe_close();
   if (!closed()) update_deadline(false);
 }
@@ -112,13 +118,13 @@ bool ServerConnection::flush(bool with_shared) noexcept {
   std::error_code ec;
   if (st_ && !st_->out.empty()) {
     handed += st_->out.size();
-    ec = transport_.write(st_->out.data(), st_->out.size());
+    ec = send_out(st_->out.data(), st_->out.size());
     st_->out.clear();
   }
   if (with_shared) {
     if (!shared.empty() && !ec) {
       handed += shared.size();
-      ec = transport_.write(shared.data(), shared.size());
+      ec = send_out(shared.data(), shared.size());
     }
     shared.clear();
   }

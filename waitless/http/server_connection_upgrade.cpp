@@ -14,6 +14,8 @@ namespace waitless::http::detail {
 std::error_code ServerConnection::switch_protocols(Exchange& ex, std::string_view head, UpgradeSink sink) {
   Entry guard(this);
   if (closed() || phase_ >= Phase::lingering || upgrade_) return Error::closed;
+  // The new protocol would take the fd, and the TLS session is not in the fd: not over TLS (yet).
+  if (tls_) return Error::invalid_argument;
   if (ex.fast || !st_ || &ex != st_->inflight.front() || ex.res.headers_sent() || !ex.body_done ||
       st_->body_ex == &ex) {
     return Error::invalid_argument;

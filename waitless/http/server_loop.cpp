@@ -36,8 +36,10 @@ ServerLoop::~ServerLoop() {
   for (Exchange* ex : free_exchanges_) delete ex;
 }
 
-Result<uint16_t> ServerLoop::listen(const net::ListenOptions& options) {
+Result<uint16_t> ServerLoop::listen(const net::ListenOptions& options, std::shared_ptr<net::TlsContext> tls) {
   if (shutting_down_) return Error::closed;
+  if (tls && !tls->is_server()) return Error::invalid_argument;
+  tls_ = std::move(tls);
   auto listener = net::TcpListener::listen(loop_, options, [this](int fd) { adopt(fd); });
   if (!listener) return listener.error();
   listener_ = std::move(listener.value());

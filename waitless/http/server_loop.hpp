@@ -21,6 +21,7 @@
 #include "waitless/loop/second_tick.hpp"
 #include "waitless/loop/timer.hpp"
 #include "waitless/net/tcp_listener.hpp"
+#include "waitless/net/tls_context.hpp"
 
 namespace waitless::http::detail {
 
@@ -42,8 +43,8 @@ class ServerLoop {
   ServerLoop(const ServerLoop&) = delete;
   ServerLoop& operator=(const ServerLoop&) = delete;
 
-  // Listens and starts accepting; returns the bound port.
-  Result<uint16_t> listen(const net::ListenOptions& options);
+  // Listens and starts accepting; returns the bound port. With `tls`, every connection speaks TLS.
+  Result<uint16_t> listen(const net::ListenOptions& options, std::shared_ptr<net::TlsContext> tls = nullptr);
   // Takes an accepted fd (non-blocking) as a connection; the listener calls this.
   void adopt(int fd);
   // Graceful shutdown: stop accepting, finish in-flight requests (their last response says
@@ -64,6 +65,7 @@ class ServerLoop {
   // with one copy of it.
   std::string_view prefix_200() const noexcept { return prefix_200_; }
   std::size_t connection_count() const noexcept { return connections_; }
+  net::TlsContext* tls() const noexcept { return tls_.get(); }
   uint16_t port() const noexcept { return listener_ ? listener_->port() : 0; }
 
   // For connections.
@@ -105,6 +107,7 @@ class ServerLoop {
   Timer deadline_timer_;
   Timer grace_timer_;  // one per loop, not per connection: ends every idle connection's grace at once
   std::unique_ptr<net::TcpListener> listener_;
+  std::shared_ptr<net::TlsContext> tls_;
   IntrusiveList<ServerConnection, ConnListTag> conns_;
   IntrusiveList<Exchange, LiveTag> orphans_;
   IntrusiveList<UpgradedSession, SessionTag> sessions_;

@@ -37,7 +37,9 @@ Result<Url> parse_url(std::string_view text) {
   if (colon == std::string_view::npos || colon == 0) return Error::invalid_argument;
   u.scheme = text.substr(0, colon);
   if (!is_alpha(u.scheme[0])) return Error::invalid_argument;
-  if (!iequals(u.scheme, "http")) return Error::invalid_argument;
+  u.tls = iequals(u.scheme, "https");
+  if (!u.tls && !iequals(u.scheme, "http")) return Error::invalid_argument;
+  if (u.tls) u.port = 443;
   std::string_view rest = text.substr(colon + 3);
 
   std::size_t auth_end = rest.find_first_of("/?#");

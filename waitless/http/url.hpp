@@ -4,7 +4,7 @@
 //   auto u = parse_url("http://example.com:8080/a/b?x=1#frag");
 //   u->host == "example.com", u->port == 8080, u->authority == "example.com:8080", u->target == "/a/b?x=1"
 //
-// Accepted: scheme "http" (any case; "https" is refused until TLS exists), a host that is a reg-name, an
+// Accepted: scheme "http" or "https" (any case), a host that is a reg-name, an
 // IPv4 literal or a bracketed IPv6 literal ("[::1]", host() without the brackets), an optional port 1..65535
 // (empty after ':' means the default), a path and query of visible ASCII, a fragment (dropped). Refused
 // with Error::invalid_argument: other schemes, userinfo ("user@host"), an empty host, a bad port, spaces,
@@ -20,7 +20,8 @@ namespace waitless::http {
 struct Url {
   std::string_view scheme;     // as written ("http", "HTTP")
   std::string_view host;       // "example.com", "127.0.0.1", "::1" (no brackets)
-  uint16_t port = 80;          // the default port of the scheme when none is written
+  uint16_t port = 80;          // the default port of the scheme when none is written (80, 443)
+  bool tls = false;            // https
   bool ipv6 = false;           // host is an IPv6 literal
   std::string_view authority;  // host[:port] as written, brackets kept: the Host header's value
   std::string_view path;       // "/a/b"; empty when the URL has none (the request line then says "/")

@@ -56,7 +56,7 @@ TEST(Url, RefusesWhatItCannotSendSafely) {
   for (const char* bad : {"",
                           "example.com/x",
                           "://h/",
-                          "https://h/",
+                          "httpx://h/",
                           "ftp://h/",
                           "http:///x",
                           "http://u@h/",
