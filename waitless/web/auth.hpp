@@ -52,7 +52,7 @@ struct JwtOptions {
   std::string secret;    // the HMAC key, at least 32 bytes
   std::string issuer;    // empty: iss not checked
   std::string audience;  // empty: aud not checked
-  std::chrono::seconds clock_skew{30};
+  std::chrono::seconds clock_skew{0};  // as jsonwebtoken's clockTolerance
   bool require_exp = true;
   bool credentials_required = true;
   std::string realm = "api";

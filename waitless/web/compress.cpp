@@ -10,6 +10,7 @@
 #include "waitless/web/accept_encoding.hpp"
 #include "waitless/web/request.hpp"
 #include "waitless/web/response.hpp"
+#include "waitless/web/vary.hpp"
 
 namespace waitless::web {
 namespace {
@@ -19,33 +20,6 @@ struct Config {
   CompressionPolicy policy;
   EncodingSupport support;
 };
-
-// Whether a comma-separated header value holds `token` (case-insensitive) or "*".
-bool list_has(std::string_view list, std::string_view token) noexcept {
-  while (!list.empty()) {
-    const std::size_t comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (item == "*" || http::iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-void add_vary(http::Response& res, std::string_view field) {
-  const auto vary = res.get("Vary");
-  if (!vary) {
-    res.set("Vary", field);
-    return;
-  }
-  if (list_has(*vary, field)) return;
-  std::string joined(*vary);
-  joined += ", ";
-  joined += field;
-  res.set("Vary", joined);
-}
 
 class CompressionFilter final : public http::BodyFilter {
  public:

@@ -7,6 +7,7 @@
 #include "waitless/http/header.hpp"
 #include "waitless/web/request.hpp"
 #include "waitless/web/response.hpp"
+#include "waitless/web/vary.hpp"
 
 namespace waitless::web {
 namespace {
@@ -30,27 +31,13 @@ std::string join_tokens(const std::vector<std::string>& items, const char* what)
   return out;
 }
 
-void add_vary(Response& res, std::string_view field) {
-  http::Response& raw = res.raw();
-  const auto vary = raw.get("Vary");
-  if (!vary) {
-    res.set_header("Vary", field);
-    return;
-  }
-  if (*vary == "*" || vary->find(field) != std::string_view::npos) return;
-  std::string joined(*vary);
-  joined += ", ";
-  joined += field;
-  raw.set("Vary", joined);
-}
-
 // The origin headers for `origin` (non-empty); false when the origin is not allowed.
 bool set_origin(const Config& cfg, Response& res, std::string_view origin) {
   const CorsOptions& o = cfg.options;
   if (cfg.any_origin && !o.credentials) {
     res.set_header("Access-Control-Allow-Origin", "*");
   } else {
-    add_vary(res, "Origin");
+    add_vary(res.raw(), "Origin");
     bool allowed = cfg.any_origin;
     if (!allowed && o.allow_origin) {
       allowed = o.allow_origin(origin);
@@ -108,7 +95,7 @@ Layer cors(CorsOptions options) {
       if (!cfg->allowed_headers.empty()) {
         res.set_header("Access-Control-Allow-Headers", cfg->allowed_headers);
       } else {
-        add_vary(res, "Access-Control-Request-Headers");
+        add_vary(res.raw(), "Access-Control-Request-Headers");
         const std::string_view asked = req.header("Access-Control-Request-Headers");
         if (!asked.empty()) res.set_header("Access-Control-Allow-Headers", asked);
       }

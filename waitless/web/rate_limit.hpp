@@ -12,7 +12,8 @@
 //   RateLimit-Remaining: <tokens left>
 //   RateLimit-Reset: <seconds until the bucket is full again>
 // (IETF draft-ietf-httpapi-ratelimit-headers-06, express-rate-limit's `standardHeaders: 'draft-6'`).
-// An empty key (the connection is gone) is not limited.
+// An empty key (the connection is gone) is not limited. Defaults: 100 a minute (express-rate-limit's 5 a
+// minute is meant for login forms; give those their own, tighter, scoped limiter).
 //
 // Stores: RateLimitStore is the seam (a Redis store would implement take() with a script doing the same
 // arithmetic). MemoryRateLimitStore is the default: one per middleware, shared by the App's loops (locked,
