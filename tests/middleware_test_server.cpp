@@ -67,7 +67,9 @@ int main(int argc, char** argv) {
   app.use("/static", serve_static(dir + "/site", {.max_age = 3600s}));
   app.use("/api", cors({.origins = {"https://app.example"}, .credentials = true, .max_age = 600s}));
   app.get("/api/data", [](Request&, Response& res) { res.json(json::object{{"ok", true}}); });
-  app.use("/limited", rate_limit({.limit = 3, .window = 60s}));
+  // A frozen clock: the headers' seconds do not depend on how fast the machine runs the test.
+  const auto t0 = RateLimitStore::Clock::now();
+  app.use("/limited", rate_limit({.limit = 3, .window = 60s, .clock = [t0] { return t0; }}));
   app.get("/limited", [](Request&, Response& res) { res.send("within the limit"); });
   app.use("/jwt", bearer_jwt({.secret = secret, .issuer = "waitless-e2e", .audience = "api"}));
   app.get("/jwt/me", [](Request& req, Response& res) { res.send(identity(req)->subject); });

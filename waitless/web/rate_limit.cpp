@@ -110,6 +110,10 @@ struct Config {
   std::string limit;
 };
 
+RateLimitStore::Clock::time_point now(const Config& cfg) {
+  return cfg.options.clock ? cfg.options.clock() : RateLimitStore::Clock::now();
+}
+
 int64_t ceil_seconds(std::chrono::milliseconds d) { return (d.count() + 999) / 1000; }
 
 std::string key_of(const Config& cfg, Request& req) {
@@ -148,7 +152,7 @@ Layer rate_limit(RateLimitOptions options) {
     layer.sync = [cfg](Request& req, Response& res, Next next) {
       std::string key = key_of(*cfg, req);
       if (!key.empty()) {
-        auto d = cfg->options.store->take_now(key, cfg->rule, RateLimitStore::Clock::now());
+        auto d = cfg->options.store->take_now(key, cfg->rule, now(*cfg));
         if (!d) throw HttpError::from(d.error());
         apply(*cfg, res, *d);
       }
@@ -158,7 +162,7 @@ Layer rate_limit(RateLimitOptions options) {
     layer.async = [cfg](Request& req, Response& res, Next next) -> Task<> {
       std::string key = key_of(*cfg, req);
       if (!key.empty()) {
-        auto d = co_await cfg->options.store->take(std::move(key), cfg->rule, RateLimitStore::Clock::now());
+        auto d = co_await cfg->options.store->take(std::move(key), cfg->rule, now(*cfg));
         if (!d) throw HttpError::from(d.error());  // the store is down: 503 / 500 by its error
         apply(*cfg, res, *d);
       }

@@ -86,6 +86,8 @@ struct RateLimitOptions {
   std::shared_ptr<RateLimitStore> store;     // default: a MemoryRateLimitStore(max_keys)
   std::size_t max_keys = 100'000;
   bool headers = true;  // the RateLimit-* fields on every answer (Retry-After on a 429 always)
+  // The time given to the store; steady_clock::now() when unset (tests freeze it to check exact headers).
+  std::function<RateLimitStore::Clock::time_point()> clock;
 };
 
 Layer rate_limit(RateLimitOptions options = {});

@@ -65,7 +65,8 @@ TEST(RateLimitStore, AFloodOfDistinctKeysStaysBounded) {
 TEST(RateLimit, Answers429WithRetryAfterAndStandardHeaders) {
   App app;
   app.use(errors());
-  app.use(rate_limit({.limit = 2, .window = 60s}));
+  const auto t0 = Clock::now();
+  app.use(rate_limit({.limit = 2, .window = 60s, .clock = [t0] { return t0; }}));  // frozen: exact headers
   app.get("/x", [](Request&, Response& res) { res.send("x"); });
   serve(app, [&](uint16_t port) {
     auto a = request(port, get("/x"));
