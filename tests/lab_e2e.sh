@@ -78,7 +78,9 @@ for s in r["scenario"]:
     assert s["completed"] == 100 and s["errors"] == 0 and not s["error"], s
     assert s["limit_s"] > 0 and s["measured_s"] > 0, s
     # Nothing beats its physical limit (a measurement below it would be a broken clock or a skipped wait).
-    assert s["measured_s"] >= s["limit_s"] * 0.97, s
+    # (10 % of slack: the CPU part is calibrated once, and a core runs it faster or slower as its clock and
+    # its neighbours change; a skipped 95 ms wait would be far below.)
+    assert s["measured_s"] >= s["limit_s"] * 0.90, s
     # The CPU part is real work, not a sleep: the server spent about 100 x 5 ms of CPU (kernel ticks of 10 ms).
     assert s["server_cpu_s"] >= 0.35, s
 seq = r["scenario"][0]

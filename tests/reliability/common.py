@@ -158,12 +158,13 @@ def mb(kb):
 class Hello:
     """`waitless hello` on a free loopback port, one loop thread unless told otherwise."""
 
-    def __init__(self, ctx, nofile=None, threads=1, cpu=None, address_space=None):
+    def __init__(self, ctx, nofile=None, threads=1, cpu=None, address_space=None, env=None):
         self.port = free_port()
         self.log = os.path.join(ctx.tmp, f"hello-{self.port}.log")
         pin = ["taskset", "-c", str(cpu)] if cpu is not None else []  # exec's hello: the pid stays the same
         self.proc = spawn([*pin, ctx.waitless, "hello", "--port", str(self.port), "--threads", str(threads)],
-                          nofile=nofile, address_space=address_space, log=self.log)
+                          nofile=nofile, address_space=address_space, log=self.log,
+                          **({"env": env} if env is not None else {}))
         self.pid = self.proc.pid
         deadline = time.monotonic() + 10
         while True:

@@ -32,7 +32,7 @@ Server::~Server() {
   // The attached loops' servers are destroyed here (closing everything), on their loop's thread: nothing is
   // posted to them, since a task posted now would run after they are gone (on the next server attached to
   // that loop, at the same address).
-  std::vector<std::unique_ptr<detail::ServerLoop>> attached;
+  std::vector<std::shared_ptr<detail::ServerLoop>> attached;
   {
     std::lock_guard lock(mutex_);
     attached.swap(attached_);
@@ -89,7 +89,7 @@ Result<uint16_t> Server::attach(Loop& loop, const net::ListenOptions& options,
                                 std::shared_ptr<net::TlsContext> tls) {
   auto cfg = freeze();
   if (!cfg) return cfg.error();
-  auto sl = std::make_unique<detail::ServerLoop>(loop, cfg.value());
+  auto sl = std::make_shared<detail::ServerLoop>(loop, cfg.value());
   auto port = sl->listen(options, std::move(tls));
   if (!port) return port.error();
   std::lock_guard lock(mutex_);
@@ -216,8 +216,10 @@ void Server::shutdown(std::chrono::milliseconds deadline) {
     (void)w->remote.post([sl, deadline] { sl->shutdown(deadline); });
   }
   for (auto& sl : attached_) {
-    detail::ServerLoop* p = sl.get();
-    (void)p->loop().post([p, deadline] { p->shutdown(deadline); });
+    std::weak_ptr<detail::ServerLoop> weak = sl;
+    (void)sl->loop().post([weak, deadline] {
+      if (auto p = weak.lock()) p->shutdown(deadline);  // the Server may be gone by now (~Server)
+    });
   }
 }
 

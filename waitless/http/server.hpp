@@ -118,7 +118,9 @@ class Server {
   std::atomic<bool> draining_{false};  // shutdown_requested_, readable without the mutex
   std::chrono::milliseconds shutdown_deadline_{0};
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::unique_ptr<detail::ServerLoop>> attached_;
+  // Shared only so that a shutdown posted to an attached loop holds a weak reference: it runs on that
+  // loop's thread, where ~Server also destroys them, so it finds its server alive or finds nothing.
+  std::vector<std::shared_ptr<detail::ServerLoop>> attached_;
   std::unique_ptr<Control> control_;
 };
 
