@@ -1,7 +1,7 @@
 // URLs. Part 1: parse_url (url.hpp, the client's absolute http URLs) on every target line and on the whole
 // input, against a model written from url.hpp's contract: accepted exactly when the contract says, and
 // then every part a view at its place in the text (scheme "://" authority target ["#" fragment]), the port
-// the digits written (80 when none), host without brackets, path + "?" + query == target.
+// the digits written (80 when none, 443 for https), host without brackets, path + "?" + query == target.
 // Part 2: the request-target split (Request::path() / query(), request.cpp's split_target) on a real server
 // connection. There is no percent-decoding or query-parameter API yet; when one lands, its checks belong
 // here. Each target the parser accepts is seen twice: by a sync handler (views into the receive buffer)
@@ -49,8 +49,11 @@ std::optional<ModelUrl> model_url(std::string_view text) {
   };
   ModelUrl m;
   std::size_t sep = text.find("://");
-  if (sep == std::string_view::npos || !iequals(text.substr(0, sep), "http")) return std::nullopt;
+  if (sep == std::string_view::npos) return std::nullopt;
   m.scheme = text.substr(0, sep);
+  const bool https = iequals(m.scheme, "https");
+  if (!https && !iequals(m.scheme, "http")) return std::nullopt;
+  if (https) m.port = 443;  // the default when no digits are written
   std::string_view rest = text.substr(sep + 3);
   std::size_t end = std::min(rest.find_first_of("/?#"), rest.size());
   m.authority = rest.substr(0, end);
