@@ -27,8 +27,8 @@ struct ParserCallbacks {
     s.msg_start_ = nullptr;
     s.head_carried_ = 0;
     s.host_count_ = s.trailer_count_ = s.ext_bytes_ = 0;
-    s.te_seen_ = s.target_done_ = false;
-    s.target_end_ = 0;
+    s.te_seen_ = false;
+    s.target_start_ = s.target_end_ = 0;
     s.scanner_.start();
     s.sink_ = nullptr;
     s.body_limit_ = s.limits_->max_body_size;
@@ -44,14 +44,12 @@ struct ParserCallbacks {
   }
   static int on_url(llhttp_t* p, const char* at, std::size_t len) {
     RequestParser& s = self(p);
+    // Where the target lies, counted in head bytes: msg_start_ is in this input, head_carried_ counts the
+    // head bytes of earlier inputs.
+    const std::size_t offset = s.head_carried_ + static_cast<std::size_t>(at - s.msg_start_);
+    if (s.target_end_ == 0) s.target_start_ = offset;
+    s.target_end_ = offset + len;
     s.append(s.head_.target, at, len);
-    // Where the target ends so far, counted in head bytes: msg_start_ is in this input, head_carried_
-    // counts the head bytes of earlier inputs.
-    s.target_end_ = s.head_carried_ + static_cast<std::size_t>(at + len - s.msg_start_);
-    return 0;
-  }
-  static int on_url_complete(llhttp_t* p) {
-    self(p).target_done_ = true;
     return 0;
   }
   static int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
@@ -180,7 +178,6 @@ struct ParserCallbacks {
     st.on_message_begin = on_message_begin;
     st.on_method = on_method;
     st.on_url = on_url;
-    st.on_url_complete = on_url_complete;
     st.on_header_field = on_header_field;
     st.on_header_field_complete = on_header_field_complete;
     st.on_header_value = on_header_value;
@@ -217,8 +214,7 @@ void RequestParser::reset() noexcept {
   error_reason_ = user_reason_ = nullptr;
   msg_start_ = nullptr;
   head_carried_ = 0;
-  target_done_ = false;
-  target_end_ = 0;
+  target_start_ = target_end_ = 0;
   sink_ = nullptr;
   body_received_ = 0;
   arena_size_ = 0;
@@ -257,8 +253,10 @@ bool RequestParser::section_failed(const char* start, const char* end, bool trai
   }
   if (over) {
     // RFC 9112 3: a request-target longer than the server wishes to parse MUST get 414; the rest of an
-    // oversized head is the field section: 431 (RFC 6585).
-    if (!trailers && (!target_done_ || max < target_end_)) {
+    // oversized head is the field section: 431 (RFC 6585). The target is too long when the first byte past
+    // the limit (head byte `max`, counted from 0) is one of its bytes: a target that ends exactly at the
+    // limit, with its SP or CR past it, fits (whatever the split, that byte decides).
+    if (!trailers && target_end_ > max && target_start_ <= max) {
       fail(414, "request target too long");
     } else {
       fail(431, trailers ? "trailer section too large" : "request head too large");

@@ -144,10 +144,13 @@ class RequestParser {
   bool paused_for_end_ = false;
   bool paused_for_trailers_ = false;
   bool ended_in_trailers_ = false;
-  bool te_seen_ = false;        // a Transfer-Encoding field, even an empty one
-  bool target_done_ = false;    // the request-target has ended (its SP was read)
-  std::size_t target_end_ = 0;  // head bytes up to the end of the request-target seen so far
-  SectionScanner scanner_;      // bare LF and obs-fold in the head and trailers
+  bool te_seen_ = false;  // a Transfer-Encoding field, even an empty one
+  // Where the request-target lies in the head, in head bytes from the message's first byte: [start, end)
+  // of the target bytes seen so far (end 0: none yet). llhttp reports every target byte it consumed before
+  // llhttp_execute returns, so a size check after any input sees the whole target so far.
+  std::size_t target_start_ = 0;
+  std::size_t target_end_ = 0;
+  SectionScanner scanner_;  // bare LF and obs-fold in the head and trailers
   int error_status_ = 0;
   const char* error_reason_ = nullptr;
   int user_status_ = 0;  // set by a callback that failed the message

@@ -275,6 +275,20 @@ TEST(HttpParser, TargetPastTheHeadLimitIs414) {
   EXPECT_EQ(first(long_field, 1000), "error 431");
 }
 
+// The byte just past the limit decides: a target that ends exactly at the limit fits (431, whether its SP
+// or a CR follows), one byte more of target does not (414); read in one piece or a byte at a time
+// (fuzz/corpus/http_parser_fuzz/regress_split_divergence_0 was answered 431 whole and 414 split).
+TEST(HttpParser, TargetEndingAtTheHeadLimitIsNotTooLong) {
+  const std::size_t limit = Limits{}.max_head_size;
+  const std::string fills = "GET /" + std::string(limit - 5, 't');  // exactly `limit` bytes
+  for (std::size_t step : {0, 1, 7, 4096}) {
+    EXPECT_EQ(first(fills + " HTTP/1.1\r\nHost: a\r\n\r\n", step), "error 431") << step;
+    EXPECT_EQ(first(fills + "\r\nHost: a\r\n\r\n", step), "error 431") << step;
+    EXPECT_EQ(first(fills + "t HTTP/1.1\r\nHost: a\r\n\r\n", step), "error 414") << step;
+    EXPECT_EQ(first("GET /" + std::string(limit - 6, 't') + " HTTP/1.1\r\n", step), "error 431") << step;
+  }
+}
+
 std::string with_headers(std::size_t n) {
   std::string s = "GET / HTTP/1.1\r\nHost: a\r\n";
   for (std::size_t i = 1; i < n; ++i) s += "X-" + std::to_string(i) + ": v\r\n";
