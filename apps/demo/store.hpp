@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -63,6 +64,43 @@ class Store {
  protected:
   StoreMetrics metrics_;
 };
+
+// Rows of either backend (pg::Rows, sqlite::Rows: each row offers get<std::optional<T>>(name)) as the
+// JSON array Store::rows returns.
+template <typename Rows>
+Result<web::Json> rows_to_json(const Rows& rows, std::span<const Column> columns) {
+  web::json::array out;
+  out.reserve(rows.size());
+  for (const auto row : rows) {
+    web::json::object obj;
+    for (const Column& c : columns) {
+      web::Json v;
+      switch (c.kind) {
+        case Column::Kind::integer: {
+          auto x = row.template get<std::optional<int64_t>>(c.name);
+          if (!x) return x.error();
+          if (*x) v = **x;
+          break;
+        }
+        case Column::Kind::real: {
+          auto x = row.template get<std::optional<double>>(c.name);
+          if (!x) return x.error();
+          if (*x) v = **x;
+          break;
+        }
+        case Column::Kind::text: {
+          auto x = row.template get<std::optional<std::string>>(c.name);
+          if (!x) return x.error();
+          if (*x) v = web::json::string(**x);
+          break;
+        }
+      }
+      obj.emplace(c.name, std::move(v));
+    }
+    out.emplace_back(std::move(obj));
+  }
+  return web::Json(std::move(out));
+}
 
 // Opens the SQLite file at `path` (its directory is created), WAL mode. Runs on the current loop.
 Task<Result<std::unique_ptr<Store>>> open_sqlite_store(std::string path);

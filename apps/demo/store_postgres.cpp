@@ -29,40 +29,6 @@ pg::Statement statement(std::string sql, const std::vector<Param>& params) {
   return st;
 }
 
-Result<web::Json> to_json_rows(const pg::Rows& rows, std::span<const Column> columns) {
-  web::json::array out;
-  out.reserve(rows.size());
-  for (const pg::Row row : rows) {
-    web::json::object obj;
-    for (const Column& c : columns) {
-      web::Json v;
-      switch (c.kind) {
-        case Column::Kind::integer: {
-          auto x = row.get<std::optional<int64_t>>(c.name);
-          if (!x) return x.error();
-          if (*x) v = **x;
-          break;
-        }
-        case Column::Kind::real: {
-          auto x = row.get<std::optional<double>>(c.name);
-          if (!x) return x.error();
-          if (*x) v = **x;
-          break;
-        }
-        case Column::Kind::text: {
-          auto x = row.get<std::optional<std::string>>(c.name);
-          if (!x) return x.error();
-          if (*x) v = web::json::string(**x);
-          break;
-        }
-      }
-      obj.emplace(c.name, std::move(v));
-    }
-    out.emplace_back(std::move(obj));
-  }
-  return web::Json(std::move(out));
-}
-
 // The URL (or keyword conninfo) without its password, for the banner.
 std::string redact(const std::string& url) {
   if (const auto pw = url.find("password="); pw != std::string::npos) {
@@ -91,7 +57,7 @@ class PostgresStore final : public Store {
                                std::span<const Column> columns) override {
     auto r = co_await run(statement(std::move(sql), params));
     if (!r) co_return r.error();
-    auto json = to_json_rows(*r, columns);
+    auto json = rows_to_json(*r, columns);
     if (!json) {
       ++metrics_.errors;
       co_return json.error();

@@ -32,40 +32,6 @@ sq::Statement statement(std::string sql, const std::vector<Param>& params) {
   return st;
 }
 
-Result<web::Json> to_json_rows(const sq::Rows& rows, std::span<const Column> columns) {
-  web::json::array out;
-  out.reserve(rows.size());
-  for (const sq::Row row : rows) {
-    web::json::object obj;
-    for (const Column& c : columns) {
-      web::Json v;
-      switch (c.kind) {
-        case Column::Kind::integer: {
-          auto x = row.get<std::optional<int64_t>>(c.name);
-          if (!x) return x.error();
-          if (*x) v = **x;
-          break;
-        }
-        case Column::Kind::real: {
-          auto x = row.get<std::optional<double>>(c.name);
-          if (!x) return x.error();
-          if (*x) v = **x;
-          break;
-        }
-        case Column::Kind::text: {
-          auto x = row.get<std::optional<std::string>>(c.name);
-          if (!x) return x.error();
-          if (*x) v = web::json::string(**x);
-          break;
-        }
-      }
-      obj.emplace(c.name, std::move(v));
-    }
-    out.emplace_back(std::move(obj));
-  }
-  return web::Json(std::move(out));
-}
-
 class SqliteStore final : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
@@ -77,7 +43,7 @@ class SqliteStore final : public Store {
     Counted counted(metrics_);
     auto r = co_await db_->run(statement(std::move(sql), params));
     if (!r) co_return counted.fail(r.error());
-    auto json = to_json_rows(*r, columns);
+    auto json = rows_to_json(*r, columns);
     if (!json) co_return counted.fail(json.error());
     co_return std::move(*json);
   }
