@@ -5,45 +5,10 @@
 # Usage: tests/http_e2e.sh [BUILD_DIR]   (default: build)
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${1:-build}
-case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
-TMP=$(mktemp -d /tmp/waitless-http-e2e.XXXXXX)
-PIDS=()
-fail=0
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-pass() { echo "PASS $1"; }
-failed() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-wait_listening() {  # PID PORT
-  for _ in $(seq 1 100); do
-    kill -0 "$1" 2>/dev/null || return 1
-    curl -s -o /dev/null "http://127.0.0.1:$2/plaintext" && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
-if [ ! -x "$BUILD/waitless" ]; then
-  failed "setup" "$BUILD/waitless not found"
-  exit 1
-fi
-
-# --- the test server: a CMake target of the same build (same compiler, flags and sanitizers)
-if [ ! -x "$BUILD/http_test_server" ]; then
-  failed "setup" "$BUILD/http_test_server not found (built with the tests: cmake --build $BUILD)"
-  exit 1
-fi
+. tests/lib.sh
+e2e_setup http "${1:-build}"
+# The test server is a CMake target of the same build (same compiler, flags and sanitizers).
+need_binaries waitless http_test_server
 
 HELLO_PORT=$(free_port)
 "$BUILD/waitless" hello --port "$HELLO_PORT" --threads 1 >"$TMP/hello.log" 2>&1 &

@@ -7,31 +7,14 @@
 # Usage: tests/middleware_e2e.sh [BUILD_DIR]   (default: build). Prints PASS/FAIL per case.
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${1:-build}
-case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
-TMP=$(mktemp -d /tmp/waitless-mw-e2e.XXXXXX)
-PID=
-fail=0
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-pass() { echo "PASS $1"; }
-failed() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
-check() {  # NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then pass "$1"; else failed "$1" "expected [$2], got [$3]"; fi
-}
+. tests/lib.sh
+e2e_setup mw "${1:-build}"
 # The value of header $1 in the response head on stdin ("" when absent).
 field() { tr -d '\r' | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" -F': ' 'tolower($1) == n { sub(/^[^:]*: /, ""); print; exit }'; }
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
 head_of() { curl -s -D - -o /dev/null --max-time 10 "$@"; }
 
-if [ ! -x "$BUILD/middleware_test_server" ]; then
-  failed setup "$BUILD/middleware_test_server not found"
-  exit 1
-fi
+need_binaries middleware_test_server
 SECRET=e2e-secret-0123456789abcdef0123456789
 mkdir -p "$TMP/site/sub"
 printf 'hello, static\n' >"$TMP/site/hello.txt"
@@ -43,7 +26,7 @@ python3 -c 'import sys; sys.stdout.write("".join("<p>row %d of a page that compr
 seq 1 24000000 >"$TMP/big.txt"  # ~200 MB
 BIG_SIZE=$(stat -c %s "$TMP/big.txt")
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+PORT=$(free_port)
 "$BUILD/middleware_test_server" "$PORT" "$TMP" "$SECRET" >"$TMP/server.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do

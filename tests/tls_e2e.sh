@@ -7,29 +7,8 @@
 # Usage: tests/tls_e2e.sh [BUILD_DIR]   (default: build)
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${1:-build}
-case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
-TMP=$(mktemp -d /tmp/waitless-tls-e2e.XXXXXX)
-PIDS=()
-fail=0
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-pass() { echo "PASS $1"; }
-failed() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
-check() {  # NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then pass "$1"; else failed "$1" "expected '$2', got '$3'"; fi
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+. tests/lib.sh
+e2e_setup tls "${1:-build}"
 wait_tls() {  # PID PORT
   for _ in $(seq 1 100); do
     kill -0 "$1" 2>/dev/null || return 1
@@ -39,9 +18,7 @@ wait_tls() {  # PID PORT
   return 1
 }
 
-for bin in waitless http_test_server; do
-  [ -x "$BUILD/$bin" ] || { failed "setup" "$BUILD/$bin not found"; exit 1; }
-done
+need_binaries waitless http_test_server
 tests/tls_certs.sh "$TMP/certs" || { failed "setup" "openssl could not make the certificates"; exit 1; }
 C=$TMP/certs
 cp "$C/server.crt" "$TMP/live.crt"

@@ -5,28 +5,11 @@
 # Usage: tests/web_e2e.sh [BUILD_DIR]   (default: build). Prints PASS/FAIL per case.
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${1:-build}
-case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
-TMP=$(mktemp -d /tmp/waitless-web-e2e.XXXXXX)
-PID=
-fail=0
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-pass() { echo "PASS $1"; }
-failed() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
-check() {  # NAME EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then pass "$1"; else failed "$1" "expected [$2], got [$3]"; fi
-}
+. tests/lib.sh
+e2e_setup web "${1:-build}"
 
-if [ ! -x "$BUILD/web_test_server" ]; then
-  failed setup "$BUILD/web_test_server not found"
-  exit 1
-fi
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+need_binaries web_test_server
+PORT=$(free_port)
 mkdir -p "$TMP/up"
 "$BUILD/web_test_server" "$PORT" "$TMP/up" >"$TMP/server.log" 2>&1 &
 PID=$!
