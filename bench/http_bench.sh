@@ -37,20 +37,7 @@ cc -O2 -Wall -o "$WORK/holdconns" "$ROOT/tests/reliability/holdconns.c" ||
 
 # nginx: one worker, no access log, `return 200 "Hello, World!"`.
 mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx;
-  proxy_temp_path $WORK/nginx;
-  fastcgi_temp_path $WORK/nginx;
-  uwsgi_temp_path $WORK/nginx;
-  scgi_temp_path $WORK/nginx;
+{ nginx_config_start "$WORK/nginx"; cat <<CONF; } >"$WORK/nginx/nginx.conf"
   server {
     listen 127.0.0.1:$((P + 4));
     location / { default_type text/plain; return 200 "$BENCH_BODY"; }

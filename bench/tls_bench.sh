@@ -29,20 +29,7 @@ C=$WORK/certs
 export CURL_CA_BUNDLE=$C/ca.crt  # peer_start's checks verify the peers' certificate
 
 mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx;
-  proxy_temp_path $WORK/nginx;
-  fastcgi_temp_path $WORK/nginx;
-  uwsgi_temp_path $WORK/nginx;
-  scgi_temp_path $WORK/nginx;
+{ nginx_config_start "$WORK/nginx"; cat <<CONF; } >"$WORK/nginx/nginx.conf"
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_session_cache shared:SSL:10m;
   server {

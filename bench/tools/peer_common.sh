@@ -9,6 +9,26 @@ bench_fail() {
   exit 1
 }
 
+# The start of an nginx.conf for a benchmark peer, its files under DIR: one worker, no daemon, no access
+# log, unbounded keep-alive; the caller writes the rest of the http block (servers) and closes it.
+nginx_config_start() {  # DIR
+  cat <<CONF
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $1;
+  proxy_temp_path $1;
+  fastcgi_temp_path $1;
+  uwsgi_temp_path $1;
+  scgi_temp_path $1;
+CONF
+}
+
 # The pids of a process and all its descendants (nginx forks its worker).
 proc_tree() {
   echo "$1"
