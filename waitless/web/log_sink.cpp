@@ -5,6 +5,8 @@
 
 #include <cerrno>
 
+#include "waitless/loop/signal.hpp"
+
 namespace waitless::web {
 
 Result<std::shared_ptr<LogSink>> LogSink::open_file(const std::string& path, std::size_t max_pending) {
@@ -18,7 +20,13 @@ std::shared_ptr<LogSink> LogSink::standard_output(std::size_t max_pending) {
 }
 
 LogSink::LogSink(int fd, bool owns_fd, std::size_t max_pending)
-    : fd_(fd), owns_fd_(owns_fd), max_pending_(max_pending), thread_([this] { run(); }) {}
+    : fd_(fd), owns_fd_(owns_fd), max_pending_(max_pending) {
+  // The writer starts with every signal blocked: a process-directed SIGTERM / SIGINT must go to the thread
+  // that watches it (App::listen's signalfd), never to this one, where its default action would kill the
+  // process instead of the graceful shutdown (loop/signal.hpp).
+  SignalBlockScope block;
+  thread_ = std::thread([this] { run(); });
+}
 
 LogSink::~LogSink() {
   {
