@@ -1,7 +1,10 @@
 // Test-only WebSocket peer for tests/websocket_e2e.sh (the build's websocket_test_server target; never part
 // of `waitless`).
 //
-// Server mode: websocket_test_server PORT THREADS   (prints "listening PORT" once every loop listens)
+// Server mode: websocket_test_server PORT THREADS [--redis HOST:PORT]
+//                (prints "listening PORT" once every loop listens, and with --redis once the
+//                data::RedisTopics adapter subscribed: "room" is then shared with every process on that
+//                Redis)
 //   /echo          echoes every message (text stays text, binary stays binary); permessage-deflate offered
 //                  is accepted (server_no_context_takeover; threshold 64 bytes)
 //   /close?CODE    closes with CODE and reason "bye" right after open
@@ -17,20 +20,69 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "waitless/data/redis_topics.hpp"
 #include "waitless/http/server.hpp"
 #include "waitless/http/websocket.hpp"
 #include "waitless/http/websocket_client.hpp"
 #include "waitless/http/websocket_topics.hpp"
+#include "waitless/loop/signal.hpp"
 
 using namespace waitless;
 using namespace std::chrono_literals;
 
 namespace {
 
-int serve(uint16_t port, unsigned threads) {
+// The Redis adapter on a loop of its own (a thread), started before the server announces its port.
+class RedisBridge {
+ public:
+  bool start(const std::string& address) {
+    data::RedisOptions o;
+    const auto colon = address.rfind(':');
+    o.host = address.substr(0, colon);
+    o.port = static_cast<uint16_t>(std::atoi(address.c_str() + colon + 1));
+    std::promise<std::string> started;
+    auto result = started.get_future();
+    // The server's main thread takes SIGTERM/SIGINT (its signalfd); this thread must never take them.
+    SignalBlockScope block_signals;
+    thread_ = std::thread([this, o, &started] {
+      Loop loop;
+      data::RedisTopics topics(loop, o);
+      auto body = [&]() -> Task<> {
+        Result<void> r = co_await topics.start();
+        if (!r) topics.stop();  // its connections would keep the loop (and this thread) alive
+        remote_ = loop.remote();
+        stop_ = [&topics] { topics.stop(); };
+        started.set_value(r ? "" : r.error().message());
+      };
+      run(body(), loop);
+      loop.run();  // until stop() closes the adapter's connections
+    });
+    const std::string error = result.get();
+    if (!error.empty()) std::fprintf(stderr, "redis topics: %s\n", error.c_str());
+    return error.empty();
+  }
+  ~RedisBridge() {
+    if (!thread_.joinable()) return;
+    (void)remote_.post([this] {
+      if (stop_) stop_();
+    });
+    thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+  LoopRemote remote_;
+  std::function<void()> stop_;
+};
+
+int serve(uint16_t port, unsigned threads, const std::string& redis) {
+  RedisBridge bridge;
+  if (!redis.empty() && !bridge.start(redis)) return 1;
   http::WebSocketOptions options;
   options.handshake.deflate.enabled = true;
   auto echo = std::make_shared<http::WebSocketConfig>();
@@ -149,9 +201,13 @@ int main(int argc, char** argv) {
     return client(argv[2], argc >= 4 && std::string(argv[3]) == "--deflate");
   }
   if (argc < 2) {
-    std::fprintf(stderr, "usage: websocket_test_server PORT [THREADS] | --client URL [--deflate]\n");
+    std::fprintf(
+        stderr,
+        "usage: websocket_test_server PORT [THREADS [--redis HOST:PORT]] | --client URL [--deflate]\n");
     return 2;
   }
+  std::string redis;
+  if (argc >= 5 && std::string(argv[3]) == "--redis") redis = argv[4];
   return serve(static_cast<uint16_t>(std::atoi(argv[1])),
-               argc >= 3 ? static_cast<unsigned>(std::atoi(argv[2])) : 2);
+               argc >= 3 ? static_cast<unsigned>(std::atoi(argv[2])) : 2, redis);
 }

@@ -18,6 +18,7 @@ struct Registry {
     LoopRemote remote;
   };
   std::vector<Entry> loops;
+  std::shared_ptr<const PublishForwarder> forwarder;
 };
 Registry& registry() {
   static Registry* r = new Registry();  // never destroyed: loops may outlive static destruction order
@@ -156,13 +157,11 @@ std::size_t WsLoop::deliver(std::string_view name, const SharedFrame& frame, boo
 
 }  // namespace detail
 
-std::size_t publish_frame(std::string_view topic, const SharedFrame& frame, bool binary) {
-  std::vector<detail::Registry::Entry> targets;
-  {
-    detail::Registry& r = detail::registry();
-    std::lock_guard lock(r.mutex);
-    targets = r.loops;
-  }
+namespace {
+
+// The local delivery of publish_frame(); returns the subscribers reached on the calling thread's loop.
+std::size_t deliver_everywhere(std::string_view topic, const SharedFrame& frame, bool binary,
+                               std::vector<detail::Registry::Entry>& targets) {
   std::size_t local = 0;
   for (const auto& e : targets) {
     if (detail::WsLoop* here = detail::WsLoop::find(e.loop)) {
@@ -178,8 +177,51 @@ std::size_t publish_frame(std::string_view topic, const SharedFrame& frame, bool
   return local;
 }
 
+// The payload of a frame made by frame_message(): an unmasked, uncompressed server frame, so the header
+// is 2 bytes plus the extended length (2 or 8 bytes).
+std::string_view frame_payload(const SharedFrame& frame) noexcept {
+  const std::string& f = *frame;
+  if (f.size() < 2) return {};
+  const unsigned len7 = static_cast<unsigned char>(f[1]) & 0x7f;
+  const std::size_t header = len7 == 126 ? 4 : len7 == 127 ? 10 : 2;
+  return header <= f.size() ? std::string_view(f).substr(header) : std::string_view();
+}
+
+std::size_t publish_impl(std::string_view topic, const SharedFrame& frame, bool binary, bool forward,
+                         std::string_view message) {
+  std::vector<detail::Registry::Entry> targets;
+  std::shared_ptr<const PublishForwarder> forwarder;
+  {
+    detail::Registry& r = detail::registry();
+    std::lock_guard lock(r.mutex);
+    targets = r.loops;
+    if (forward) forwarder = r.forwarder;
+  }
+  const std::size_t local = deliver_everywhere(topic, frame, binary, targets);
+  if (forwarder) (*forwarder)(topic, message, binary);
+  return local;
+}
+
+}  // namespace
+
+std::size_t publish_frame(std::string_view topic, const SharedFrame& frame, bool binary) {
+  return publish_impl(topic, frame, binary, true, frame_payload(frame));
+}
+
 std::size_t publish(std::string_view topic, std::string_view message, bool binary) {
-  return publish_frame(topic, frame_message(message, binary), binary);
+  return publish_impl(topic, frame_message(message, binary), binary, true, message);
+}
+
+std::size_t publish_local(std::string_view topic, std::string_view message, bool binary) {
+  return publish_impl(topic, frame_message(message, binary), binary, false, message);
+}
+
+bool set_publish_forwarder(std::shared_ptr<const PublishForwarder> forwarder) {
+  detail::Registry& r = detail::registry();
+  std::lock_guard lock(r.mutex);
+  if (forwarder && r.forwarder) return false;
+  r.forwarder = std::move(forwarder);
+  return true;
 }
 
 std::size_t subscriber_count(std::string_view topic) {

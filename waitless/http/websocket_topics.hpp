@@ -14,6 +14,7 @@
 // last one, taking its timer with it (an idle loop can end).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,6 +34,16 @@ std::size_t publish(std::string_view topic, std::string_view message, bool binar
 std::size_t publish_frame(std::string_view topic, const SharedFrame& frame, bool binary);
 // Subscribers of `topic` on the calling thread's loop.
 std::size_t subscriber_count(std::string_view topic);
+
+// Across processes. A forwarder (data::RedisTopics installs one) is called on the publishing thread, after
+// the local delivery, with every message published by publish() or publish_frame(); it carries them to the
+// other processes, whose adapter delivers them with publish_local() (which never calls the forwarder, so a
+// message crosses once). At most one forwarder per process: installing one when another is set fails
+// (returns false); nullptr removes it. The function must be callable from any thread.
+using PublishForwarder = std::function<void(std::string_view topic, std::string_view message, bool binary)>;
+bool set_publish_forwarder(std::shared_ptr<const PublishForwarder> forwarder);
+// publish() to this process's subscribers only: for messages that came from another process.
+std::size_t publish_local(std::string_view topic, std::string_view message, bool binary = false);
 
 namespace detail {
 
