@@ -33,10 +33,12 @@ if [ "${WITH_NPM:-0}" = 1 ]; then
   PEERS=${WAITLESS_PEERS:-/tmp/waitless-peers}
   mkdir -p "$PEERS"
   # ws: the WebSocket peer of tests/websocket_e2e.sh and tests/demo_e2e.sh; playwright-core drives Debian's
-  # chromium in tests/demo_browser.js (it never downloads a browser of its own).
+  # chromium in tests/demo_browser.js (it never downloads a browser of its own); pg: the PostgreSQL client of
+  # the Fastify peer in bench/db_http_bench.sh.
   if [ ! -d "$PEERS/node_modules/express" ] || [ ! -d "$PEERS/node_modules/fastify" ] ||
-     [ ! -d "$PEERS/node_modules/ws" ] || [ ! -d "$PEERS/node_modules/playwright-core" ]; then
+     [ ! -d "$PEERS/node_modules/ws" ] || [ ! -d "$PEERS/node_modules/playwright-core" ] ||
+     [ ! -d "$PEERS/node_modules/pg" ]; then
     (cd "$PEERS" && [ -f package.json ] || (cd "$PEERS" && npm init -y >/dev/null)
-     cd "$PEERS" && npm install --silent --no-audit --no-fund express@5 fastify@5 ws@8 playwright-core@1 >/dev/null)
+     cd "$PEERS" && npm install --silent --no-audit --no-fund express@5 fastify@5 ws@8 playwright-core@1 pg@8 >/dev/null)
   fi
 fi
