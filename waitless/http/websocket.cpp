@@ -84,6 +84,7 @@ WebSocket::WebSocket(Loop& loop, int fd, std::shared_ptr<const WebSocketConfig> 
 }
 
 WebSocket::~WebSocket() {
+  if (cork_slot_) home_->corked[cork_slot_ - 1].ws = nullptr;  // its bytes are dropped with the connection
   leave_topics();
   leave_server();
   transport_.close();
@@ -125,7 +126,12 @@ void WebSocket::refresh_idle() noexcept {
 bool WebSocket::on_bytes(const char* data, std::size_t size) noexcept {
   Entry guard(this);
   refresh_idle();
+  // Whatever the messages of this read make the loop send (echoes, publishes to many subscribers) leaves
+  // as one write per connection at the end, not one write per message.
+  detail::WsLoop* home = home_;
+  home->cork();
   process(data, size);
+  home->uncork();
   return !gone();
 }
 
@@ -259,12 +265,38 @@ bool WebSocket::on_writable(std::size_t queued) noexcept {
 // ---- output -----------------------------------------------------------------------------------------------
 
 bool WebSocket::write_raw(std::string_view bytes) noexcept {
+  if (cork_slot_ && !flush_cork()) return false;  // corked bytes go first
   if (std::error_code ec = transport_.write(bytes)) {
     report_close(ws::close_code::abnormal, "connection failed");
     transport_.close();
     return false;
   }
   return true;
+}
+
+bool WebSocket::write_data(std::string_view bytes) noexcept {
+  if (home_ && home_->cork_depth > 0) {
+    try {
+      if (!cork_slot_) {
+        home_->corked.push_back({this, {}});
+        cork_slot_ = static_cast<uint32_t>(home_->corked.size());
+      }
+      home_->corked[cork_slot_ - 1].bytes.append(bytes);
+      return true;
+    } catch (...) {  // out of memory: write at once instead (after what is corked)
+    }
+  }
+  return write_raw(bytes);
+}
+
+bool WebSocket::flush_cork() noexcept {
+  std::string bytes = std::move(home_->corked[cork_slot_ - 1].bytes);
+  cork_slot_ = 0;
+  return write_raw(bytes);
+}
+
+std::size_t WebSocket::corked_size() const noexcept {
+  return cork_slot_ ? home_->corked[cork_slot_ - 1].bytes.size() : 0;
 }
 
 bool WebSocket::write_frame(ws::Opcode op, std::string_view payload, bool compress) noexcept {
@@ -293,7 +325,7 @@ bool WebSocket::write_frame(ws::Opcode op, std::string_view payload, bool compre
     out.assign(reinterpret_cast<const char*>(header), h);
     out.append(payload);
     if (client_) ws::mask_payload(out.data() + h, payload.size(), mask);
-    const bool ok = write_raw(out);
+    const bool ok = ws::is_control(op) ? write_raw(out) : write_data(out);
     trim_scratch(out);
     if (compress) trim_scratch(deflate_scratch());
     return ok;
@@ -305,7 +337,7 @@ bool WebSocket::write_frame(ws::Opcode op, std::string_view payload, bool compre
 }
 
 bool WebSocket::over_limit(std::size_t adding) noexcept {
-  const std::size_t queued = transport_.queued();
+  const std::size_t queued = buffered_amount();
   if (queued == 0 || queued + adding <= config_->options.max_backpressure) return false;
   switch (config_->options.slow_consumer) {
     case SlowConsumerPolicy::drop:
@@ -324,7 +356,7 @@ bool WebSocket::over_limit(std::size_t adding) noexcept {
 
 SendStatus WebSocket::after_send() noexcept {
   if (state_ != State::open) return SendStatus::closed;
-  if (transport_.queued() > config_->options.high_water) {
+  if (buffered_amount() > config_->options.high_water) {
     backpressured_ = true;
     return SendStatus::backpressure;
   }
@@ -351,7 +383,7 @@ SendStatus WebSocket::send_frame(const SharedFrame& frame, bool binary) {
     return send(std::string_view(*frame).substr(skip), binary);
   }
   if (over_limit(frame->size())) return state_ == State::open ? SendStatus::dropped : SendStatus::closed;
-  if (!write_raw(*frame)) return SendStatus::closed;
+  if (!write_data(*frame)) return SendStatus::closed;
   return after_send();
 }
 

@@ -152,7 +152,8 @@ class WebSocket final : public UpgradedSession,
   void terminate() noexcept;
 
   bool is_open() const noexcept { return state_ == State::open; }
-  std::size_t buffered_amount() const noexcept { return transport_.queued(); }
+  // Bytes not yet taken by the kernel: the transport's queue and this loop turn's corked bytes.
+  std::size_t buffered_amount() const noexcept { return transport_.queued() + corked_size(); }
   std::string_view protocol() const noexcept {
     return protocol_ ? std::string_view(*protocol_) : std::string_view();
   }
@@ -210,6 +211,11 @@ class WebSocket final : public UpgradedSession,
   // Frames and writes; false if the transport failed (the connection is then ended).
   bool write_frame(ws::Opcode op, std::string_view payload, bool compressed) noexcept;
   bool write_raw(std::string_view bytes) noexcept;
+  // A data frame's bytes: corked while the loop is corked (websocket_topics.hpp), else write_raw.
+  bool write_data(std::string_view bytes) noexcept;
+  // Writes this connection's corked bytes now (they precede anything written after them).
+  bool flush_cork() noexcept;
+  std::size_t corked_size() const noexcept;
   SendStatus after_send() noexcept;
   bool over_limit(std::size_t adding) noexcept;
   void leave_topics() noexcept;
@@ -226,6 +232,7 @@ class WebSocket final : public UpgradedSession,
   std::unique_ptr<std::vector<detail::WsTopic*>> topics_;
   detail::WsLoop* home_ = nullptr;
   uint32_t depth_ = 0;
+  uint32_t cork_slot_ = 0;  // 1 + this connection's index in home_->corked while it has corked bytes
   State state_ = State::open;
   bool client_ = false;
   bool ping_sent_ = false;      // the idle ping is out: the next expiry closes

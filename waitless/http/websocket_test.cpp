@@ -373,6 +373,61 @@ TEST(WebSocket, TopicsReachEverySubscriberInOrderFromAnyThread) {
   });
 }
 
+TEST(WebSocket, SendsOfOneReadAreCorkedAndKeepTheirOrder) {
+  Harness h;
+  std::atomic<std::size_t> buffered{0};
+  auto config = std::make_shared<WebSocketConfig>();
+  config->handlers.message = [&](WebSocket& ws, std::string_view m, bool) {
+    if (m == "ping-me") {
+      (void)ws.send("before");
+      (void)ws.ping("p");
+      (void)ws.send("after");
+    } else if (m == "close-me") {
+      (void)ws.send("last");
+      ws.close(4001, "bye");
+    } else {
+      (void)ws.send(m);
+      buffered = ws.buffered_amount();
+    }
+  };
+  serve(h, config);
+  h.run([&](uint16_t port) {
+    RawWebSocket c(port);
+    ASSERT_TRUE(c.open());
+    // Three messages in one write: three echoes, in order, written together after the read.
+    ASSERT_TRUE(c.send(RawWebSocket::frame(Opcode::text, "m1") + RawWebSocket::frame(Opcode::text, "m2") +
+                       RawWebSocket::frame(Opcode::text, "m3")));
+    for (const char* m : {"m1", "m2", "m3"}) {
+      auto f = c.read_frame();
+      ASSERT_TRUE(f);
+      EXPECT_EQ(f->payload, m);
+    }
+    // Corked, the three echoes (4 bytes each) were still this side's when the last send returned.
+    EXPECT_EQ(buffered.load(), 12u);
+    // A control frame flushes the corked bytes before it: the order on the wire is the order of the calls.
+    ASSERT_TRUE(c.send_frame(Opcode::text, "ping-me"));
+    auto f = c.read_frame();
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->payload, "before");
+    f = c.read_frame();
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->opcode, 9);
+    f = c.read_frame();
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->payload, "after");
+    ASSERT_TRUE(c.send_frame(Opcode::text, "close-me"));
+    f = c.read_frame();
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->payload, "last");
+    f = c.read_frame();
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->opcode, 8);
+    EXPECT_EQ(f->close_code(), 4001);
+    ASSERT_TRUE(c.send_frame(Opcode::close, ws::close_payload(4001, "")));
+    EXPECT_TRUE(c.closed_within(2000));
+  });
+}
+
 TEST(WebSocket, GracefulShutdownClosesWith1001) {
   Log log;
   Harness h;

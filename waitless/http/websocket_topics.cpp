@@ -96,6 +96,22 @@ void WsLoop::on_sweep() noexcept {
   maybe_delete();
 }
 
+void WsLoop::uncork() noexcept {
+  if (--cork_depth == 0) {
+    // Writes here are not corked: one that a callback makes on a connection still listed flushes that
+    // connection's bytes first, and the walk then finds its slot released.
+    for (std::size_t i = 0; i < corked.size(); ++i) {
+      WebSocket* ws = corked[i].ws;
+      if (!ws || ws->cork_slot_ != i + 1) continue;
+      WebSocket::Entry guard(ws);
+      (void)ws->flush_cork();
+    }
+    corked.clear();
+  }
+  --busy;
+  maybe_delete();
+}
+
 WsTopic& WsLoop::topic(std::string_view name) {
   auto it = topics.find(name);
   if (it != topics.end()) return *it->second;
