@@ -5,11 +5,12 @@
 # a message published on either process reaches every subscriber of both exactly once, in order.
 # Usage: tests/websocket_redis_e2e.sh [BUILD_DIR]   (default: build)
 set -u
-cd "$(dirname "$0")/.."
+SELF=$(readlink -f "$0")
+cd "$(dirname "$SELF")/.."
 BUILD=${1:-build}
 case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 # Re-run under a throwaway Redis (which sets WAITLESS_REDIS and stops the server whatever happens).
-if [ -z "${WAITLESS_REDIS:-}" ]; then exec tests/data/start_redis.sh bash "$0" "$BUILD"; fi
+if [ -z "${WAITLESS_REDIS:-}" ]; then exec tests/data/start_redis.sh bash "$SELF" "$BUILD"; fi
 PEERS=${WAITLESS_PEERS:-/tmp/waitless-peers}
 TMP=$(mktemp -d /tmp/waitless-ws-redis-e2e.XXXXXX)
 PIDS=()
