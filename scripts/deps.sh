@@ -34,11 +34,14 @@ if [ "${WITH_NPM:-0}" = 1 ]; then
   mkdir -p "$PEERS"
   # ws: the WebSocket peer of tests/websocket_e2e.sh and tests/demo_e2e.sh; playwright-core drives Debian's
   # chromium in tests/demo_browser.js (it never downloads a browser of its own); pg: the PostgreSQL client of
-  # the Fastify peer in bench/db_http_bench.sh.
+  # the Fastify peer in bench/db_http_bench.sh; morgan, cors and @fastify/cors: the Express and Fastify apps
+  # of bench/web_framework_bench.sh.
   if [ ! -d "$PEERS/node_modules/express" ] || [ ! -d "$PEERS/node_modules/fastify" ] ||
      [ ! -d "$PEERS/node_modules/ws" ] || [ ! -d "$PEERS/node_modules/playwright-core" ] ||
-     [ ! -d "$PEERS/node_modules/pg" ]; then
+     [ ! -d "$PEERS/node_modules/pg" ] || [ ! -d "$PEERS/node_modules/morgan" ] ||
+     [ ! -d "$PEERS/node_modules/cors" ] || [ ! -d "$PEERS/node_modules/@fastify/cors" ]; then
     (cd "$PEERS" && [ -f package.json ] || (cd "$PEERS" && npm init -y >/dev/null)
-     cd "$PEERS" && npm install --silent --no-audit --no-fund express@5 fastify@5 ws@8 playwright-core@1 pg@8 >/dev/null)
+     cd "$PEERS" && npm install --silent --no-audit --no-fund express@5 fastify@5 ws@8 playwright-core@1 pg@8 \
+       morgan@1 cors@2 @fastify/cors@11 >/dev/null)
   fi
 fi

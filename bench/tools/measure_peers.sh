@@ -3,7 +3,8 @@
 # to CPU 1, ROUNDS rounds; each round runs every peer once (the order rotates from round to round), so
 # ratios can be taken within a round. Per run: WARMUP s of load unmeasured, then DUR s measured.
 # Prints one line per run and appends `ROUND NAME RPS CPU_US_PER_REQ P50_US P99_US PEAK_RSS_KB` to OUT.
-# env: ROUNDS (3) WARMUP (2) DUR (4) CONNS (64) DEPTH (1: not pipelined; N: N requests per write).
+# env: ROUNDS (3) WARMUP (2) DUR (4) CONNS (64) DEPTH (1: not pipelined; N: N requests per write)
+#   WRK_HEADER (one request header for every request, e.g. "Origin: https://app.example.com"; none by default).
 set -u
 TOOLS=$(dirname "$(readlink -f "$0")")
 . "$TOOLS/peer_common.sh"
@@ -25,7 +26,8 @@ for round in $(seq "$ROUNDS"); do
     peer_start "$name" "$url" 0 "$cmd"
     path=/${url#http://*/}
     extra=()
-    [ "$DEPTH" -gt 1 ] && extra=(-s "$TOOLS/pipeline.lua" -- "$DEPTH" "$path")
+    [ -n "${WRK_HEADER:-}" ] && extra=(-H "$WRK_HEADER")  # pipeline.lua's wrk.format() sends it too
+    [ "$DEPTH" -gt 1 ] && extra+=(-s "$TOOLS/pipeline.lua" -- "$DEPTH" "$path")
     taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$url" "${extra[@]}" >/dev/null 2>&1
     t0=$(tree_ticks "$PEER_PID")
     res=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "$url" "${extra[@]}" 2>&1)

@@ -1,8 +1,9 @@
 # Sourced by the bench scripts: starting a peer server, checking its answer, stopping it, its process tree.
-# A peer that cannot start, or answers anything but `200` with the body "Hello, World!", stops the
-# benchmark with the reason (its log's last lines): a ratio against a broken peer would be a wrong figure.
+# A peer that cannot start, or answers anything but `200` with the body $BENCH_BODY ("Hello, World!" unless
+# the caller set another), stops the benchmark with the reason (its log's last lines): a ratio against a
+# broken peer would be a wrong figure.
 
-BENCH_BODY='Hello, World!'
+BENCH_BODY=${BENCH_BODY:-'Hello, World!'}
 
 bench_fail() {
   echo "bench: FAILED: $*" >&2
