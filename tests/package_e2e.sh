@@ -99,6 +99,8 @@ expect hello 200 $'Hello, world!\n' "$URL/"
 expect hello 200 '{"id":7,"name":"user 7"}' "$URL/users/7"
 expect hello 400 '{"type":"about:blank","title":"Bad Request","status":400,"detail":"route parameter '"'id'"': route parameter does not convert","instance":"/users/x"}' "$URL/users/x"
 curl -s -D - -o /dev/null "$URL/users/8" | grep -qi '^Server-Timing: total;dur=' || fail "hello: no Server-Timing"
+# The access log's writer thread writes within a few ms (log_sink.hpp): poll for the line.
+for _ in $(seq 1 100); do grep -q '"GET /users/7 HTTP/1.1" 200 24 ' "$TMP/hello.log" && break; sleep 0.02; done
 grep -q '"GET /users/7 HTTP/1.1" 200 24 ' "$TMP/hello.log" || { cat "$TMP/hello.log"; fail "hello: no access log line"; }
 stop hello "$TMP/hello.log"
 
