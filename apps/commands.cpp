@@ -13,6 +13,7 @@ const std::vector<Command>& commands() {
       {"lab", "threads vs the event loop, measured: tables, SVG plots, an HTML report", define_lab},
       {"lab-server", "", define_lab_server},  // hidden: the lab's child servers
       {"hello", "benchmark server: GET /plaintext and /json", define_hello},
+      {"proxy", "reverse proxy and load balancer: --config proxy.json (docs/proxy.md)", define_proxy},
   };
   return all;
 }

@@ -33,5 +33,6 @@ Runner define_lab(CLI::App& cmd);         // apps/lab/lab_cli.cpp
 Runner define_lab_server(CLI::App& cmd);  // hidden: the lab's child servers
 Runner define_hello(CLI::App& cmd);
 Runner define_demo(CLI::App& cmd);  // apps/demo/demo_cli.cpp
+Runner define_proxy(CLI::App& cmd);
 
 }  // namespace waitless::apps

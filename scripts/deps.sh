@@ -14,7 +14,7 @@ PKGS=(build-essential cmake ninja-build ccache pkg-config g++ clang-16 lld-16 ll
       googletest libgtest-dev libgmock-dev libbenchmark-dev libfmt-dev node-llhttp libc-ares-dev
       libssl-dev zlib1g-dev libbrotli-dev libsqlite3-dev libpq-dev postgresql libuv1-dev libhiredis-dev redis-server
       libboost-json1.81-dev libsimdjson-dev curl wrk
-      nginx-light nodejs slowhttptest procps psmisc chromium
+      nginx-light haproxy nodejs slowhttptest procps psmisc chromium
       clang-format clang-tidy valgrind
       openssl ca-certificates)  # the TLS tests make throwaway certificates; the client's default trust store
 [ "${DEPS:-all}" = run ] && PKGS=("${RUN_PKGS[@]}")

@@ -270,8 +270,13 @@ void ClientConnection::parse_kept() noexcept {
   parse_input();
   if (kept && is_open()) {
     kept_off_ = cur_pos_;
-    if (kept_off_ >= kept_.size()) {
-      kept_.clear();  // keeps its memory: a streamed piece may still point into it
+    // All of it parsed. A streamed piece may still point into it: clear() would write its terminator over
+    // the piece's first byte, so it stays as it is (kept_off_ == size: nothing kept) until the next read
+    // assigns new input, which comes only after the reader asked for the next piece.
+    const bool piece_in_kept =
+        !piece_.empty() && piece_.data() >= kept_.data() && piece_.data() < kept_.data() + kept_.size();
+    if (kept_off_ >= kept_.size() && !piece_in_kept) {
+      kept_.clear();
       kept_off_ = 0;
     }
   }

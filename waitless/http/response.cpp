@@ -490,7 +490,8 @@ std::error_code Response::end_raw(std::string_view last) {
   state_ = State::finished;
   if (!out) return fail(Error::closed);
   if (chunked_ && !head_request_) out->append("0\r\n\r\n", 5);
-  if (declared_ != npos && written_ != declared_) broken_ = true;
+  // A response to HEAD declares the length of the body it does not carry.
+  if (declared_ != npos && written_ != declared_ && !head_request_) broken_ = true;
   port_->committed(false, true);
   return {};
 }

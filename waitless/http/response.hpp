@@ -164,6 +164,13 @@ class Response {
   Response& add_body_filter(BodyFilter& filter) noexcept;
   bool has_body_filter() const noexcept { return filters_ != nullptr; }
 
+  // Ends a streamed response whose body cannot be completed (its source failed: a proxy's upstream died
+  // mid-body): the connection closes after what was written, so the client cannot take it as complete.
+  // Before the head went out, send an error response instead.
+  void abort() noexcept {
+    if (state_ != State::finished) abandon();
+  }
+
   // Connection: close on this response.
   Response& close_connection() noexcept {
     close_ = true;

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# End-to-end reverse proxy: `waitless proxy` in front of three upstreams on loopback (tests/proxy/upstream.py:
+# keep-alive HTTP/1.1 servers that answer their own id), driven by curl and tests/proxy/client.py.
+# Cases: round-robin distribution (within ±1), header rewriting checked exactly both ways, a slow client
+# does not hold the upstream (the upstream writes its whole 24 MiB body while the client has read 256 KiB),
+# an upstream killed with -9 under load is ejected by the passive checks with no failed request, one
+# killed while idle is taken down by the active checks (no request reaches it), a restarted one comes
+# back, SIGHUP reloads under load with no failed request (a bad file keeps the config in force), a bad
+# config exits 2 naming the field. Consistent hashing (keys kept when a server is added) is a unit test:
+# ProxyBalancer.ConsistentHashMovesOnlyKeysToTheNewServer.
+# Prints PASS/FAIL per case; exits non-zero if any failed. Usage: tests/proxy_e2e.sh [BUILD_DIR]
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+TMP=$(mktemp -d /tmp/waitless-proxy-e2e.XXXXXX)
+declare -A UP_PID
+PROXY_PID=
+fail=0
+
+cleanup() {
+  local pid
+  for pid in "${UP_PID[@]}" $PROXY_PID; do kill -9 "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS $1"; }
+failed() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
+check() {  # NAME EXPECTED ACTUAL
+  if [ "$2" = "$3" ]; then pass "$1"; else failed "$1" "expected '$2', got '$3'"; fi
+}
+check_loop() {  # NAME FILE: client.py loop's output says no request failed
+  if [ "$(awk 'NR==1{print $3, $4}' "$2")" = "failed 0" ]; then pass "$1"; else failed "$1" "$(tr '\n' ' ' <"$2")"; fi
+}
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+wait_http() {  # PID URL
+  for _ in $(seq 1 100); do
+    kill -0 "$1" 2>/dev/null || return 1
+    curl -s -o /dev/null "$2" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+start_upstream() {  # N
+  python3 tests/proxy/upstream.py "${PORT[$1]}" "$1" "$TMP/upstream.log" >>"$TMP/upstream$1.out" 2>&1 &
+  UP_PID[$1]=$!
+  wait_http "${UP_PID[$1]}" "http://127.0.0.1:${PORT[$1]}/healthz"
+}
+metric() {  # NAME N: the value of a per-server metric of upstream N
+  curl -s "http://127.0.0.1:$PP/__metrics" |
+    awk -v m="$1{upstream=\"app\",server=\"127.0.0.1:${PORT[$2]}\"}" '$1 == m {print $2}'
+}
+wait_metric() {  # NAME N VALUE: up to 5 s
+  for _ in $(seq 1 100); do
+    [ "$(metric "$1" "$2")" = "$3" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+write_config() {  # FILE SERVERS_JSON
+  cat >"$1" <<CONF
+{ "listen": "127.0.0.1:$PP",
+  "metrics_path": "/__metrics",
+  "response_buffer": 33554432,
+  "timeouts": { "connect_ms": 500, "first_byte_ms": 5000 },
+  "upstreams": { "app": { "servers": $2,
+                          "balance": "round_robin",
+                          "passive": { "max_fails": 1, "eject_ms": 1000 },
+                          "health": { "path": "/healthz", "interval_ms": 250, "timeout_ms": 200, "rise": 2, "fall": 2 } } },
+  "routes": [ { "prefix": "/", "upstream": "app" } ] }
+CONF
+}
+
+[ -x "$BUILD/waitless" ] || { failed "setup" "$BUILD/waitless not found"; exit 1; }
+declare -A PORT
+for n in 1 2 3; do PORT[$n]=$(free_port); done
+PP=$(free_port)
+for n in 1 2 3; do start_upstream $n || { failed "setup" "upstream $n did not start"; exit 1; }; done
+ALL="[\"127.0.0.1:${PORT[1]}\", \"127.0.0.1:${PORT[2]}\", \"127.0.0.1:${PORT[3]}\"]"
+write_config "$TMP/proxy.json" "$ALL"
+"$BUILD/waitless" proxy --config "$TMP/proxy.json" >"$TMP/proxy.log" 2>&1 &
+PROXY_PID=$!
+wait_http $PROXY_PID "http://127.0.0.1:$PP/" || { failed "setup" "proxy did not start: $(tail -3 "$TMP/proxy.log")"; exit 1; }
+
+# --- round robin: 30 requests on one keep-alive connection, 10 per upstream within ±1
+urls=()
+for _ in $(seq 30); do urls+=("http://127.0.0.1:$PP/"); done
+ids=$(curl -s "${urls[@]}")
+ok=1
+for n in 1 2 3; do
+  c=$(tr -cd "$n" <<<"$ids" | wc -c)
+  [ "$c" -ge 9 ] && [ "$c" -le 11 ] || ok=0
+done
+if [ $ok = 1 ] && [ ${#ids} = 30 ]; then pass "round robin within ±1 ($ids)"; else failed "round robin" "$ids"; fi
+
+# --- header rewriting, exactly
+got=$(curl -s -A agent/1 -H 'Connection: X-Drop' -H 'X-Drop: 1' -H 'Keep-Alive: timeout=5' -H 'Proxy-Authorization: x' \
+  -H 'TE: trailers' -H 'X-Forwarded-For: 10.9.8.7' -H 'X-Kept: yes' "http://127.0.0.1:$PP/echo")
+want="Host: 127.0.0.1:$PP
+User-Agent: agent/1
+Accept: */*
+X-Kept: yes
+X-Forwarded-For: 10.9.8.7, 127.0.0.1
+X-Forwarded-Proto: http
+X-Forwarded-Host: 127.0.0.1:$PP
+Forwarded: for=127.0.0.1;host=\"127.0.0.1:$PP\";proto=http
+Via: 1.1 waitless"
+check "request headers rewritten exactly" "$want" "$got"
+head=$(curl -s -D - -o /dev/null "http://127.0.0.1:$PP/hop" | tr -d '\r' | grep -iE '^(x-hop|keep-alive|x-kept|via|connection):' | sort)
+check "response hop-by-hop removed, Via added" "Via: 1.1 waitless
+X-Kept: 2" "$head"
+
+# --- a slow client does not hold the upstream
+: >"$TMP/upstream.log"
+slow=$(timeout 40 python3 tests/proxy/client.py slow 127.0.0.1 "$PP" "/big?n=25165824" "$TMP/upstream.log" 20)
+check "slow client: the upstream finishes first" "upstream-finished-first 25165824" "$slow"
+
+# --- kill -9 under load: passive ejection, no failed request
+base=$(metric waitless_proxy_requests_total 2)
+python3 tests/proxy/client.py loop "http://127.0.0.1:$PP/" 4 "$TMP/loop1.txt" &
+LOOP=$!
+# Kill it once the load reaches it (python's start-up can be slow on a busy machine).
+for _ in $(seq 200); do [ "$(metric waitless_proxy_requests_total 2)" -ge $((base + 20)) ] && break; sleep 0.02; done
+sleep 0.2
+kill -9 "${UP_PID[2]}"
+wait "${UP_PID[2]}" 2>/dev/null
+wait $LOOP
+check_loop "killed under load: no failed request" "$TMP/loop1.txt"
+ej=$(metric waitless_proxy_ejections_total 2)
+if [ "${ej:-0}" -ge 1 ]; then pass "killed under load: ejected by the passive checks ($ej)"; else failed "passive ejection" "ejections=$ej, $(tr '\n' ' ' <"$TMP/loop1.txt") failures=$(metric waitless_proxy_failures_total 2) requests=$(metric waitless_proxy_requests_total 2)"; fi
+wait_metric waitless_proxy_check_up 2 0 && pass "killed: the active checks take it down" ||
+  failed "active down" "check_up=$(metric waitless_proxy_check_up 2)"
+
+# --- killed while idle: the active checks take it down before any request reaches it
+before=$(metric waitless_proxy_requests_total 3)
+kill -9 "${UP_PID[3]}"
+wait "${UP_PID[3]}" 2>/dev/null
+wait_metric waitless_proxy_check_up 3 0 && pass "killed idle: down by the active checks" || failed "active down (idle)" ""
+python3 tests/proxy/client.py loop "http://127.0.0.1:$PP/" 1 "$TMP/loop2.txt"
+check_loop "killed idle: no failed request" "$TMP/loop2.txt"
+check "killed idle: no request sent to it" "$before" "$(metric waitless_proxy_requests_total 3)"
+
+# --- restarted upstreams come back
+start_upstream 2 && start_upstream 3 || failed "restart" "upstream did not restart"
+wait_metric waitless_proxy_up 2 1 && wait_metric waitless_proxy_up 3 1 && pass "restarted: back up" || failed "restarted" ""
+python3 tests/proxy/client.py loop "http://127.0.0.1:$PP/" 1 "$TMP/loop3.txt"
+check_loop "restarted: no failed request" "$TMP/loop3.txt"
+if grep -q '^id 2 ' "$TMP/loop3.txt" && grep -q '^id 3 ' "$TMP/loop3.txt"; then pass "restarted: they take requests again"
+else failed "restarted: requests" "$(tr '\n' ' ' <"$TMP/loop3.txt")"; fi
+
+# --- SIGHUP reload under load: new requests take the new config, nothing dropped; a bad file is refused
+python3 tests/proxy/client.py loop "http://127.0.0.1:$PP/" 2 "$TMP/loop4.txt" &
+LOOP=$!
+sleep 0.5
+write_config "$TMP/proxy.json" "[\"127.0.0.1:${PORT[1]}\"]"
+kill -HUP $PROXY_PID
+sleep 0.3
+after=$(curl -s "http://127.0.0.1:$PP/" "http://127.0.0.1:$PP/" "http://127.0.0.1:$PP/")
+wait $LOOP
+check_loop "reload under load: no failed request" "$TMP/loop4.txt"
+check "reload: new requests take the new config" "111" "$after"
+echo '{ "listen": "127.0.0.1:1", "upstreams": {} }' >"$TMP/proxy.json"
+kill -HUP $PROXY_PID
+sleep 0.3
+check "bad reload: the config in force is kept" "1" "$(curl -s "http://127.0.0.1:$PP/")"
+grep -q "reload refused" "$TMP/proxy.log" && pass "bad reload: logged" || failed "bad reload: logged" "$(tail -3 "$TMP/proxy.log")"
+
+# --- TLS termination: HTTPS to the proxy (curl verifies the certificate), plain HTTP to the upstream
+if tests/tls_certs.sh "$TMP/certs"; then
+  PT=$(free_port)
+  cat >"$TMP/tls.json" <<CONF
+{ "listen": { "addr": "127.0.0.1:$PT", "tls": { "cert": "$TMP/certs/server.crt", "key": "$TMP/certs/server.key" } },
+  "upstreams": { "app": { "servers": ["127.0.0.1:${PORT[1]}"] } },
+  "routes": [ { "prefix": "/", "upstream": "app" } ] }
+CONF
+  "$BUILD/waitless" proxy --config "$TMP/tls.json" >"$TMP/tls.log" 2>&1 &
+  TLS_PID=$!
+  UP_PID[tls]=$TLS_PID
+  for _ in $(seq 100); do curl -s -o /dev/null --cacert "$TMP/certs/ca.crt" "https://127.0.0.1:$PT/" && break; sleep 0.05; done
+  got=$(curl -s --cacert "$TMP/certs/ca.crt" "https://127.0.0.1:$PT/echo" | grep -E '^(X-Forwarded-Proto|Forwarded):')
+  check "TLS termination: the upstream is told https" "X-Forwarded-Proto: https
+Forwarded: for=127.0.0.1;host=\"127.0.0.1:$PT\";proto=https" "$got"
+  kill $TLS_PID 2>/dev/null
+else
+  failed "TLS termination" "openssl could not make the certificates"
+fi
+
+# --- a bad config exits 2 naming the field
+echo '{ "listen": "127.0.0.1:1", "upstreams": { "a": { "servers": ["nope"] } }, "routes": [] }' >"$TMP/bad.json"
+"$BUILD/waitless" proxy --config "$TMP/bad.json" >"$TMP/bad.out" 2>&1
+code=$?
+check "bad config: exit status 2" "2" "$code"
+check "bad config: the message names the field" \
+  "waitless proxy: $TMP/bad.json: upstreams.a.servers[0]: 'nope' is not host:port" "$(cat "$TMP/bad.out")"
+
+# --- graceful stop
+kill -TERM $PROXY_PID
+for _ in $(seq 100); do kill -0 $PROXY_PID 2>/dev/null || break; sleep 0.05; done
+if kill -0 $PROXY_PID 2>/dev/null; then failed "SIGTERM stops the proxy" "still running after 5 s"
+else wait $PROXY_PID; check "SIGTERM stops the proxy (exit status)" "0" "$?"; PROXY_PID=; fi
+
+[ $fail = 0 ] && echo "proxy_e2e: all passed" || echo "proxy_e2e: $fail failed"
+[ $fail = 0 ]

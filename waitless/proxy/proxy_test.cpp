@@ -1,0 +1,380 @@
+// The proxy handler end to end on one loop: real upstream servers (http::Server, or a scripted raw one to
+// misbehave), the proxy's own server, and the HTTP client as the user.
+#include "waitless/proxy/proxy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "waitless/async/sleep.hpp"
+#include "waitless/http/client_test_support.hpp"
+
+namespace waitless::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using http::testing::RawServer;
+using http::testing::run_bounded;
+using http::testing::TestServer;
+
+// Shuts every server down at once, then runs the loop until they are all gone (TestServer::finish alone
+// would run the loop while the others' listeners keep it alive).
+void finish_all(Loop& loop, std::initializer_list<TestServer*> servers) {
+  for (TestServer* s : servers) s->server().shutdown(std::chrono::milliseconds(200));
+  loop.run();
+  for (TestServer* s : servers) s->finish();
+}
+
+// An upstream that answers its id, echoes the request's fields at /echo, streams a large body at /big,
+// echoes the body of a POST, and stays silent for a while at /slow.
+http::Handler upstream(std::string id) {
+  return [id](http::Request& req, http::Response& res) -> Task<> {
+    if (req.path() == "/echo") {
+      std::string out;
+      for (const http::Header& h : req.headers()) {
+        out.append(h.name);
+        out += ": ";
+        out.append(h.value);
+        out += '\n';
+      }
+      (void)res.send(out);
+    } else if (req.path() == "/big") {
+      std::string chunk(64 * 1024, 'x');
+      for (int i = 0; i < 64; ++i) {
+        chunk[0] = char('a' + i % 26);
+        (void)res.write(chunk);
+        if (res.needs_drain() && co_await res.drain()) co_return;
+      }
+      (void)res.end();
+    } else if (req.path() == "/post") {
+      auto body = co_await req.body();
+      (void)res.send(id + ":" + std::string(body ? *body : "error"));
+    } else if (req.path() == "/slow") {
+      co_await sleep(2s);
+      (void)res.send(id);
+    } else {
+      (void)res.set_header("X-Upstream", id);
+      (void)res.send(id);
+    }
+  };
+}
+
+std::string addr(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
+
+ProxyConfig config_for(std::vector<uint16_t> ports, Balance balance = Balance::round_robin) {
+  ProxyConfig c;
+  UpstreamSpec u;
+  u.name = "app";
+  for (uint16_t p : ports) u.servers.push_back(ServerSpec{addr(p), "127.0.0.1", p, 1});
+  u.balance = balance;
+  c.upstreams.push_back(u);
+  c.routes.push_back(RouteSpec{"", "/", "app", 0});
+  c.metrics_path = "/__metrics";
+  return c;
+}
+
+// A port nothing listens on (bound, then closed).
+uint16_t refused_port(Loop& loop) {
+  auto l = net::TcpListener::listen(loop, {}, [](int fd) { ::close(fd); });
+  EXPECT_TRUE(l.ok());
+  uint16_t p = (*l)->port();
+  return p;
+}
+
+struct Bench {
+  explicit Bench(Loop& loop, ProxyConfig config) : proxy(std::move(config)), pl(proxy, loop) {
+    front.emplace(loop, proxy.handler());
+  }
+  Proxy proxy;
+  ProxyLoop pl;
+  std::optional<TestServer> front;
+  std::string url(std::string_view path) const { return front->url(path); }
+};
+
+TEST(Proxy, RoundRobinSpreadsRequestsEvenlyAndMarksVia) {
+  Loop loop;
+  {
+    TestServer a(loop, upstream("a")), b(loop, upstream("b")), c(loop, upstream("c"));
+    Bench bench(loop, config_for({a.port(), b.port(), c.port()}));
+    http::Client client(loop);
+    auto counts = run_bounded(loop, [&]() -> Task<std::map<std::string, int>> {
+      std::map<std::string, int> n;
+      for (int i = 0; i < 30; ++i) {
+        auto r = co_await client.get(bench.url("/"));
+        if (!r) {
+          ADD_FAILURE() << r.error().message();
+          co_return n;
+        }
+        EXPECT_EQ(r->status, 200);
+        EXPECT_EQ(r->header("via"), "1.1 waitless");
+        EXPECT_EQ(r->header("x-upstream"), r->body);
+        ++n[r->body];
+      }
+      co_return n;
+    }());
+    EXPECT_EQ(counts["a"], 10);
+    EXPECT_EQ(counts["b"], 10);
+    EXPECT_EQ(counts["c"], 10);
+    // Upstream keep-alive: one connection per server for sequential requests.
+    EXPECT_EQ(bench.pl.client_metrics().connections_opened, 3u);
+    finish_all(loop, {&*bench.front, &a, &b, &c});
+  }
+  net::test::expect_empty(loop);
+}
+
+TEST(Proxy, RequestHeadersReachTheUpstreamRewritten) {
+  Loop loop;
+  {
+    TestServer a(loop, upstream("a"));
+    Bench bench(loop, config_for({a.port()}));
+    http::Client client(loop);
+    auto r = run_bounded(loop, [&]() -> Task<Result<http::ClientResponse>> {
+      http::ClientRequest req{.url = bench.url("/echo?q=1")};
+      req.headers.add("Connection", "X-Drop");
+      req.headers.add("X-Drop", "1");
+      req.headers.add("Keep-Alive", "timeout=5");
+      req.headers.add("Proxy-Authorization", "Basic eA==");
+      req.headers.add("X-Forwarded-For", "10.1.2.3");
+      req.headers.add("X-Kept", "yes");
+      co_return co_await client.request(std::move(req));
+    }());
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    const std::string host = addr(bench.front->port());
+    EXPECT_EQ(r->body, "Host: " + host +
+                           "\n"
+                           "X-Kept: yes\n"
+                           "X-Forwarded-For: 10.1.2.3, 127.0.0.1\n"
+                           "X-Forwarded-Proto: http\n"
+                           "X-Forwarded-Host: " +
+                           host +
+                           "\n"
+                           "Forwarded: for=127.0.0.1;host=\"" +
+                           host +
+                           "\";proto=http\n"
+                           "Via: 1.1 waitless\n");
+    finish_all(loop, {&*bench.front, &a});
+  }
+  net::test::expect_empty(loop);
+}
+
+TEST(Proxy, ResponseHopByHopFieldsAreRemoved) {
+  Loop loop;
+  {
+    RawServer raw(loop, [](RawServer::Conn& c, const std::string&) {
+      c.send(
+          "HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=9\r\nX-Kept: 2\r\n"
+          "Via: 1.1 app\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    });
+    Bench bench(loop, config_for({raw.port()}));
+    http::Client client(loop);
+    auto r = run_bounded(loop, client.get(bench.url("/")));
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r->body, "abc");
+    EXPECT_FALSE(r->headers.contains("x-hop"));
+    EXPECT_FALSE(r->headers.contains("keep-alive"));
+    EXPECT_EQ(r->header("x-kept"), "2");
+    EXPECT_EQ(r->header("via"), "1.1 app, 1.1 waitless");
+    raw.stop();
+    finish_all(loop, {&*bench.front});
+  }
+  net::test::expect_empty(loop);
+}
+
+TEST(Proxy, ErrorsAre404_502_503_504WithAShortBody) {
+  Loop loop;
+  {
+    RawServer silent(loop, [](RawServer::Conn&, const std::string&) {});
+    const uint16_t dead = refused_port(loop);
+    ProxyConfig c = config_for({dead});
+    c.first_byte_timeout = 100ms;
+    UpstreamSpec s;
+    s.name = "silent";
+    s.servers.push_back(ServerSpec{addr(silent.port()), "127.0.0.1", silent.port(), 1});
+    c.upstreams.push_back(s);
+    c.routes.push_back(RouteSpec{"", "/slow", "silent", 1});
+    c.routes[0].prefix = "/app";
+    Bench bench(loop, c);
+    http::Client client(loop);
+    run_bounded(loop, [&]() -> Task<> {
+      auto none = co_await client.get(bench.url("/other"));
+      EXPECT_EQ(none->status, 404);
+      EXPECT_EQ(none->body, "404 no route for this host and path\n");
+      auto refused = co_await client.get(bench.url("/app"));
+      EXPECT_EQ(refused->status, 502);
+      EXPECT_EQ(refused->body, "502 bad gateway: upstream Connection refused\n");
+      auto slow = co_await client.get(bench.url("/slow"));
+      EXPECT_EQ(slow->status, 504);
+      EXPECT_EQ(slow->body, "504 upstream timed out\n");
+      auto snap = bench.proxy.snapshot();
+      snap->upstreams[0]->set_up(0, false, Upstream::now_ns());
+      auto down = co_await client.get(bench.url("/app"));
+      EXPECT_EQ(down->status, 503);
+      EXPECT_EQ(down->body, "503 no healthy upstream server\n");
+    }());
+    silent.stop();
+    finish_all(loop, {&*bench.front});
+  }
+  net::test::expect_empty(loop);
+}
+
+TEST(Proxy, IdempotentRequestsAreRetriedOnAnotherServerPostsAreNot) {
+  Loop loop;
+  {
+    TestServer good(loop, upstream("good"));
+    const uint16_t dead = refused_port(loop);
+    ProxyConfig c = config_for({dead, good.port()});
+    c.upstreams[0].passive.max_fails = 2;
+    c.upstreams[0].passive.eject = 10s;
+    Bench bench(loop, c);
+    http::Client client(loop);
+    run_bounded(loop, [&]() -> Task<> {
+      // The first request goes to the dead server (round robin starts there): retried on the good one.
+      auto first = co_await client.get(bench.url("/"));
+      EXPECT_EQ(first->status, 200);
+      EXPECT_EQ(first->body, "good");
+      // A POST is not retried: 502 once it hits the dead server, which the second failure ejects.
+      int bad = 0;
+      for (int i = 0; i < 2; ++i) {
+        auto post = co_await client.post(bench.url("/post"), "x");
+        bad += post->status == 502;
+      }
+      EXPECT_EQ(bad, 1);
+      for (int i = 0; i < 10; ++i) {
+        auto r = co_await client.get(bench.url("/"));
+        EXPECT_EQ(r->status, 200);
+      }
+    }());
+    auto snap = bench.proxy.snapshot();
+    const Upstream& up = *snap->upstreams[0];
+    EXPECT_EQ(up.retries(), 1u);
+    EXPECT_EQ(up.server(0).failures.load(), 2u);
+    EXPECT_EQ(up.server(0).ejections.load(), 1u);
+    EXPECT_EQ(up.server(1).requests.load(), 12u);
+    finish_all(loop, {&*bench.front, &good});
+  }
+  net::test::expect_empty(loop);
+}
+
+TEST(Proxy, BodiesAreStreamedBothWaysAndHeadKeepsTheConnection) {
+  Loop loop;
+  {
+    TestServer a(loop, upstream("a"));
+    Bench bench(loop, config_for({a.port()}));
+    http::Client client(loop);
+    run_bounded(loop, [&]() -> Task<> {
+      auto big = co_await client.get(bench.url("/big"));
+      EXPECT_EQ(big->status, 200);
+      EXPECT_EQ(big->body.size(), 64u * 64 * 1024);
+      EXPECT_EQ(big->body[64 * 1024], 'b');
+      std::string upload(300'000, 'u');
+      auto post = co_await client.post(bench.url("/post"), upload);
+      EXPECT_EQ(post->body, "a:" + upload);
+      http::ClientRequest head{.method = "HEAD", .url = bench.url("/")};
+      auto h = co_await client.request(std::move(head));
+      EXPECT_EQ(h->status, 200);
+      EXPECT_EQ(h->header("content-length"), "1");
+      EXPECT_EQ(h->body, "");
+      auto after = co_await client.get(bench.url("/"));
+      EXPECT_EQ(after->body, "a");
+    }());
+    EXPECT_EQ(client.metrics().connections_opened, 1u);  // HEAD did not close the client's connection
+    finish_all(loop, {&*bench.front, &a});
+  }
+  net::test::expect_empty(loop);
+}
+
+TEST(Proxy, AnUpstreamThatDiesMidBodyTruncatesVisibly) {
+  Loop loop;
+  {
+    RawServer raw(loop, [](RawServer::Conn& c, const std::string&) {
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+      c.reset();
+    });
+    Bench bench(loop, config_for({raw.port()}));
+    http::Client client(loop);
+    auto r = run_bounded(loop, client.get(bench.url("/")));
+    EXPECT_FALSE(r.ok());  // the client sees the connection end before the declared length
+    raw.stop();
+    finish_all(loop, {&*bench.front});
+  }
+  net::test::expect_empty(loop);
+}
+
+TEST(Proxy, MetricsAndReload) {
+  Loop loop;
+  {
+    TestServer a(loop, upstream("a")), b(loop, upstream("b"));
+    Bench bench(loop, config_for({a.port()}));
+    http::Client client(loop);
+    run_bounded(loop, [&]() -> Task<> {
+      for (int i = 0; i < 3; ++i) EXPECT_EQ((co_await client.get(bench.url("/")))->body, "a");
+      auto m = co_await client.get(bench.url("/__metrics"));
+      EXPECT_EQ(m->status, 200);
+      const std::string labels = "{upstream=\"app\",server=\"" + addr(a.port()) + "\"}";
+      EXPECT_NE(m->body.find("waitless_proxy_requests_total" + labels + " 3\n"), std::string::npos)
+          << m->body;
+      EXPECT_NE(m->body.find("waitless_proxy_up" + labels + " 1\n"), std::string::npos);
+      EXPECT_NE(m->body.find("waitless_proxy_latency_seconds_count" + labels + " 3\n"), std::string::npos);
+      EXPECT_NE(m->body.find("waitless_proxy_upstream_requests_total{upstream=\"app\"} 3\n"),
+                std::string::npos);
+      // Reload: b added; a keeps its counters.
+      bench.proxy.reload(config_for({a.port(), b.port()}));
+      std::map<std::string, int> n;
+      for (int i = 0; i < 4; ++i) ++n[(co_await client.get(bench.url("/")))->body];
+      EXPECT_EQ(n["a"], 2);
+      EXPECT_EQ(n["b"], 2);
+      m = co_await client.get(bench.url("/__metrics"));
+      EXPECT_NE(m->body.find("waitless_proxy_requests_total" + labels + " 5\n"), std::string::npos)
+          << m->body;
+    }());
+    finish_all(loop, {&*bench.front, &a, &b});
+  }
+  net::test::expect_empty(loop);
+}
+
+TEST(Proxy, RoutesByHostThenLongestPrefix) {
+  ProxyConfig c;
+  c.routes = {RouteSpec{"", "/", "a", 0}, RouteSpec{"", "/api", "b", 1},
+              RouteSpec{"api.example", "/", "c", 2}, RouteSpec{"", "/api/v2", "d", 3}};
+  EXPECT_EQ(match_route(c, "x", "/")->upstream, "a");
+  EXPECT_EQ(match_route(c, "x", "/api/1")->upstream, "b");
+  EXPECT_EQ(match_route(c, "x:80", "/api/v2/z")->upstream, "d");
+  EXPECT_EQ(match_route(c, "API.example:8080", "/api/v2")->upstream, "c");
+  c.routes.erase(c.routes.begin());
+  EXPECT_EQ(match_route(c, "x", "/other"), nullptr);
+}
+
+TEST(Proxy, HashOnAHeaderKeepsAKeyOnOneServer) {
+  Loop loop;
+  {
+    TestServer a(loop, upstream("a")), b(loop, upstream("b")), c(loop, upstream("c"));
+    ProxyConfig cfg = config_for({a.port(), b.port(), c.port()}, Balance::hash);
+    cfg.upstreams[0].hash_key = HashKey{HashKey::Kind::header, "X-User"};
+    Bench bench(loop, cfg);
+    http::Client client(loop);
+    run_bounded(loop, [&]() -> Task<> {
+      std::map<std::string, std::string> home;
+      std::map<std::string, int> spread;
+      for (int round = 0; round < 2; ++round) {
+        for (int u = 0; u < 30; ++u) {
+          http::ClientRequest req{.url = bench.url("/")};
+          req.headers.add("X-User", "user" + std::to_string(u));
+          auto r = co_await client.request(std::move(req));
+          const std::string key = "user" + std::to_string(u);
+          if (round == 0) {
+            home[key] = r->body;
+            ++spread[r->body];
+          } else {
+            EXPECT_EQ(home[key], r->body) << key;
+          }
+        }
+      }
+      EXPECT_EQ(spread.size(), 3u);  // 30 keys land on every server
+    }());
+    finish_all(loop, {&*bench.front, &a, &b, &c});
+  }
+  net::test::expect_empty(loop);
+}
+
+}  // namespace
+}  // namespace waitless::proxy
