@@ -258,12 +258,23 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
       co_return;
     }
     http::ClientStream& from = *streamed;
-    // The first piece before the head goes out: a body that fails at once still gets a clean 502.
+    // The first piece before the head goes out: a body that fails at once still gets a clean 502, and since
+    // nothing reached the client yet, an idempotent request may still go to another server (an upstream
+    // killed between its head and its body).
     Result<std::string_view> piece = co_await from.read();
     if (!piece) {
+      const std::error_code ec = piece.error();
       if (req.cancel_token().cancelled()) co_return;
-      up->report_failure(i, Upstream::now_ns(), piece.error() == Error::timed_out);
-      (void)send_text(res, 502, "502 bad gateway: upstream body " + piece.error().message() + "\n");
+      up->report_failure(i, Upstream::now_ns(), ec == Error::timed_out);
+      if (!last && retriable(ec) && up->take_retry(cfg.retry_budget_percent, Upstream::now_ns())) {
+        exclude = chosen;
+        continue;
+      }
+      if (ec == Error::timed_out) {
+        (void)send_text(res, 504, "504 upstream timed out\n");
+      } else {
+        (void)send_text(res, 502, "502 bad gateway: upstream body " + ec.message() + "\n");
+      }
       co_return;
     }
     up->report_success(i);

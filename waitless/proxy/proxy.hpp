@@ -17,8 +17,9 @@
 //
 // Failures: no route 404; no usable server 503; connect error, reset, or a malformed or incomplete head
 // 502; no response head within the first-byte timeout 504 (each with a one-line text body). An
-// idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) that fails before any byte of its response arrived
-// (not on a timeout) is retried once on another server, within the retry budget. A body that fails after
+// idempotent request (GET, HEAD, PUT, DELETE, OPTIONS) that fails before any byte of its response went to
+// the client (connect error, reset or close before or right after the upstream's head; not a timeout) is
+// retried once on another server, within the retry budget. A body that fails after
 // its head went to the client cannot be retried: the client connection is closed so that the truncated
 // response is not taken as complete.
 //

@@ -255,6 +255,36 @@ TEST(Proxy, IdempotentRequestsAreRetriedOnAnotherServerPostsAreNot) {
   net::test::expect_empty(loop);
 }
 
+TEST(Proxy, AnUpstreamDyingRightAfterItsHeadIsRetriedForIdempotentRequests) {
+  Loop loop;
+  {
+    RawServer dying(loop, [](RawServer::Conn& c, const std::string&) {
+      c.send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+      c.reset();
+    });
+    TestServer good(loop, upstream("good"));
+    ProxyConfig c = config_for({dying.port(), good.port()});
+    c.upstreams[0].passive.max_fails = 0;  // never ejected: every request meets it in turn
+    Bench bench(loop, c);
+    http::Client client(loop);
+    run_bounded(loop, [&]() -> Task<> {
+      // Round robin starts on the dying server: the GET is retried on the good one, nothing reached the
+      // client.
+      auto get = co_await client.get(bench.url("/"));
+      EXPECT_EQ(get->status, 200);
+      EXPECT_EQ(get->body, "good");
+      auto post1 = co_await client.post(bench.url("/post"), "x");  // on the good one
+      EXPECT_EQ(post1->status, 200);
+      auto post2 = co_await client.post(bench.url("/post"), "x");  // on the dying one: not retried
+      EXPECT_EQ(post2->status, 502);
+      EXPECT_EQ(post2->body.rfind("502 bad gateway: upstream ", 0), 0u) << post2->body;
+    }());
+    dying.stop();
+    finish_all(loop, {&*bench.front, &good});
+  }
+  net::test::expect_empty(loop);
+}
+
 TEST(Proxy, BodiesAreStreamedBothWaysAndHeadKeepsTheConnection) {
   Loop loop;
   {
