@@ -80,7 +80,7 @@ CONF
 cat >"$WORK/haproxy.cfg" <<CONF
 global
   nbthread 1
-  maxconn 20000
+  maxconn 1500  # under the peers' fd limit (ulimit -n 4096: two fds per proxied connection)
 defaults
   mode http
   timeout connect 5s
