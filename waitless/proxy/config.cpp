@@ -1,5 +1,6 @@
 #include "waitless/proxy/config.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <initializer_list>
@@ -133,7 +134,7 @@ UpstreamSpec upstream_of(std::string_view name, const json::value& v, const std:
   const json::object& o = object_at(v, where);
   only_keys(o, where,
             {"servers", "balance", "hash_key", "hash_load_factor", "health", "passive", "slow_start_ms",
-             "rewrite_host", "max_connections"});
+             "rewrite_host", "max_connections", "sticky_cookie"});
   UpstreamSpec u;
   u.name = std::string(name);
   const json::value* servers = o.if_contains("servers");
@@ -170,6 +171,13 @@ UpstreamSpec upstream_of(std::string_view name, const json::value& v, const std:
   if (const auto* p = o.if_contains("passive")) passive_of(*p, join(where, "passive"), u.passive);
   if (const auto* s = o.if_contains("slow_start_ms"))
     u.slow_start = millis_of(*s, join(where, "slow_start_ms"), 0);
+  if (const auto* c = o.if_contains("sticky_cookie")) {
+    u.sticky_cookie = string_of(*c, join(where, "sticky_cookie"));
+    bool token = !u.sticky_cookie.empty();
+    for (char ch : u.sticky_cookie)
+      token = token && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+    if (!token) fail(join(where, "sticky_cookie"), "expected a cookie name (letters, digits, _ and -)");
+  }
   if (const auto* r = o.if_contains("rewrite_host"))
     u.rewrite_host = bool_of(*r, join(where, "rewrite_host"));
   if (const auto* m = o.if_contains("max_connections"))

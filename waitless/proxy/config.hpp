@@ -65,8 +65,11 @@ struct UpstreamSpec {
   double hash_load_factor = 1.25;  // bounded load: no server takes more than this × the mean in flight
   ActiveHealth health;
   PassiveHealth passive;
-  Millis slow_start{0};            // a recovered server's weight ramps up over this (0: at once)
-  bool rewrite_host = false;       // Host: the server's "host:port" instead of the client's
+  Millis slow_start{0};       // a recovered server's weight ramps up over this (0: at once)
+  bool rewrite_host = false;  // Host: the server's "host:port" instead of the client's
+  // Sticky sessions: a cookie of this name (set by the proxy on a response without it) names the server of
+  // the client's later requests, as long as that server is usable. Empty: none.
+  std::string sticky_cookie;
   unsigned max_connections = 256;  // per server, per loop (more requests wait for one)
 };
 

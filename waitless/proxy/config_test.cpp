@@ -50,7 +50,7 @@ TEST(ProxyConfig, EveryOptionalFieldParses) {
     "upstreams": {
       "a": { "servers": [{"addr": "10.0.0.1:80", "weight": 5}, "h.example:81"], "balance": "hash",
              "hash_key": "header:X-User", "hash_load_factor": 1.5, "passive": {"max_fails": 2, "eject_ms": 50},
-             "slow_start_ms": 1000, "rewrite_host": true, "max_connections": 8 },
+             "slow_start_ms": 1000, "rewrite_host": true, "max_connections": 8, "sticky_cookie": "srv" },
       "b": { "servers": ["127.0.0.1:1"], "balance": "least_conn" } },
     "routes": [ { "host": "api.example", "prefix": "/v1", "upstream": "a" }, { "upstream": "b" } ] })",
                         &message);
@@ -80,6 +80,7 @@ TEST(ProxyConfig, EveryOptionalFieldParses) {
   EXPECT_EQ(a.slow_start, Millis(1000));
   EXPECT_TRUE(a.rewrite_host);
   EXPECT_EQ(a.max_connections, 8u);
+  EXPECT_EQ(a.sticky_cookie, "srv");
   EXPECT_FALSE(a.health.enabled);
   EXPECT_EQ(c->upstreams[1].balance, Balance::least_conn);
   EXPECT_EQ(c->routes[0].host, "api.example");
@@ -133,6 +134,10 @@ TEST(ProxyConfig, ErrorsNameTheField) {
       error_of(R"({"listen":"127.0.0.1:1","upstreams":{"app":{"servers":["a:1"],"health":{"rise":"2"}}},)" +
                routes + "}"),
       "upstreams.app.health.rise: expected a whole number");
+  EXPECT_EQ(
+      error_of(R"({"listen":"127.0.0.1:1","upstreams":{"app":{"servers":["a:1"],"sticky_cookie":"a b"}},)" +
+               routes + "}"),
+      "upstreams.app.sticky_cookie: expected a cookie name (letters, digits, _ and -)");
   EXPECT_EQ(error_of(R"({"listen":"127.0.0.1:1",)" + up + R"(,"routes":[{"upstream":"ap"}]})"),
             "routes[0].upstream: no upstream named 'ap'");
   EXPECT_EQ(error_of(R"({"listen":"127.0.0.1:1",)" + up + R"(,"routes":[{"prefix":"x","upstream":"app"}]})"),

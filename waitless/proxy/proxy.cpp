@@ -227,7 +227,14 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
   int exclude = -1;
   for (int attempt = 0;; ++attempt) {
     const int64_t start = Upstream::now_ns();
-    const int chosen = up->acquire(key, exclude, start);
+    int chosen = -1;
+    std::string_view sticky;  // the client's sticky cookie, when it names a usable server
+    if (!spec.sticky_cookie.empty() && attempt == 0) {
+      sticky = cookie_value(req.header("cookie"), spec.sticky_cookie);
+      chosen = up->acquire_sticky(sticky, start);
+      if (chosen < 0) sticky = {};
+    }
+    if (chosen < 0) chosen = up->acquire(key, exclude, start);
     if (chosen < 0) {
       (void)send_text(res, 503, "503 no healthy upstream server\n");
       co_return;
@@ -281,6 +288,10 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     if (from.status() >= 500) server.responses_5xx.fetch_add(1, std::memory_order_relaxed);
     (void)res.set_status(from.status() < 200 ? 502 : from.status());
     (void)forward_response_headers(from.headers(), cfg.via, res);
+    if (!spec.sticky_cookie.empty() && sticky.empty()) {
+      (void)res.append("Set-Cookie",
+                       spec.sticky_cookie + "=" + Upstream::sticky_id(server.spec) + "; Path=/; HttpOnly");
+    }
     const std::string_view length = from.header("content-length");
     uint64_t declared = 0;
     if (!length.empty() &&

@@ -362,6 +362,43 @@ TEST(Proxy, MetricsAndReload) {
   net::test::expect_empty(loop);
 }
 
+TEST(Proxy, StickyCookieKeepsAClientOnItsServerWhileItIsUsable) {
+  Loop loop;
+  {
+    TestServer a(loop, upstream("a")), b(loop, upstream("b")), c(loop, upstream("c"));
+    ProxyConfig cfg = config_for({a.port(), b.port(), c.port()});
+    cfg.upstreams[0].sticky_cookie = "srv";
+    Bench bench(loop, cfg);
+    http::Client client(loop);
+    run_bounded(loop, [&]() -> Task<> {
+      auto first = co_await client.get(bench.url("/"));
+      const std::string set = std::string(first->header("set-cookie"));
+      EXPECT_EQ(set.rfind("srv=", 0), 0u) << set;
+      const std::string cookie = set.substr(0, set.find(';'));  // "srv=<16 hex digits>"
+      EXPECT_EQ(cookie.size(), 20u);
+      auto with_cookie = [&]() -> Task<Result<http::ClientResponse>> {
+        http::ClientRequest req{.url = bench.url("/")};
+        req.headers.add("Cookie", "x=1; " + cookie);
+        co_return co_await client.request(std::move(req));
+      };
+      for (int i = 0; i < 6; ++i) {
+        auto r = co_await with_cookie();
+        EXPECT_EQ(r->body, first->body);                  // always the same server
+        EXPECT_FALSE(r->headers.contains("set-cookie"));  // and no new cookie
+      }
+      // Its server goes down: the request goes elsewhere and gets that server's cookie.
+      auto snap = bench.proxy.snapshot();
+      const std::size_t home = std::size_t(first->body[0] - 'a');
+      snap->upstreams[0]->set_up(home, false, Upstream::now_ns());
+      auto moved = co_await with_cookie();
+      EXPECT_NE(moved->body, first->body);
+      EXPECT_NE(std::string(moved->header("set-cookie")).substr(0, 20), cookie);
+    }());
+    finish_all(loop, {&*bench.front, &a, &b, &c});
+  }
+  net::test::expect_empty(loop);
+}
+
 TEST(Proxy, RoutesByHostThenLongestPrefix) {
   ProxyConfig c;
   c.routes = {RouteSpec{"", "/", "a", 0}, RouteSpec{"", "/api", "b", 1},

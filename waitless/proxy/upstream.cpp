@@ -65,6 +65,27 @@ int Upstream::acquire(uint64_t key, int exclude, int64_t now) {
   return chosen;
 }
 
+std::string Upstream::sticky_id(const ServerSpec& s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t h = hash_key(s.addr);
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) out[std::size_t(i)] = kHex[h & 15];
+  return out;
+}
+
+int Upstream::acquire_sticky(std::string_view id, int64_t now) {
+  if (id.size() != 16) return -1;
+  for (std::size_t i = 0; i < servers_.size(); ++i) {
+    ServerState& s = *servers_[i];
+    if (sticky_id(s.spec) != id) continue;
+    if (!s.usable(now)) return -1;
+    s.in_flight.fetch_add(1, std::memory_order_relaxed);
+    s.requests.fetch_add(1, std::memory_order_relaxed);
+    return int(i);
+  }
+  return -1;
+}
+
 void Upstream::report_success(std::size_t i) noexcept {
   servers_[i]->consecutive_fails.store(0, std::memory_order_relaxed);
 }

@@ -18,6 +18,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "waitless/proxy/balancer.hpp"
@@ -73,6 +75,10 @@ class Upstream {
   // Picks a usable server other than `exclude` (-1: none excluded) and counts a request in flight on it
   // (release() uncounts it). -1 when no server is usable.
   int acquire(uint64_t key, int exclude, int64_t now);
+  // Sticky sessions: the server whose sticky_id() is `id`, acquired if it is usable; else -1.
+  int acquire_sticky(std::string_view id, int64_t now);
+  // A server's cookie value: a hash of its address (stable across reloads and restarts), 16 hex digits.
+  static std::string sticky_id(const ServerSpec& s);
   void release(std::size_t i) noexcept { servers_[i]->in_flight.fetch_sub(1, std::memory_order_relaxed); }
 
   // Passive health: the outcome of one attempt.
