@@ -245,7 +245,8 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     std::string url = "http://";
     url += server.spec.addr;
     url += target;
-    creq.url = std::move(url);
+    // The request is moved into the client only on the last attempt, after which the loop never continues.
+    creq.url = std::move(url);  // NOLINT(bugprone-use-after-move)
     if (spec.rewrite_host) creq.headers.set("Host", server.spec.addr);
     const bool last = attempt > 0 || !may_retry;
     auto streamed = co_await client->stream(last ? std::move(creq) : http::ClientRequest(creq));
