@@ -50,9 +50,14 @@ e2e: build
 reliability: build
 	tests/reliability/run.sh build
 
+# The sanitized build is also the fuzz build (one build of the library, not two): clang 16 whatever
+# CC/CXX say, since libFuzzer needs clang, with libFuzzer's coverage on every object (a few % slower
+# tests). Line tables only: sanitizer reports need file:line, not full debug info (a third less to
+# compile and link).
 build-asan/build.ninja:
-	cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-g -O1' \
-	  -DWAITLESS_SANITIZE=address,undefined -DWAITLESS_BENCH=OFF
+	CC=clang-16 CXX=clang++-16 cmake -S . -B build-asan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_FLAGS_DEBUG='-gline-tables-only -O1' -DCMAKE_C_FLAGS_DEBUG='-gline-tables-only -O1' \
+	  -DWAITLESS_SANITIZE=address,undefined -DWAITLESS_FUZZ=ON -DWAITLESS_BENCH=OFF
 
 # The tests that exhaust file descriptors on purpose run apart (scripts/asan_fd_exhaustion.sh says why);
 # every other test runs with every check on and halts on the first report.
@@ -67,7 +72,8 @@ asan: build-asan/build.ninja
 	$(ASAN_ENV) tests/run_e2e.sh build-asan
 
 build-tsan/build.ninja:
-	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG='-g -O1' \
+	cmake -S . -B build-tsan $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_FLAGS_DEBUG='-gline-tables-only -O1' -DCMAKE_C_FLAGS_DEBUG='-gline-tables-only -O1' \
 	  -DWAITLESS_SANITIZE=thread -DWAITLESS_BENCH=OFF
 
 # The tests whose subject is threads: pools, cross-thread post, multi-loop servers, the watchdog; and the
@@ -82,15 +88,11 @@ bench: deps build
 	WITH_NPM=1 scripts/deps.sh
 	bench/run_all.sh build
 
-# libFuzzer needs clang: clang 16 whatever CC/CXX say. UBSan is on here too (clang 14 could not assemble
-# coroutine code with UBSan + sanitizer coverage; clang 16 can).
-build-fuzz/build.ninja:
-	CC=clang-16 CXX=clang++-16 cmake -S . -B build-fuzz $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DWAITLESS_SANITIZE=address,undefined,fuzzer-no-link -DWAITLESS_FUZZ=ON -DWAITLESS_TESTS=OFF -DWAITLESS_BENCH=OFF
-
-fuzz: deps build-fuzz/build.ninja
-	cmake --build build-fuzz -j $(JOBS)
-	fuzz/run_all.sh build-fuzz $(FUZZ_SECONDS)
+# Each fuzz target (built by the sanitized build above, ASan + UBSan + libFuzzer) for FUZZ_SECONDS, JOBS
+# targets at a time.
+fuzz: deps build-asan/build.ninja
+	cmake --build build-asan -j $(JOBS)
+	fuzz/run_all.sh build-asan $(FUZZ_SECONDS) $(JOBS)
 
 # Every #include under waitless/ against the layer order of README.md's "Layout" section (a second or
 # so), after a self-test of the checker on small trees with good and bad includes.
@@ -106,4 +108,4 @@ format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz  # build-fuzz: the fuzz build of earlier trees
