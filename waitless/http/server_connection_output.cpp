@@ -85,12 +85,9 @@ void ServerConnection::finish_batch() noexcept {
       close_now();
       return;
     }
-    if (transport_.queued() == 0) {
-      // A handler that wrote past the high-water mark before its first suspension waits in drain(): the
-      // batch it wrote into is out now, and no writable event will come to wake it.
-      if (Exchange* front = st_->inflight.front()) front->wake_drain();
-      if (st_->in_off < st_->in.size()) resume_input();  // parsing paused at the high-water mark
-    }  // else the rest waits for the socket: update_deadline below (send_timeout), then on_writable
+    // Parsing paused at the high-water mark resumes once the batch is out (a handler waiting in drain()
+    // is woken below); else the rest waits for the socket: update_deadline (send_timeout), on_writable.
+    if (transport_.queued() == 0 && st_->in_off < st_->in.size()) resume_input();
   } else if (!flush(true)) {
     return;
   }
