@@ -20,7 +20,7 @@
 namespace waitless::detail {
 
 // The loop a coroutine created now would run on: the loop running on this thread, else its current one.
-inline Loop& loop_here() noexcept { return Loop::running() ? *Loop::running() : Loop::current(); }
+inline Loop& loop_here() noexcept { return Loop::current(); }
 
 struct CoroutineContext {
   Loop* loop = &loop_here();

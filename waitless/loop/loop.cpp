@@ -132,8 +132,9 @@ Loop::~Loop() {
 }
 
 Loop& Loop::current() {
-  thread_local Loop loop;
-  return loop;
+  if (t_running) return *t_running;
+  thread_local Loop default_loop;
+  return default_loop;
 }
 
 Loop* Loop::running() noexcept { return t_running; }

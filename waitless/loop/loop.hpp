@@ -131,7 +131,9 @@ class Loop {
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
 
-  // The calling thread's default loop, created on first use and destroyed at thread exit.
+  // This thread's loop: the one running now (inside run(), run_once() or a Scope), else the thread's
+  // default loop, created on first use and destroyed at thread exit. So a Timer, Signal or Task made
+  // without naming a loop, from code that runs on a loop, lands on that loop.
   static Loop& current();
   // The loop running on this thread right now, or nullptr.
   static Loop* running() noexcept;

@@ -25,6 +25,28 @@ TEST(Loop, EmptyLoopReturnsAtOnce) {
 }
 
 // Node's classic: inside an I/O callback, microtasks run first, then the immediate, then the 0 ms timer.
+// Code that runs on a loop and makes a Timer without naming a loop gets that loop, not the thread's
+// default one (which would never run it).
+TEST(Loop, CurrentIsTheRunningLoopElseTheThreadDefault) {
+  Loop& fallback = Loop::current();
+  Loop loop;
+  EXPECT_NE(&fallback, &loop);
+  bool fired = false;
+  loop.set_immediate([&] {
+    EXPECT_EQ(&Loop::current(), &loop);
+    auto* timer = new Timer();  // on `loop`: it fires there, then is freed there
+    EXPECT_EQ(&timer->loop(), &loop);
+    (void)timer->start(std::chrono::milliseconds(1), [&fired, timer] {
+      fired = true;
+      (void)timer->close([timer] { delete timer; });
+    });
+  });
+  loop.run();
+  EXPECT_TRUE(fired);
+  EXPECT_EQ(&Loop::current(), &fallback);
+  EXPECT_EQ(loop.handle_count(), 0u);
+}
+
 TEST(Loop, ImmediateBeforeZeroTimerInsideIoCallback) {
   Loop loop;
   int fds[2];

@@ -15,7 +15,7 @@ Layer request_timeout(std::chrono::milliseconds limit) {
   Layer layer;
   layer.async = [limit](Request& req, Response& res, Next next) -> Task<> {
     bool fired = false;
-    Loop* loop = Loop::running();  // the request's loop (Loop::current() is the thread's default one)
+    Loop* loop = Loop::running();  // the request's loop
     if (loop == nullptr) {
       co_await next();
       co_return;
