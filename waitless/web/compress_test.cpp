@@ -1,14 +1,13 @@
 #include "waitless/web/compress.hpp"
 
-#include <brotli/decode.h>
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "waitless/web/app_test_support.hpp"
+#include "waitless/web/decompress_test_support.hpp"
 #include "waitless/web/static_files.hpp"
 
 namespace waitless::web {
@@ -16,37 +15,10 @@ namespace {
 
 using namespace std::chrono_literals;
 using http::testing::get;
+using test::gunzip;
 using test::request;
 using test::serve;
-
-std::string gunzip(std::string_view data) {
-  z_stream zs{};
-  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
-  std::string out;
-  char buf[4096];
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  int rc;
-  do {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof buf;
-    rc = inflate(&zs, Z_SYNC_FLUSH);
-    out.append(buf, sizeof buf - zs.avail_out);
-  } while (rc == Z_OK && (zs.avail_in > 0 || zs.avail_out == 0));
-  EXPECT_EQ(rc, Z_STREAM_END);
-  inflateEnd(&zs);
-  return out;
-}
-
-std::string unbrotli(std::string_view data) {
-  std::string out(64u << 20, '\0');
-  std::size_t size = out.size();
-  EXPECT_EQ(BrotliDecoderDecompress(data.size(), reinterpret_cast<const uint8_t*>(data.data()), &size,
-                                    reinterpret_cast<uint8_t*>(out.data())),
-            BROTLI_DECODER_RESULT_SUCCESS);
-  out.resize(size);
-  return out;
-}
+using test::unbrotli;
 
 std::string text(std::size_t n) {
   std::string s;
