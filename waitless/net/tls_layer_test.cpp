@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "waitless/net/socket_test_support.hpp"
 #include "waitless/net/test_support.hpp"
 #include "waitless/net/tls_test_support.hpp"
 
@@ -74,7 +75,7 @@ struct Pair {
   std::unique_ptr<End> client, server;
   Pair(Loop& loop, TlsContext& sctx, TlsContext& cctx, std::string_view name = "localhost",
        std::string_view session_key = {}) {
-    auto [c, s] = test::tls_tcp_pair();
+    auto [c, s] = test::loopback_tcp_pair();
     client = std::make_unique<End>(loop, c);
     server = std::make_unique<End>(loop, s);
     auto sl = TlsLayer::server(sctx, server->transport, server->probe);
@@ -249,7 +250,7 @@ TEST_F(TlsLayerTest, PlainHttpToTheTlsPortGetsA400AndAnError) {
   Loop loop;
   {
     auto sctx = server_context();
-    auto [c, s] = test::tls_tcp_pair();
+    auto [c, s] = test::loopback_tcp_pair();
     End server(loop, s);
     server.tls = TlsLayer::server(*sctx, server.transport, server.probe).value();
     ASSERT_FALSE(server.transport.start());
@@ -315,7 +316,7 @@ TEST_F(TlsLayerTest, ContextsRefuseUnusableFiles) {
   // A client context cannot serve and a server context cannot connect.
   Loop loop;
   {
-    auto [a, b] = test::tls_tcp_pair();
+    auto [a, b] = test::loopback_tcp_pair();
     End end(loop, a);
     ::close(b);
     auto cctx = client_context();

@@ -10,12 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "waitless/net/socket_test_support.hpp"
 #include "waitless/net/test_support.hpp"
 
 namespace waitless::net {
 namespace {
 
 using test::expect_empty;
+using test::loopback_tcp_pair;
 using test::run_until;
 
 // Records every callback; optional hooks act inside them.
@@ -56,26 +58,6 @@ struct Probe : TransportHandler {
   }
 };
 
-void nonblocking(int fd) { ASSERT_EQ(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0); }
-
-// A connected TCP pair on loopback (the reset and linger cases need TCP): {ours, peer}, both non-blocking.
-std::pair<int, int> tcp_pair() {
-  int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  EXPECT_EQ(::listen(l, 1), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
-  int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  EXPECT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  int s = ::accept4(l, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-  ::close(l);
-  nonblocking(c);
-  return {c, s};
-}
-
 std::string drain_fd(int fd) {
   std::string out;
   char buf[65536];
@@ -87,8 +69,8 @@ std::string drain_fd(int fd) {
 TEST(Transport, EveryTransportReadsIntoTheOneSharedReceiveBuffer) {
   Loop loop;
   {
-    auto [a, pa] = tcp_pair();
-    auto [b, pb] = tcp_pair();
+    auto [a, pa] = loopback_tcp_pair();
+    auto [b, pb] = loopback_tcp_pair();
     Probe pa_probe, pb_probe;
     Transport ta(loop, a, &pa_probe), tb(loop, b, &pb_probe);
     ASSERT_FALSE(ta.start());
@@ -109,7 +91,7 @@ TEST(Transport, EveryTransportReadsIntoTheOneSharedReceiveBuffer) {
 TEST(Transport, WriteQueueDrainsInOrder) {
   Loop loop;
   {
-    auto [fd, peer] = tcp_pair();
+    auto [fd, peer] = loopback_tcp_pair();
     Probe probe;
     Transport t(loop, fd, &probe);
     ASSERT_FALSE(t.start());
@@ -144,7 +126,7 @@ TEST(Transport, WriteQueueDrainsInOrder) {
 TEST(Transport, PauseStopsDeliveryAndResumeRestartsIt) {
   Loop loop;
   {
-    auto [fd, peer] = tcp_pair();
+    auto [fd, peer] = loopback_tcp_pair();
     Probe probe;
     Transport t(loop, fd, &probe);
     ASSERT_FALSE(t.start());
@@ -200,7 +182,7 @@ TEST(Transport, ReadsPerReadinessAreCapped) {
 TEST(Transport, HalfCloseSendsFinAfterTheQueueAndKeepsReading) {
   Loop loop;
   {
-    auto [fd, peer] = tcp_pair();
+    auto [fd, peer] = loopback_tcp_pair();
     Probe probe;
     Transport t(loop, fd, &probe);
     ASSERT_FALSE(t.start());
@@ -237,7 +219,7 @@ TEST(Transport, HalfCloseSendsFinAfterTheQueueAndKeepsReading) {
 TEST(Transport, LingeringCloseDropsInputUntilEof) {
   Loop loop;
   {
-    auto [fd, peer] = tcp_pair();
+    auto [fd, peer] = loopback_tcp_pair();
     Probe probe;
     Transport t(loop, fd, &probe);
     ASSERT_FALSE(t.start());
@@ -272,7 +254,7 @@ TEST(Transport, LingeringCloseDropsInputUntilEof) {
 TEST(Transport, DeadlineIsCheckedByTheOwner) {
   Loop loop;
   {
-    auto [fd, peer] = tcp_pair();
+    auto [fd, peer] = loopback_tcp_pair();
     Probe probe;
     Transport t(loop, fd, &probe);
     EXPECT_FALSE(t.expired(loop.now()));  // 0: none
@@ -292,7 +274,7 @@ TEST(Transport, DeadlineIsCheckedByTheOwner) {
 TEST(Transport, PeerResetIsAnErrorValue) {
   Loop loop;
   {
-    auto [fd, peer] = tcp_pair();
+    auto [fd, peer] = loopback_tcp_pair();
     Probe probe;
     Transport t(loop, fd, &probe);
     ASSERT_FALSE(t.start());
@@ -310,7 +292,7 @@ TEST(Transport, PeerResetIsAnErrorValue) {
 TEST(Transport, EofIsReportedOnce) {
   Loop loop;
   {
-    auto [fd, peer] = tcp_pair();
+    auto [fd, peer] = loopback_tcp_pair();
     Probe probe;
     Transport t(loop, fd, &probe);
     ASSERT_FALSE(t.start());
@@ -346,7 +328,7 @@ TEST(Transport, WriteErrorIsReturnedNotReported) {
 TEST(Transport, HangupWhilePausedIsReported) {
   Loop loop;
   {
-    auto [fd, peer] = tcp_pair();
+    auto [fd, peer] = loopback_tcp_pair();
     Probe probe;
     Transport t(loop, fd, &probe);
     ASSERT_FALSE(t.start());
