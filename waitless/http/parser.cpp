@@ -42,13 +42,16 @@ struct ParserCallbacks {
     s.append(s.head_.method, at, len);
     return 0;
   }
+  static int on_method_complete(llhttp_t* p) {
+    RequestParser& s = self(p);
+    s.target_start_ = s.head_.method.size() + 1;  // strict mode: exactly one SP after the method
+    return 0;
+  }
   static int on_url(llhttp_t* p, const char* at, std::size_t len) {
     RequestParser& s = self(p);
-    // Where the target lies, counted in head bytes: msg_start_ is in this input, head_carried_ counts the
-    // head bytes of earlier inputs.
-    const std::size_t offset = s.head_carried_ + static_cast<std::size_t>(at - s.msg_start_);
-    if (s.target_end_ == 0) s.target_start_ = offset;
-    s.target_end_ = offset + len;
+    // Where the reported target bytes end, counted in head bytes: msg_start_ is in this input,
+    // head_carried_ counts the head bytes of earlier inputs.
+    s.target_end_ = s.head_carried_ + static_cast<std::size_t>(at + len - s.msg_start_);
     s.append(s.head_.target, at, len);
     return 0;
   }
@@ -177,6 +180,7 @@ struct ParserCallbacks {
     llhttp_settings_init(&st);
     st.on_message_begin = on_message_begin;
     st.on_method = on_method;
+    st.on_method_complete = on_method_complete;
     st.on_url = on_url;
     st.on_header_field = on_header_field;
     st.on_header_field_complete = on_header_field_complete;
@@ -243,8 +247,9 @@ RequestParser::Event RequestParser::fail(int status, const char* reason) noexcep
 // depends on how the bytes were split into reads.
 bool RequestParser::section_failed(const char* start, const char* end, bool trailers) noexcept {
   const std::size_t max = limits_->max_head_size;
-  const std::size_t total = head_carried_ + static_cast<std::size_t>(end - start);
-  const char* over = total > max ? start + (max - head_carried_) : nullptr;  // first byte past the limit
+  const std::size_t carried = head_carried_;  // head bytes before `start`
+  const std::size_t total = carried + static_cast<std::size_t>(end - start);
+  const char* over = total > max ? start + (max - carried) : nullptr;  // first byte past the limit
   const char* bad = scanner_.scan(start, end);
   head_carried_ = total;
   if (bad && (!over || bad < over)) {
@@ -253,10 +258,8 @@ bool RequestParser::section_failed(const char* start, const char* end, bool trai
   }
   if (over) {
     // RFC 9112 3: a request-target longer than the server wishes to parse MUST get 414; the rest of an
-    // oversized head is the field section: 431 (RFC 6585). The target is too long when the first byte past
-    // the limit (head byte `max`, counted from 0) is one of its bytes: a target that ends exactly at the
-    // limit, with its SP or CR past it, fits (whatever the split, that byte decides).
-    if (!trailers && target_end_ > max && target_start_ <= max) {
+    // oversized head is the field section: 431 (RFC 6585).
+    if (!trailers && target_holds(max, start, carried)) {
       fail(414, "request target too long");
     } else {
       fail(431, trailers ? "trailer section too large" : "request head too large");
@@ -264,6 +267,21 @@ bool RequestParser::section_failed(const char* start, const char* end, bool trai
     return true;
   }
   return false;
+}
+
+// Whether head byte `index` (counted from the message's first byte; this input's `start` is head byte
+// `carried`, and `index` is in this input) is a request-target byte. The same byte decides whatever the
+// split: llhttp reports every target byte it consumed when an input ends or the target ends, but not the
+// bytes of a target cut short by an error in it, so the byte just after the reported ones is read to tell an
+// unreported target byte from the SP or CR that ended the target.
+bool RequestParser::target_holds(std::size_t index, const char* start, std::size_t carried) const noexcept {
+  if (target_start_ == 0 || index < target_start_) return false;  // in the method or its SP
+  const std::size_t reported_end = std::max(target_end_, target_start_);
+  if (index < reported_end) return true;
+  // Consumed in an earlier input without being reported: it ended the target.
+  if (reported_end < carried) return false;
+  const char c = start[reported_end - carried];
+  return c != ' ' && c != '\r' && c != '\n';
 }
 
 RequestParser::Event RequestParser::on_head_paused(const char* pos) noexcept {
