@@ -28,7 +28,7 @@ struct ParserCallbacks {
     s.head_carried_ = 0;
     s.host_count_ = s.trailer_count_ = s.ext_bytes_ = 0;
     s.te_seen_ = false;
-    s.target_start_ = s.target_end_ = 0;
+    s.line_scan_ = RequestParser::LineScan::method;
     s.scanner_.start();
     s.sink_ = nullptr;
     s.body_limit_ = s.limits_->max_body_size;
@@ -42,16 +42,8 @@ struct ParserCallbacks {
     s.append(s.head_.method, at, len);
     return 0;
   }
-  static int on_method_complete(llhttp_t* p) {
-    RequestParser& s = self(p);
-    s.target_start_ = s.head_.method.size() + 1;  // strict mode: exactly one SP after the method
-    return 0;
-  }
   static int on_url(llhttp_t* p, const char* at, std::size_t len) {
     RequestParser& s = self(p);
-    // Where the reported target bytes end, counted in head bytes: msg_start_ is in this input,
-    // head_carried_ counts the head bytes of earlier inputs.
-    s.target_end_ = s.head_carried_ + static_cast<std::size_t>(at + len - s.msg_start_);
     s.append(s.head_.target, at, len);
     return 0;
   }
@@ -180,7 +172,6 @@ struct ParserCallbacks {
     llhttp_settings_init(&st);
     st.on_message_begin = on_message_begin;
     st.on_method = on_method;
-    st.on_method_complete = on_method_complete;
     st.on_url = on_url;
     st.on_header_field = on_header_field;
     st.on_header_field_complete = on_header_field_complete;
@@ -218,7 +209,7 @@ void RequestParser::reset() noexcept {
   error_reason_ = user_reason_ = nullptr;
   msg_start_ = nullptr;
   head_carried_ = 0;
-  target_start_ = target_end_ = 0;
+  line_scan_ = LineScan::method;
   sink_ = nullptr;
   body_received_ = 0;
   arena_size_ = 0;
@@ -247,9 +238,8 @@ RequestParser::Event RequestParser::fail(int status, const char* reason) noexcep
 // depends on how the bytes were split into reads.
 bool RequestParser::section_failed(const char* start, const char* end, bool trailers) noexcept {
   const std::size_t max = limits_->max_head_size;
-  const std::size_t carried = head_carried_;  // head bytes before `start`
-  const std::size_t total = carried + static_cast<std::size_t>(end - start);
-  const char* over = total > max ? start + (max - carried) : nullptr;  // first byte past the limit
+  const std::size_t total = head_carried_ + static_cast<std::size_t>(end - start);
+  const char* over = total > max ? start + (max - head_carried_) : nullptr;  // first byte past the limit
   const char* bad = scanner_.scan(start, end);
   head_carried_ = total;
   if (bad && (!over || bad < over)) {
@@ -259,7 +249,7 @@ bool RequestParser::section_failed(const char* start, const char* end, bool trai
   if (over) {
     // RFC 9112 3: a request-target longer than the server wishes to parse MUST get 414; the rest of an
     // oversized head is the field section: 431 (RFC 6585).
-    if (!trailers && target_holds(max, start, carried)) {
+    if (!trailers && target_holds(start, over)) {
       fail(414, "request target too long");
     } else {
       fail(431, trailers ? "trailer section too large" : "request head too large");
@@ -269,19 +259,25 @@ bool RequestParser::section_failed(const char* start, const char* end, bool trai
   return false;
 }
 
-// Whether head byte `index` (counted from the message's first byte; this input's `start` is head byte
-// `carried`, and `index` is in this input) is a request-target byte. The same byte decides whatever the
-// split: llhttp reports every target byte it consumed when an input ends or the target ends, but not the
-// bytes of a target cut short by an error in it, so the byte just after the reported ones is read to tell an
-// unreported target byte from the SP or CR that ended the target.
-bool RequestParser::target_holds(std::size_t index, const char* start, std::size_t carried) const noexcept {
-  if (target_start_ == 0 || index < target_start_) return false;  // in the method or its SP
-  const std::size_t reported_end = std::max(target_end_, target_start_);
-  if (index < reported_end) return true;
-  // Consumed in an earlier input without being reported: it ended the target.
-  if (reported_end < carried) return false;
-  const char c = start[reported_end - carried];
-  return c != ' ' && c != '\r' && c != '\n';
+// Follows the request line over head bytes [p, end): method, its SP, the target, what ended the target.
+// Run only where a head spans inputs or crosses the limit: never on the path of a request read whole.
+void RequestParser::scan_request_line(const char* p, const char* end) noexcept {
+  for (; p < end && line_scan_ != LineScan::past_target; ++p) {
+    if (line_scan_ == LineScan::method) {
+      if (*p == ' ') line_scan_ = LineScan::target;
+    } else if (*p == ' ' || *p == '\r' || *p == '\n') {
+      line_scan_ = LineScan::past_target;
+    }
+  }
+}
+
+// Whether the head's first byte past the limit, `over` (in this input, which starts at `start`), is a
+// request-target byte. Read from the bytes themselves, since llhttp reports target bytes late (at the
+// end of an input, or of the target) and not at all before an error: the same byte decides whatever
+// the split.
+bool RequestParser::target_holds(const char* start, const char* over) noexcept {
+  scan_request_line(start, over);
+  return line_scan_ == LineScan::target && *over != ' ' && *over != '\r' && *over != '\n';
 }
 
 RequestParser::Event RequestParser::on_head_paused(const char* pos) noexcept {
@@ -341,7 +337,10 @@ RequestParser::Event RequestParser::parse(const char* data, std::size_t len, std
     if (err == HPE_OK) {
       *consumed = len;
       // msg_start_ is null when only leading CRLFs arrived: no message has begun.
-      if (phase_ == Phase::head && msg_start_ && section_failed(msg_start_, end, false)) return Event::error;
+      if (phase_ == Phase::head && msg_start_) {
+        if (section_failed(msg_start_, end, false)) return Event::error;
+        scan_request_line(msg_start_, end);  // the head goes on in the next input
+      }
       if (phase_ == Phase::trailers && section_failed(trailer_from, end, true)) return Event::error;
       return Event::need_more;
     }

@@ -118,7 +118,8 @@ class RequestParser {
   friend struct ParserCallbacks;
   Event fail(int status, const char* reason) noexcept;
   bool section_failed(const char* start, const char* end, bool trailers) noexcept;
-  bool target_holds(std::size_t index, const char* start, std::size_t carried) const noexcept;
+  void scan_request_line(const char* p, const char* end) noexcept;
+  bool target_holds(const char* start, const char* over) noexcept;
   Event on_head_paused(const char* pos) noexcept;
   // Extends `view` by the span llhttp just reported. Inline for the common cases (a new field; the same
   // input, contiguous); a field continued from an earlier input goes through the arena.
@@ -146,10 +147,9 @@ class RequestParser {
   bool paused_for_trailers_ = false;
   bool ended_in_trailers_ = false;
   bool te_seen_ = false;  // a Transfer-Encoding field, even an empty one
-  // Where the request-target lies in the head, in head bytes from the message's first byte: its first
-  // byte (0 until the method has ended) and the end of its bytes reported so far (target_holds()).
-  std::size_t target_start_ = 0;
-  std::size_t target_end_ = 0;
+  // How far scan_request_line() has followed the request line (for 414 vs 431: target_holds()).
+  enum class LineScan : uint8_t { method, target, past_target };
+  LineScan line_scan_ = LineScan::method;
   SectionScanner scanner_;  // bare LF and obs-fold in the head and trailers
   int error_status_ = 0;
   const char* error_reason_ = nullptr;

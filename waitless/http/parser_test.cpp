@@ -290,6 +290,9 @@ TEST(HttpParser, TargetEndingAtTheHeadLimitIsNotTooLong) {
     // reporting the target bytes before it; the limit was crossed first, inside the target
     // (regress_split_divergence_1 was answered 431 in one piece).
     EXPECT_EQ(first(fills + "tt\x01 HTTP/1.1\r\n", step), "error 414") << step;
+    // A target ending at the limit, its SP past it, then an invalid byte: llhttp had not reported the
+    // target when it stopped (regress_split_divergence_2 was answered 414 in one piece).
+    EXPECT_EQ(first("GET o" + std::string(limit - 6, 'a') + ": \x01\r\n", step), "error 431") << step;
   }
 }
 
