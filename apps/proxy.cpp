@@ -167,9 +167,17 @@ int serve(const ProxyOptions& options) {
 
 Runner define_proxy(CLI::App& cmd) {
   auto options = std::make_shared<ProxyOptions>();
-  cmd.add_option("--config", options->config_path, "the JSON configuration (docs/proxy.md)")->required();
+  // Required, but checked here rather than by CLI11: CLI11 reports a missing required option before an
+  // unknown one, and `waitless proxy --typo` must name the typo.
+  cmd.add_option("--config", options->config_path, "the JSON configuration (docs/proxy.md), required");
   cmd.add_flag("--check", options->check_only, "only check the configuration: exit 0 if valid, 2 if not");
-  return [options] { return serve(*options); };
+  return [options] {
+    if (options->config_path.empty()) {
+      std::fprintf(stderr, "--config is required\nRun with --help for more information.\n");
+      return 2;
+    }
+    return serve(*options);
+  };
 }
 
 }  // namespace waitless::apps
