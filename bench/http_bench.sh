@@ -65,11 +65,6 @@ echo "-- idle keep-alive connections ($IDLE_CONNS)"
   "${specs[3]}" || exit 1
 
 # Rows of a measure file: ROUND NAME RPS CPU P50 P99 RSS (columns 3..7).
-median_of() { # FILE NAME COLUMN: the median over the rounds of one peer's figure
-  awk -v n="$2" -v c="$3" '$2 == n {v[++k] = $c} END { if (!k) { print "?"; exit }
-    for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    print (k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2) }' "$1"
-}
 table() { # FILE: the medians of every peer
   printf '%-9s %10s %14s %10s %10s %12s\n' peer req/s cpu_us/req p50_us p99_us peak_rss_kB
   for name in $(awk '{print $2}' "$1" | awk '!seen[$0]++'); do
@@ -78,14 +73,6 @@ table() { # FILE: the medians of every peer
   done
 }
 # FILE PEER COLUMN HIGHER_IS_BETTER(1|0): the median over rounds of waitless/peer (or peer/waitless).
-ratio_of() {
-  awk -v p="$2" -v c="$3" -v up="$4" '{ v[$1, $2] = $c; if ($1 > R) R = $1 }
-    END { for (r = 1; r <= R; r++) { w = v[r, "waitless"]; o = v[r, p]
-        if (w > 0 && o > 0) x[++k] = up ? w / o : o / w }
-      if (!k) { print "?"; exit }
-      for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
-      printf "%.3f\n", k % 2 ? x[(k + 1) / 2] : (x[k / 2] + x[k / 2 + 1]) / 2 }' "$1"
-}
 
 echo "-- medians over $ROUNDS rounds, not pipelined"
 table "$WORK/plain.txt"

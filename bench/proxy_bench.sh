@@ -44,20 +44,7 @@ cat >"$WORK/proxy.json" <<CONF
 CONF
 
 mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $WORK/nginx;
-  proxy_temp_path $WORK/nginx;
-  fastcgi_temp_path $WORK/nginx;
-  uwsgi_temp_path $WORK/nginx;
-  scgi_temp_path $WORK/nginx;
+{ nginx_config_start "$WORK/nginx"; cat <<CONF; } >"$WORK/nginx/nginx.conf"
   upstream app {
     server 127.0.0.1:$UP;
     keepalive 128;
@@ -106,19 +93,6 @@ specs=(
 echo "-- reverse proxy, not pipelined: $ROUNDS rounds x (${WARMUP} s warm-up + ${DUR} s), 64 connections"
 DEPTH=1 "$TOOLS/measure_peers.sh" "$WORK/proxy.txt" "${specs[@]}" || exit 1
 
-median_of() { # FILE NAME COLUMN
-  awk -v n="$2" -v c="$3" '$2 == n {v[++k] = $c} END { if (!k) { print "?"; exit }
-    for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    print (k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2) }' "$1"
-}
-ratio_of() { # FILE PEER COLUMN HIGHER_IS_BETTER(1|0)
-  awk -v p="$2" -v c="$3" -v up="$4" '{ v[$1, $2] = $c; if ($1 > R) R = $1 }
-    END { for (r = 1; r <= R; r++) { w = v[r, "waitless"]; o = v[r, p]
-        if (w > 0 && o > 0) x[++k] = up ? w / o : o / w }
-      if (!k) { print "?"; exit }
-      for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
-      printf "%.3f\n", k % 2 ? x[(k + 1) / 2] : (x[k / 2] + x[k / 2 + 1]) / 2 }' "$1"
-}
 printf '%-9s %10s %14s %10s %10s\n' peer req/s cpu_us/req p50_us p99_us
 for name in waitless nginx haproxy; do
   printf '%-9s %10.0f %14s %10s %10s\n' "$name" "$(median_of "$WORK/proxy.txt" "$name" 3)" \

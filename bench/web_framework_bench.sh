@@ -59,12 +59,7 @@ echo "app access log, last run: $(app_log_counts)"
 pipe_dropped=$(app_log_counts | sed -n 's/.*dropped \([0-9]*\)/\1/p')
 
 # Rows of a measure file: ROUND NAME RPS CPU P50 P99 RSS (columns 3..7).
-median_of() {  # FILE NAME COLUMN: the median over the rounds of one server's figure
-  awk -v n="$2" -v c="$3" '$2 == n {v[++k] = $c} END { if (!k) { print "?"; exit }
-    for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    print (k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2) }' "$1"
-}
-ratio_of() {  # FILE NUMERATOR DENOMINATOR COLUMN: the median over rounds of the ratio within a round
+ratio_between() {  # FILE NUMERATOR DENOMINATOR COLUMN: the median over rounds of the ratio within a round
   awk -v a="$2" -v b="$3" -v c="$4" '{ v[$1, $2] = $c; if ($1 > R) R = $1 }
     END { for (r = 1; r <= R; r++) { x1 = v[r, a]; x2 = v[r, b]; if (x1 > 0 && x2 > 0) x[++k] = x1 / x2 }
       if (!k) { print "?"; exit }
@@ -89,14 +84,14 @@ for name in app hello fastify express; do
   echo "figure web_${name}_json_cpu_us_per_req_pipelined $(median_of "$WORK/pipe.txt" "$name" 4)"
 done
 
-vs_hello=$(ratio_of "$WORK/plain.txt" hello app 4)
-vs_fastify=$(ratio_of "$WORK/pipe.txt" fastify app 4)
-vs_express=$(ratio_of "$WORK/pipe.txt" express app 4)
+vs_hello=$(ratio_between "$WORK/plain.txt" hello app 4)
+vs_fastify=$(ratio_between "$WORK/pipe.txt" fastify app 4)
+vs_express=$(ratio_between "$WORK/pipe.txt" express app 4)
 echo "ratio web_app_json_cpu_vs_hello $vs_hello (goal >= 0.769: App <= 1.3x hello's CPU per request)"
 for peer in fastify express; do
-  echo "ratio web_app_speed_vs_$peer $(ratio_of "$WORK/plain.txt" app "$peer" 3)"
-  echo "ratio web_app_cpu_saving_vs_$peer $(ratio_of "$WORK/plain.txt" "$peer" app 4)"
-  echo "ratio web_app_speed_vs_${peer}_pipelined $(ratio_of "$WORK/pipe.txt" app "$peer" 3)"
+  echo "ratio web_app_speed_vs_$peer $(ratio_between "$WORK/plain.txt" app "$peer" 3)"
+  echo "ratio web_app_cpu_saving_vs_$peer $(ratio_between "$WORK/plain.txt" "$peer" app 4)"
+  echo "ratio web_app_speed_vs_${peer}_pipelined $(ratio_between "$WORK/pipe.txt" app "$peer" 3)"
 done
 echo "ratio web_app_cpu_saving_vs_fastify_pipelined $vs_fastify (goal >= 10)"
 echo "ratio web_app_cpu_saving_vs_express_pipelined $vs_express (goal >= 15)"

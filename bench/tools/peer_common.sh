@@ -85,3 +85,22 @@ peer_stop() {
   wait "$PEER_PID" 2>/dev/null
   PEER_PID=
 }
+
+# The median over the rounds of one peer's figure: FILE holds lines "ROUND PEER COLUMNS..." as
+# measure_peers.sh writes them.
+median_of() {  # FILE PEER COLUMN
+  awk -v n="$2" -v c="$3" '$2 == n {v[++k] = $c} END { if (!k) { print "?"; exit }
+    for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+    print (k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2) }' "$1"
+}
+
+# The median over rounds of waitless's figure against PEER's in the same round, turned so that higher is
+# better for waitless: waitless / peer when the figure's higher is better (1), peer / waitless when not (0).
+ratio_of() {  # FILE PEER COLUMN HIGHER_IS_BETTER(1|0)
+  awk -v p="$2" -v c="$3" -v up="$4" '{ v[$1, $2] = $c; if ($1 > R) R = $1 }
+    END { for (r = 1; r <= R; r++) { w = v[r, "waitless"]; o = v[r, p]
+        if (w > 0 && o > 0) x[++k] = up ? w / o : o / w }
+      if (!k) { print "?"; exit }
+      for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (x[j] < x[i]) { t = x[i]; x[i] = x[j]; x[j] = t }
+      printf "%.3f\n", k % 2 ? x[(k + 1) / 2] : (x[k / 2] + x[k / 2 + 1]) / 2 }' "$1"
+}
