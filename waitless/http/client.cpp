@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "waitless/http/client_pool.hpp"
+#include "waitless/http/field_list.hpp"
 #include "waitless/http/url.hpp"
 
 namespace waitless::http {
@@ -59,20 +60,6 @@ bool idempotent(std::string_view m) noexcept {
   return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" || m == "TRACE";
 }
 
-// Whether a comma-separated field value lists `token` (ASCII case-insensitive).
-bool lists(std::string_view value, std::string_view token) noexcept {
-  while (!value.empty()) {
-    std::size_t comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 // Everything the caller gave is checked before a connection is used: nothing malformed is ever sent.
 std::error_code validate(const RequestParts& r, Checked& out) {
   if (!is_token(r.method)) return Error::invalid_argument;
@@ -91,7 +78,7 @@ std::error_code validate(const RequestParts& r, Checked& out) {
         }
         break;
       case 10:
-        if (iequals(h.name, "connection") && lists(h.value, "close")) out.close = true;
+        if (iequals(h.name, "connection") && list_has_token(h.value, "close")) out.close = true;
         break;
       case 14:  // framing is the client's: it follows the body it sends
         if (iequals(h.name, "content-length")) return Error::invalid_argument;

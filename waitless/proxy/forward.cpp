@@ -2,23 +2,11 @@
 
 #include <string>
 
+#include "waitless/http/field_list.hpp"
+
 namespace waitless::proxy {
 
 namespace {
-
-// Whether the comma-separated list `value` has `token` (ASCII case-insensitive, spaces trimmed).
-bool lists(std::string_view value, std::string_view token) noexcept {
-  while (!value.empty()) {
-    std::size_t comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (http::iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
 
 bool starts_with_ci(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && http::iequals(s.substr(0, prefix.size()), prefix);
@@ -39,7 +27,7 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection) noexcept 
     if (http::iequals(name, f)) return true;
   }
   if (starts_with_ci(name, "proxy-")) return true;
-  return !connection.empty() && lists(connection, name);
+  return !connection.empty() && http::list_has_token(connection, name);
 }
 
 void forward_request_headers(const std::vector<http::Header>& in, const ForwardInfo& info,
