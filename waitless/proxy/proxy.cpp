@@ -249,20 +249,26 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     creq.url = std::move(url);  // NOLINT(bugprone-use-after-move)
     if (spec.rewrite_host) creq.headers.set("Host", server.spec.addr);
     const bool last = attempt > 0 || !may_retry;
-    auto streamed = co_await client->stream(last ? std::move(creq) : http::ClientRequest(creq));
-    if (!streamed) {
-      const std::error_code ec = streamed.error();
-      if (req.cancel_token().cancelled()) co_return;  // the client went away: not the server's fault
+    // An attempt that failed before anything reached the client (no head, or no first body piece) counts
+    // against the server; then the request goes to another server (true) or the client gets 504 / 502.
+    auto try_another = [&](std::error_code ec, std::string_view failed_part) {
       up->report_failure(i, Upstream::now_ns(), ec == Error::timed_out);
       if (!last && retriable(ec) && up->take_retry(cfg.retry_budget_percent, Upstream::now_ns())) {
         exclude = chosen;
-        continue;
+        return true;
       }
       if (ec == Error::timed_out) {
         (void)send_text(res, 504, "504 upstream timed out\n");
       } else {
-        (void)send_text(res, 502, "502 bad gateway: upstream " + ec.message() + "\n");
+        (void)send_text(res, 502,
+                        "502 bad gateway: upstream " + std::string(failed_part) + ec.message() + "\n");
       }
+      return false;
+    };
+    auto streamed = co_await client->stream(last ? std::move(creq) : http::ClientRequest(creq));
+    if (!streamed) {
+      if (req.cancel_token().cancelled()) co_return;  // the client went away: not the server's fault
+      if (try_another(streamed.error(), "")) continue;
       co_return;
     }
     http::ClientStream& from = *streamed;
@@ -271,18 +277,8 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     // killed between its head and its body).
     Result<std::string_view> piece = co_await from.read();
     if (!piece) {
-      const std::error_code ec = piece.error();
       if (req.cancel_token().cancelled()) co_return;
-      up->report_failure(i, Upstream::now_ns(), ec == Error::timed_out);
-      if (!last && retriable(ec) && up->take_retry(cfg.retry_budget_percent, Upstream::now_ns())) {
-        exclude = chosen;
-        continue;
-      }
-      if (ec == Error::timed_out) {
-        (void)send_text(res, 504, "504 upstream timed out\n");
-      } else {
-        (void)send_text(res, 502, "502 bad gateway: upstream body " + ec.message() + "\n");
-      }
+      if (try_another(piece.error(), "body ")) continue;
       co_return;
     }
     up->report_success(i);
