@@ -42,10 +42,12 @@ struct RequestParts {
   const HeaderMap* headers = nullptr;
   std::string_view body;
   uint64_t max_body = 0;
+  BodySource* source = nullptr;  // a streamed body (then `body` is empty)
+  int64_t body_length = -1;      // with a source: Content-Length, or chunked when negative
 };
 
 RequestParts parts_of(const ClientRequest& r) noexcept {
-  return {r.method, r.url, &r.headers, r.body, r.max_body};
+  return {r.method, r.url, &r.headers, r.body, r.max_body, r.body_source.get(), r.body_length};
 }
 
 // What validate() learned about a request.
@@ -54,6 +56,7 @@ struct Checked {
   bool has_host = false;  // the caller set Host
   bool close = false;     // the caller said Connection: close
   bool head = false;
+  bool upgrade = false;  // the caller sent Upgrade: a 101 may answer (stream() only)
 };
 
 bool idempotent(std::string_view m) noexcept {
@@ -62,7 +65,7 @@ bool idempotent(std::string_view m) noexcept {
 
 // Everything the caller gave is checked before a connection is used: nothing malformed is ever sent.
 std::error_code validate(const RequestParts& r, Checked& out) {
-  if (!is_token(r.method)) return Error::invalid_argument;
+  if (!is_token(r.method) || (r.source && !r.body.empty())) return Error::invalid_argument;
   auto url = parse_url(r.url);
   if (!url) return url.error();
   out.url = *url;
@@ -76,6 +79,9 @@ std::error_code validate(const RequestParts& r, Checked& out) {
           if (out.has_host || h.value.empty() || !is_host(h.value)) return Error::invalid_argument;
           out.has_host = true;
         }
+        break;
+      case 7:
+        if (iequals(h.name, "upgrade")) out.upgrade = true;
         break;
       case 10:
         if (iequals(h.name, "connection") && list_has_token(h.value, "close")) out.close = true;
@@ -113,8 +119,16 @@ void serialize(std::string& out, const RequestParts& r, const Checked& c, bool a
       out.append("\r\n");
     }
   }
-  // RFC 9110 8.6: a body is announced; POST, PUT and PATCH say 0 when they have none.
-  if (!r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH") {
+  if (r.source && r.body_length < 0) {
+    out.append("Transfer-Encoding: chunked\r\n");
+  } else if (r.source) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, r.body_length);
+    out.append("Content-Length: ");
+    out.append(digits, end);
+    out.append("\r\n");
+  } else if (!r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH") {
+    // RFC 9110 8.6: a body is announced; POST, PUT and PATCH say 0 when they have none.
     char digits[24];
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, r.body.size());
     out.append("Content-Length: ");
@@ -179,6 +193,37 @@ Task<std::error_code> connect(ClientCore& core, Lease& lease, int64_t total) {
   co_return std::error_code{};
 }
 
+// A request whose body comes from a source: the head, then each piece as the source gives it, waiting
+// while the connection's queue is over its high-water mark; stops sending if the response comes first.
+// *source_failed: the source's own error ended it (no retry then).
+Task<std::error_code> send_streamed(ClientConnection& c, const ExchangeSpec& spec, BodySource& source,
+                                    int64_t length, int64_t idle_ns, bool* source_failed) {
+  c.begin_streamed(spec);
+  const bool chunked = length < 0;
+  uint64_t sent = 0;
+  while (!c.response_ready()) {
+    Result<std::string_view> piece = co_await source.next();
+    if (c.response_ready()) break;
+    if (!piece) {
+      *source_failed = true;
+      c.fail(piece.error());
+      co_return piece.error();
+    }
+    sent += piece->size();
+    if (!chunked && (sent > uint64_t(length) || (piece->empty() && sent != uint64_t(length)))) {
+      *source_failed = true;
+      c.fail(Error::invalid_argument);
+      co_return Error::invalid_argument;
+    }
+    if (std::error_code ec = c.send_body(*piece, chunked)) co_return ec;
+    if (piece->empty()) break;
+    if (c.queued() > ClientConnection::kBodyHighWater) {
+      if (std::error_code ec = co_await c.writable(idle_ns)) co_return ec;
+    }
+  }
+  co_return co_await c.response();
+}
+
 // One request: a connection (idle, new, or after waiting in the queue), the exchange, and one retry on a
 // new connection when a reused one turns out stale. `keep`: streaming; the lease moves there after the head.
 Task<std::error_code> perform(ClientCore& core, RequestParts r, ClientResponse* res, Lease* keep) {
@@ -219,19 +264,26 @@ Task<std::error_code> perform(ClientCore& core, RequestParts r, ClientResponse* 
     spec.response = res;
     if (!inline_body) spec.body = r.body;
     spec.head_request = chk.head;
+    spec.upgrade = chk.upgrade;
     spec.collect = keep == nullptr;
     spec.close = chk.close || !o.keep_alive;
     spec.body_limit = r.max_body ? r.max_body : keep ? ~uint64_t{0} : o.max_body;
     spec.header_deadline = o.header_timeout > Duration::zero() ? loop.now() + ns(o.header_timeout) : 0;
     spec.total_deadline = total;
     spec.body_idle_ns = ns(o.body_timeout);
-    std::error_code ec = co_await c.exchange(spec);
+    spec.streamed_body = r.source != nullptr;
+    spec.header_timeout_ns = ns(o.header_timeout);
+    bool source_failed = false;
+    std::error_code ec = r.source ? co_await send_streamed(c, spec, *r.source, r.body_length,
+                                                           ns(o.body_timeout), &source_failed)
+                                  : co_await c.exchange(spec);
     if (!ec) {
       if (keep) *keep = std::move(lease);
       co_return std::error_code{};
     }
     if (attempt == 0 && reused && idempotent(r.method) && c.failed_before_response() &&
-        ec != Error::cancelled && ec != Error::timed_out && !core.closed()) {
+        ec != Error::cancelled && ec != Error::timed_out && !core.closed() && !source_failed &&
+        (!r.source || r.source->rewind())) {
       ++m.retries;
       lease.drop_connection();  // keeps the slot: the retry opens a new connection at once
       continue;
@@ -262,13 +314,14 @@ struct ClientAccess {
     const RequestParts parts = parts_of(req);
     if (std::error_code ec = co_await perform(*core, parts, &s.head_, &s.lease_)) co_return ec;
     s.body_idle_ns_ = ns(core->options().body_timeout);
-    if (!s.lease_.conn->head_has_body()) {
+    if (!s.lease_.conn->head_has_body() && s.head_.status != 101) {
       // Nothing follows the head: take the end now (at once), so the connection goes back to the pool.
       auto end = co_await s.read();
       if (!end) co_return end.error();
     }
     co_return std::move(s);
   }
+  static Loop& loop_of(const Lease& lease) noexcept { return lease.core->loop(); }
   static Task<Result<ClientStream>> start(ClientCore* core, ClientRequest req) {
     return stream(CoreRef(core), std::move(req));
   }
@@ -279,13 +332,15 @@ struct ClientAccess {
 // ---- ClientStream -----------------------------------------------------------------------------------------
 
 ClientStream::ReadAwaiter::ReadAwaiter(ClientStream* s) noexcept : s_(s) {
-  if (!s->done_ && !s->error_ && s->lease_.conn) inner_.emplace(s->lease_.conn, s->body_idle_ns_);
+  if (!s->done_ && !s->error_ && s->lease_.conn && s->head_.status != 101) {
+    inner_.emplace(s->lease_.conn, s->body_idle_ns_);
+  }
 }
 
 Result<std::string_view> ClientStream::ReadAwaiter::await_resume() noexcept {
   if (!inner_) {
     if (s_->error_) return s_->error_;
-    if (s_->done_) return std::string_view{};
+    if (s_->done_ || s_->head_.status == 101) return std::string_view{};  // a 101 has no body
     return Error::closed;
   }
   Result<std::string_view> r = inner_->await_resume();
@@ -301,6 +356,17 @@ Result<std::string_view> ClientStream::ReadAwaiter::await_resume() noexcept {
 }
 
 ClientStream::ReadAwaiter ClientStream::read() noexcept { return ReadAwaiter(this); }
+
+Result<Upgraded> ClientStream::take_upgraded() noexcept {
+  if (head_.status != 101 || !lease_.conn) return Error::invalid_argument;
+  Upgraded u;
+  u.loop = &detail::ClientAccess::loop_of(lease_);
+  u.fd = lease_.conn->release_switched(u.received, u.unsent);
+  lease_.reset();  // the slot goes back to the pool; the connection object is closed, not reused
+  if (u.fd < 0) return Error::invalid_argument;
+  done_ = true;
+  return u;
+}
 
 Task<Result<std::string>> ClientStream::read_all(uint64_t limit) {
   std::string all;

@@ -61,6 +61,7 @@
 #include "waitless/http/client_connection.hpp"
 #include "waitless/http/header_map.hpp"
 #include "waitless/http/response_parser.hpp"
+#include "waitless/http/upgrade.hpp"
 #include "waitless/loop/loop.hpp"
 #include "waitless/net/dns.hpp"
 #include "waitless/net/tls_context.hpp"
@@ -84,12 +85,30 @@ struct ClientOptions {
   std::shared_ptr<net::TlsContext> tls = nullptr;
 };
 
+// A request body produced while the request is sent (ClientRequest::body_source): the client asks for the
+// next piece once the previous one was taken by the connection and its write queue is under the
+// high-water mark (backpressure toward the source).
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // The next piece, valid until the next call; "" at the end. An error aborts the request: the connection
+  // is closed and the call ends with that error.
+  virtual Task<Result<std::string_view>> next() = 0;
+  // Back to the first byte, to send the request again (a retry). False: it cannot; no retry then.
+  virtual bool rewind() { return false; }
+};
+
 struct ClientRequest {
   std::string method = "GET";
   std::string url = {};
   HeaderMap headers = {};
   std::string body = {};
   uint64_t max_body = 0;  // 0: ClientOptions::max_body for request(), no limit for stream()
+  // A streamed body instead of `body` (which must be empty): sent with Content-Length: body_length
+  // (the source must give exactly that many bytes, else Error::invalid_argument), or chunked when
+  // body_length is negative.
+  std::shared_ptr<BodySource> body_source = nullptr;
+  int64_t body_length = -1;
 };
 
 struct ClientResponse {
@@ -111,6 +130,7 @@ struct ClientMetrics {
   std::size_t open_connections = 0;  // now: connecting, busy or idle, every origin
   std::size_t idle_connections = 0;  // now, in the pools
   std::size_t queued = 0;            // now: requests waiting for a connection
+  std::size_t max_body_queued = 0;   // the longest write queue a streamed request body reached (bounded)
 };
 
 namespace detail {
@@ -159,6 +179,12 @@ class ClientStream {
   // The rest of the body, at most `limit` bytes (Error::limit_exceeded beyond).
   Task<Result<std::string>> read_all(uint64_t limit = 64ull << 20);
   bool done() const noexcept { return done_; }
+  // Switching protocols: a request that carried an Upgrade field may be answered 101 (the stream has no
+  // body then). This takes the socket for the new protocol (upgrade.hpp's Upgraded: the fd, the bytes
+  // received after the 101 head, the request bytes not sent yet; server is null); the connection leaves
+  // the pool for good. Error::invalid_argument if the head is not a 101, the connection is gone or it
+  // runs TLS (its session cannot leave with the fd).
+  Result<Upgraded> take_upgraded() noexcept;
 
  private:
   friend struct detail::ClientAccess;

@@ -1,6 +1,7 @@
 #include "waitless/http/client_connection.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include "waitless/http/client.hpp"
 #include "waitless/http/client_pool.hpp"
@@ -48,6 +49,14 @@ void ClientConnection::complete(std::error_code ec) noexcept {
     w->cancel.detach();
     loop_.queue_resume(w->handle);  // never inline: the awaiting code may close or reuse this connection
   }
+  wake_writer();  // a streamed body stops at the response (or the failure)
+}
+
+void ClientConnection::wake_writer() noexcept {
+  if (ConnWaiter* w = std::exchange(write_waiter_, nullptr)) {
+    w->cancel.detach();
+    loop_.queue_resume(w->handle);
+  }
 }
 
 // ---- deadlines ------------------------------------------------------------------------------------------
@@ -74,6 +83,13 @@ void ClientConnection::on_timer() noexcept {
     }
     arm(deadline_);
     return;
+  }
+  if (write_waiter_) {  // a streamed body waits for the upstream to take bytes
+    if (write_deadline_ != 0 && now >= write_deadline_) {
+      fail(Error::timed_out);
+      return;
+    }
+    arm(write_deadline_);
   }
   if (!waiter_) return;  // no operation waits (a stream between reads): no deadline runs
   int64_t d = current_deadline();
@@ -172,10 +188,13 @@ void ClientConnection::start_exchange(const ExchangeSpec& spec) noexcept {
   big_body_ = spec.body;
   abandoned_send_ = got_bytes_ = finished_ = reusable_ = piece_ready_ = body_phase_ = head_has_body_ = false;
   piece_ = {};
-  parser_.begin(spec.head_request, spec.body_limit);
+  parser_.begin(spec.head_request, spec.body_limit, spec.upgrade && !spec.collect);
   total_deadline_ = spec.total_deadline;
   body_idle_ns_ = spec.body_idle_ns;
-  deadline_ = earliest(spec.header_deadline, spec.total_deadline);
+  body_open_ = spec.streamed_body;
+  header_timeout_ns_ = spec.header_timeout_ns;
+  // A streamed body: the header deadline starts when the body ends (send_body("")).
+  deadline_ = body_open_ ? spec.total_deadline : earliest(spec.header_deadline, spec.total_deadline);
   state_ = State::busy;
   transport_->watcher().ref();
   std::error_code ec = transport_->resume();
@@ -185,7 +204,7 @@ void ClientConnection::start_exchange(const ExchangeSpec& spec) noexcept {
     fail(ec);
     return;
   }
-  sending_ = (tls_ ? tls_->queued() : transport_->queued()) > 0;
+  sending_ = body_open_ || queued() > 0;
   arm(deadline_);
 }
 
@@ -233,7 +252,11 @@ bool ClientConnection::on_eof() noexcept {
 }
 
 bool ClientConnection::on_writable(std::size_t queued) noexcept {
-  if (queued == 0) sending_ = false;
+  if (queued == 0 && !body_open_) sending_ = false;
+  if (write_waiter_) {
+    if (write_idle_ns_ > 0) write_deadline_ = loop_.now() + write_idle_ns_;  // progress
+    if (queued <= kBodyLowWater) wake_writer();
+  }
   return true;
 }
 
@@ -379,6 +402,70 @@ void ClientConnection::on_peer_eof() noexcept {
     fail(parser_.error());
   }
 }
+
+int ClientConnection::release_switched(std::string& received, std::string& unsent) noexcept {
+  if (!is_open() || tls_ || !parser_.switched() || state_ != State::streaming) return -1;
+  if (kept_off_ < kept_.size()) received.assign(kept_, kept_off_);
+  unsent.assign(transport_->unsent());
+  const int fd = transport_->release();
+  state_ = State::closed;
+  sending_ = false;
+  (void)timer_.stop();
+  armed_at_ = 0;
+  kept_.clear();
+  kept_off_ = 0;
+  return fd;
+}
+
+// ---- a streamed request body ----------------------------------------------------------------------
+
+std::size_t ClientConnection::queued() const noexcept {
+  if (!is_open()) return 0;
+  return tls_ ? tls_->queued() : transport_->queued();
+}
+
+std::error_code ClientConnection::send_body(std::string_view piece, bool chunked) noexcept {
+  if (op_done_) return result_;  // the response came (nothing more is sent), or the connection failed
+  if (!is_open()) return Error::closed;
+  std::error_code ec;
+  if (chunked) {
+    char size[20];
+    auto [end, _] = std::to_chars(size, size + sizeof size, piece.size(), 16);
+    chunk_.assign(size, end);
+    chunk_ += "\r\n";
+    chunk_.append(piece);
+    chunk_ += "\r\n";  // after the last chunk ("0"): the end of an empty trailer section
+    ec = send(chunk_);
+  } else if (!piece.empty()) {
+    ec = send(piece);
+  }
+  if (ec) {
+    fail(ec);
+    return ec;
+  }
+  ClientMetrics& m = core_.counters();
+  m.max_body_queued = std::max(m.max_body_queued, queued());
+  if (piece.empty()) {  // the whole request is out (or queued): the wait for the head begins
+    body_open_ = false;
+    sending_ = queued() > 0;
+    deadline_ = earliest(header_timeout_ns_ > 0 ? loop_.now() + header_timeout_ns_ : 0, total_deadline_);
+    arm(deadline_);
+  }
+  return {};
+}
+
+void ClientConnection::park_writer(ConnWaiter* w, int64_t idle_ns) noexcept {
+  write_waiter_ = w;
+  write_idle_ns_ = idle_ns;
+  write_deadline_ = idle_ns > 0 ? loop_.now() + idle_ns : 0;
+  arm(write_deadline_);
+}
+
+ClientConnection::WritableAwaiter ClientConnection::writable(int64_t idle_ns) noexcept {
+  return WritableAwaiter(this, idle_ns);
+}
+
+ClientConnection::ResponseAwaiter ClientConnection::response() noexcept { return ResponseAwaiter(this); }
 
 // ---- the pool's side ---------------------------------------------------------------------------------
 

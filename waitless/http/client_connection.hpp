@@ -65,12 +65,17 @@ struct ExchangeSpec {
   ClientResponse* response = nullptr;  // the head goes here (and the body when collecting)
   std::string_view body;               // a large body, sent from the caller's memory after out()
   bool head_request = false;
-  bool collect = true;  // receive the whole body into response->body; else stop after the head
-  bool close = false;   // the request said Connection: close
+  bool upgrade = false;  // the request asks to switch protocols: a 101 is its final response (streaming)
+  bool collect = true;   // receive the whole body into response->body; else stop after the head
+  bool close = false;    // the request said Connection: close
   uint64_t body_limit = 0;
   int64_t header_deadline = 0;
   int64_t total_deadline = 0;
   int64_t body_idle_ns = 0;  // longest silence while a body is being received
+  // The request body follows the head piece by piece (begin_streamed(), send_body()); the header deadline
+  // then runs from the body's end, header_timeout_ns after it.
+  bool streamed_body = false;
+  int64_t header_timeout_ns = 0;
 };
 
 class ClientConnection final : public ListHook<IdleTag>,
@@ -102,6 +107,21 @@ class ClientConnection final : public ListHook<IdleTag>,
   std::string& out() noexcept { return out_; }
   class ExchangeAwaiter;
   ExchangeAwaiter exchange(const ExchangeSpec& spec) noexcept;
+  // A streamed request body: begin_streamed() sends the head in out() and starts reading for the response
+  // without waiting; then send_body() for each piece ("" ends it; chunked: framed as chunks), writable()
+  // while queued() is over kBodyHighWater (it waits for kBodyLowWater, at most `idle_ns` without progress),
+  // and response() for the head. The response may come while the body is still being sent
+  // (response_ready()): nothing more is sent then, and the connection is not reused.
+  static constexpr std::size_t kBodyHighWater = std::size_t{256} * 1024;
+  static constexpr std::size_t kBodyLowWater = std::size_t{64} * 1024;
+  void begin_streamed(const ExchangeSpec& spec) noexcept { start_exchange(spec); }
+  std::error_code send_body(std::string_view piece, bool chunked) noexcept;
+  bool response_ready() const noexcept { return op_done_; }
+  std::size_t queued() const noexcept;
+  class WritableAwaiter;
+  WritableAwaiter writable(int64_t idle_ns) noexcept;
+  class ResponseAwaiter;
+  ResponseAwaiter response() noexcept;
   // Streaming: the next body piece (valid until the next call), "" at the end.
   class PieceAwaiter;
   PieceAwaiter next_piece(int64_t body_idle_ns) noexcept;
@@ -120,6 +140,11 @@ class ClientConnection final : public ListHook<IdleTag>,
   // Idle in the pool until `deadline` (0: no limit): unreferenced, watching only for the server's close.
   // False if the socket could not be watched (it is closed then).
   bool go_idle(int64_t deadline) noexcept;
+  // After a 101 head (ExchangeSpec::upgrade): gives the socket up to the new protocol, with the bytes
+  // received after the head and the request bytes not sent yet. -1 (nothing given) unless the last head
+  // was a 101 on an open plaintext connection (a TLS session cannot leave with its fd). The connection is
+  // closed afterwards, as after close(), without anything on the wire.
+  int release_switched(std::string& received, std::string& unsent) noexcept;
   // Closes the socket; a parked operation completes with `ec`. The object can be open()ed again.
   void fail(std::error_code ec) noexcept;
   void close() noexcept { fail(Error::closed); }
@@ -153,6 +178,8 @@ class ClientConnection final : public ListHook<IdleTag>,
   int64_t current_deadline() const noexcept;
   void close_socket() noexcept;
   void park(ConnWaiter* w) noexcept { waiter_ = w; }
+  void park_writer(ConnWaiter* w, int64_t idle_ns) noexcept;
+  void wake_writer() noexcept;
   void unpark(ConnWaiter* w) noexcept {
     if (waiter_ == w) waiter_ = nullptr;
   }
@@ -180,9 +207,15 @@ class ClientConnection final : public ListHook<IdleTag>,
   bool op_done_ = false;         // the current operation has its result
   bool abandoned_send_ = false;  // the response came before the whole request was sent
   bool body_phase_ = false;      // the head is in: body_idle_ns_ applies
+  bool body_open_ = false;       // a streamed request body is still being sent
   bool head_has_body_ = false;
   std::error_code result_;
   ConnWaiter* waiter_ = nullptr;
+  ConnWaiter* write_waiter_ = nullptr;  // a streamed body waits for the queue to drain
+  int64_t write_deadline_ = 0;          // ... until then (0: none), moved on by each progress
+  int64_t write_idle_ns_ = 0;
+  int64_t header_timeout_ns_ = 0;
+  std::string chunk_;  // a chunk's framing and bytes, written at once
   std::optional<IoWatcher> watcher_;
   Timer timer_;
   int64_t armed_at_ = 0;  // when timer_ fires (0: not armed)
@@ -207,6 +240,8 @@ class ClientConnection final : public ListHook<IdleTag>,
   friend class ConnectAwaiter;
   friend class ExchangeAwaiter;
   friend class PieceAwaiter;
+  friend class WritableAwaiter;
+  friend class ResponseAwaiter;
 };
 
 // Each awaiter: an already-cancelled token fails at once (closing the connection); a token that fires
@@ -273,6 +308,53 @@ class ClientConnection::PieceAwaiter : public ConnAwaiterBase<PieceAwaiter> {
 
  private:
   int64_t idle_ns_;
+};
+
+class ClientConnection::ResponseAwaiter : public ConnAwaiterBase<ResponseAwaiter> {
+ public:
+  explicit ResponseAwaiter(ClientConnection* c) noexcept : ConnAwaiterBase(c) {}
+  bool await_ready() const noexcept { return c_->op_done_; }
+  bool start() noexcept {
+    c_->arm(c_->current_deadline());
+    return !c_->op_done_;
+  }
+  std::error_code await_resume() const noexcept { return c_->result_; }
+};
+
+// Resumes when the write queue is down to kBodyLowWater, or when the operation completes (the response
+// head came, or the connection failed: the result says which).
+class ClientConnection::WritableAwaiter {
+ public:
+  WritableAwaiter(ClientConnection* c, int64_t idle_ns) noexcept : c_(c), idle_ns_(idle_ns) {}
+  WritableAwaiter(const WritableAwaiter&) = delete;
+  WritableAwaiter& operator=(const WritableAwaiter&) = delete;
+  ~WritableAwaiter() {
+    if (c_->write_waiter_ == &w_) c_->write_waiter_ = nullptr;
+  }
+  bool await_ready() const noexcept {
+    return c_->op_done_ || !c_->is_open() || c_->queued() <= kBodyLowWater;
+  }
+  template <typename P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    CancelToken token = waitless::detail::token_of(h);
+    if (token.cancelled()) {
+      c_->fail(Error::cancelled);
+      return false;
+    }
+    w_.handle = h;
+    c_->park_writer(&w_, idle_ns_);
+    if (token.can_be_cancelled()) w_.cancel.attach(token, [c = c_] { c->fail(Error::cancelled); });
+    return true;
+  }
+  std::error_code await_resume() const noexcept {
+    if (c_->op_done_) return c_->result_;
+    return c_->is_open() ? std::error_code{} : std::error_code(Error::closed);
+  }
+
+ private:
+  ClientConnection* c_;
+  int64_t idle_ns_;
+  ConnWaiter w_;
 };
 
 }  // namespace waitless::http::detail

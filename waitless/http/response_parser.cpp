@@ -120,8 +120,14 @@ struct ResponseCallbacks {
       return HPE_USER;
     }
     if (status == 101) {
-      s.set_user_error(Error::protocol_error, "unexpected 101 Switching Protocols");
-      return HPE_USER;
+      if (!s.upgrade_allowed_) {
+        s.set_user_error(Error::protocol_error, "unexpected 101 Switching Protocols");
+        return HPE_USER;
+      }
+      // The final head: what follows is the new protocol's, never parsed here.
+      s.switched_ = true;
+      s.pause_ = P::Pause::head;
+      return HPE_PAUSED;
     }
     if (status >= 100 && status < 200) {
       s.interim_ = true;
@@ -213,6 +219,7 @@ void ResponseParser::reset() noexcept {
   field_ = Field::none;
   pause_ = Pause::none;
   head_request_ = interim_ = pending_end_ = started_ = te_seen_ = head_reported_ = false;
+  upgrade_allowed_ = switched_ = false;
   in_section_ = false;
   scanner_.start();
   section_carried_ = interim_count_ = trailer_count_ = ext_bytes_ = 0;
@@ -223,8 +230,9 @@ void ResponseParser::reset() noexcept {
   user_pos_ = nullptr;
 }
 
-void ResponseParser::begin(bool head_request, uint64_t body_limit) noexcept {
+void ResponseParser::begin(bool head_request, uint64_t body_limit, bool upgrade_allowed) noexcept {
   head_request_ = head_request;
+  upgrade_allowed_ = upgrade_allowed;
   body_limit_ = body_limit;
   started_ = pending_end_ = false;
   interim_count_ = 0;
@@ -314,6 +322,7 @@ ResponseParser::Event ResponseParser::parse(const char* data, std::size_t len,
                                             std::size_t* consumed) noexcept {
   *consumed = 0;
   if (error_) return Event::error;
+  if (switched_) return fail(Error::protocol_error, "parse after 101 Switching Protocols");
   if (pending_end_) {
     pending_end_ = started_ = false;
     phase_ = Phase::idle;
@@ -381,6 +390,11 @@ ResponseParser::Event ResponseParser::parse(const char* data, std::size_t len,
         }
         if (head_failed()) return Event::error;
         head_reported_ = true;
+        if (switched_) {  // 101: no body, no further response on this connection
+          head_.has_body = head_.until_close = head_.keep_alive = false;
+          phase_ = Phase::done;
+          return Event::head;
+        }
         hint_bytes_ = std::min<std::size_t>(std::max(head_.headers.data_.size(), std::size_t{64}), kMaxHint);
         hint_fields_ = std::min<std::size_t>(std::max(head_.headers.fields_.size(), std::size_t{4}),
                                              limits_->max_headers);

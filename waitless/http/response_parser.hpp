@@ -10,7 +10,9 @@
 //             Error::eof (from finish(): the connection ended inside a response); error_reason() says why
 //   need_more every byte was used and the response is not complete; nothing is buffered
 // Interim 1xx responses (100 Continue, 103 Early Hints) are checked and skipped: the caller never sees
-// them. 101 Switching Protocols is an error (the client never asks to upgrade). A response to HEAD, 1xx,
+// them. 101 Switching Protocols is an error unless begin() allowed it (the request asked to upgrade): then
+// it is the final head (no body) and the parser stops right after it: what follows is the new protocol's,
+// and parse() must not be called again (it fails). A response to HEAD, 1xx,
 // 204 and 304 have no body whatever their fields say; a response with neither Content-Length nor chunked
 // framing is delimited by the connection's end: finish() at EOF completes it.
 //
@@ -87,7 +89,9 @@ class ResponseParser {
   void reset() noexcept;
   // Announces the next response: whether it answers a HEAD request, and the most body bytes accepted
   // (more: Error::limit_exceeded; a Content-Length above it fails at the head).
-  void begin(bool head_request, uint64_t body_limit) noexcept;
+  void begin(bool head_request, uint64_t body_limit, bool upgrade_allowed = false) noexcept;
+  // The last head was a 101 (allowed by begin()): the connection now carries another protocol.
+  bool switched() const noexcept { return switched_; }
   // Parses from `data`; *consumed is the bytes used. After an error, returns error and uses nothing.
   Event parse(const char* data, std::size_t len, std::size_t* consumed) noexcept;
   // The connection ended. end: a body delimited by the close is complete; need_more: no response was in
@@ -127,6 +131,8 @@ class ResponseParser {
   Field field_ = Field::none;
   Pause pause_ = Pause::none;
   bool head_request_ = false;
+  bool upgrade_allowed_ = false;
+  bool switched_ = false;
   bool interim_ = false;  // the head being parsed is a 1xx
   bool pending_end_ = false;
   bool head_reported_ = false;  // the current response's head event was returned

@@ -136,6 +136,23 @@ TEST(ResponseParser, SwitchingProtocolsIsRefused) {
   EXPECT_NE(r.events[0].find("101"), std::string::npos) << r.events[0];
 }
 
+TEST(ResponseParser, SwitchingProtocolsAllowedEndsParsingAtTheHead) {
+  const std::string head =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+  const std::string input = head + "\x81\x05hello";  // the new protocol's first bytes follow at once
+  ResponseParser parser;
+  parser.begin(false, 1000, true);
+  std::size_t used = 0;
+  ASSERT_EQ(parser.parse(input.data(), input.size(), &used), ResponseParser::Event::head);
+  EXPECT_EQ(used, head.size());  // nothing after the head is taken
+  EXPECT_EQ(parser.head().status, 101);
+  EXPECT_EQ(parser.head().headers.get("upgrade"), "websocket");
+  EXPECT_FALSE(parser.head().has_body);
+  EXPECT_FALSE(parser.head().keep_alive);
+  EXPECT_TRUE(parser.switched());
+  EXPECT_EQ(parser.parse(input.data() + used, input.size() - used, &used), ResponseParser::Event::error);
+}
+
 TEST(ResponseParser, HeadResponseHasNoBody) {
   // The second response follows the first at once: its Content-Length described a body never sent.
   std::string s =
