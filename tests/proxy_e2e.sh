@@ -6,7 +6,9 @@
 # an upstream killed with -9 under load is ejected by the passive checks with no failed request, one
 # killed while idle is taken down by the active checks (no request reaches it), a restarted one comes
 # back, SIGHUP reloads under load with no failed request (a bad file keeps the config in force), a bad
-# config exits 2 naming the field. Consistent hashing (keys kept when a server is added) is a unit test:
+# config exits 2 naming the field, curl uploads (chunked and sized) arrive intact, a Node `ws` client talks
+# WebSocket through the proxy to the waitless echo server (tests/websocket_test_server.cpp; ws installed
+# as tests/websocket_e2e.sh does). Consistent hashing (keys kept when a server is added) is a unit test:
 # ProxyBalancer.ConsistentHashMovesOnlyKeysToTheNewServer.
 # Prints PASS/FAIL per case; exits non-zero if any failed. Usage: tests/proxy_e2e.sh [BUILD_DIR]
 set -u
@@ -114,6 +116,15 @@ head=$(curl -s -D - -o /dev/null "http://127.0.0.1:$PP/hop" | tr -d '\r' | grep 
 check "response hop-by-hop removed, Via added" "Via: 1.1 waitless
 X-Kept: 2" "$head"
 
+# --- uploads: 20 MiB chunked (POST) and with a length (PUT) arrive intact, streamed through the proxy
+head -c 20971520 /dev/urandom >"$TMP/upload.bin"
+sum=$(sha256sum "$TMP/upload.bin" | cut -d' ' -f1)
+got=$(curl -s -H 'Transfer-Encoding: chunked' --data-binary @"$TMP/upload.bin" "http://127.0.0.1:$PP/sum")
+check "chunked upload through the proxy (curl, 20 MiB)" "20971520 $sum chunked" "$got"
+got=$(curl -s -T "$TMP/upload.bin" "http://127.0.0.1:$PP/sum")
+check "sized upload through the proxy (curl -T, 20 MiB)" "20971520 $sum length" "$got"
+rm -f "$TMP/upload.bin"
+
 # --- a slow client does not hold the upstream
 : >"$TMP/upstream.log"
 slow=$(timeout 40 python3 tests/proxy/client.py slow 127.0.0.1 "$PP" "/big?n=25165824" "$TMP/upstream.log" 20)
@@ -187,6 +198,40 @@ Forwarded: for=127.0.0.1;host=\"127.0.0.1:$PT\";proto=https" "$got"
   kill $TLS_PID 2>/dev/null
 else
   failed "TLS termination" "openssl could not make the certificates"
+fi
+
+# --- WebSocket through the proxy: a Node `ws` client, the waitless WebSocket echo server as the upstream
+PEERS=${WAITLESS_PEERS:-/tmp/waitless-peers}
+if [ ! -d "$PEERS/node_modules/ws" ]; then
+  WITH_NPM=1 WAITLESS_PEERS="$PEERS" scripts/deps.sh >/dev/null 2>&1
+fi
+WS_SERVER="$BUILD/websocket_test_server"
+[ -x "$WS_SERVER" ] || cmake --build "$BUILD" --target websocket_test_server >/dev/null 2>&1
+if [ -d "$PEERS/node_modules/ws" ] && [ -x "$WS_SERVER" ]; then
+  "$WS_SERVER" 0 1 >"$TMP/ws.out" 2>"$TMP/ws.err" &
+  UP_PID[ws]=$!
+  for _ in $(seq 100); do WSP=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$TMP/ws.out"); [ -n "$WSP" ] && break; sleep 0.1; done
+  PW=$(free_port)
+  cat >"$TMP/ws.json" <<CONF
+{ "listen": "127.0.0.1:$PW", "metrics_path": "/__metrics",
+  "upstreams": { "ws": { "servers": ["127.0.0.1:$WSP"] } },
+  "routes": [ { "prefix": "/", "upstream": "ws" } ] }
+CONF
+  "$BUILD/waitless" proxy --config "$TMP/ws.json" >"$TMP/wsproxy.log" 2>&1 &
+  UP_PID[wsproxy]=$!
+  wait_http "${UP_PID[wsproxy]}" "http://127.0.0.1:$PW/__metrics"
+  got=$(NODE_PATH="$PEERS/node_modules" timeout 30 node tests/proxy/ws_client.js "ws://127.0.0.1:$PW/echo" 2>&1)
+  case "$got" in "ws ok "*) pass "WebSocket through the proxy (Node ws): $got" ;; *) failed "WebSocket through the proxy" "$got" ;; esac
+  tunnels=
+  for _ in $(seq 100); do
+    tunnels=$(curl -s "http://127.0.0.1:$PW/__metrics" | awk '$1 ~ /^waitless_proxy_tunnels_open\{/ {print $2}')
+    [ "$tunnels" = 0 ] && break
+    sleep 0.05
+  done
+  check "WebSocket: the tunnel is closed after the close handshake" "0" "$tunnels"
+  kill "${UP_PID[wsproxy]}" "${UP_PID[ws]}" 2>/dev/null
+else
+  failed "WebSocket through the proxy" "no Node ws under $PEERS or no $WS_SERVER"
 fi
 
 # --- a bad config exits 2 naming the field

@@ -7,7 +7,9 @@ usage: upstream.py PORT ID LOGFILE
   GET /echo      -> the request's header fields as received, one "Name: value" per line
   GET /hop       -> "hop", with hop-by-hop fields in the response (Connection: X-Hop, X-Hop, Keep-Alive)
   GET /big?n=N   -> N bytes; writes "big-done N" to LOGFILE once the last byte is in the socket
+  POST|PUT /sum  -> "<bytes> <sha256 hex> <chunked|length>" of the request body (Content-Length or chunked)
 """
+import hashlib
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -59,6 +61,42 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(ID)
 
     do_HEAD = do_GET
+
+    def read_body(self):
+        """Yields the request body's pieces, de-chunked."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailer fields
+                    return
+                left = size
+                while left > 0:
+                    piece = self.rfile.read(min(left, 65536))
+                    if not piece:
+                        raise ConnectionError("body cut short")
+                    left -= len(piece)
+                    yield piece
+                self.rfile.readline()  # the CRLF after the chunk
+        else:
+            left = int(self.headers.get("Content-Length", "0"))
+            while left > 0:
+                piece = self.rfile.read(min(left, 65536))
+                if not piece:
+                    raise ConnectionError("body cut short")
+                left -= len(piece)
+                yield piece
+
+    def do_POST(self):
+        digest, n = hashlib.sha256(), 0
+        for piece in self.read_body():
+            digest.update(piece)
+            n += len(piece)
+        chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        self.reply(f"{n} {digest.hexdigest()} {'chunked' if chunked else 'length'}")
+
+    do_PUT = do_POST
 
 
 ThreadingHTTPServer.daemon_threads = True

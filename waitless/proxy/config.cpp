@@ -224,7 +224,7 @@ ProxyConfig config_of(const json::value& root) {
   if (const auto* t = o.if_contains("threads")) c.threads = unsigned(integer_of(*t, "threads", 0, 256));
   if (const auto* t = o.if_contains("timeouts")) {
     const json::object& to = object_at(*t, "timeouts");
-    only_keys(to, "timeouts", {"connect_ms", "first_byte_ms", "idle_ms", "keepalive_ms"});
+    only_keys(to, "timeouts", {"connect_ms", "first_byte_ms", "idle_ms", "keepalive_ms", "tunnel_idle_ms"});
     if (const auto* p = to.if_contains("connect_ms"))
       c.connect_timeout = millis_of(*p, "timeouts.connect_ms");
     if (const auto* p = to.if_contains("first_byte_ms"))
@@ -232,6 +232,8 @@ ProxyConfig config_of(const json::value& root) {
     if (const auto* p = to.if_contains("idle_ms")) c.idle_timeout = millis_of(*p, "timeouts.idle_ms");
     if (const auto* p = to.if_contains("keepalive_ms"))
       c.keepalive_timeout = millis_of(*p, "timeouts.keepalive_ms");
+    if (const auto* p = to.if_contains("tunnel_idle_ms"))
+      c.tunnel_idle_timeout = millis_of(*p, "timeouts.tunnel_idle_ms");
   }
   if (const auto* m = o.if_contains("metrics_path")) {
     c.metrics_path = string_of(*m, "metrics_path");

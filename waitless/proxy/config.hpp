@@ -86,11 +86,12 @@ struct ProxyConfig {
   std::string tls_cert, tls_key;  // both or neither: HTTPS on the listen address
   unsigned threads = 1;           // loops (0: one per core)
   Millis connect_timeout{2000};
-  Millis first_byte_timeout{30'000};   // from sending the request to the end of the response head
-  Millis idle_timeout{60'000};         // longest silence while a response body arrives
-  Millis keepalive_timeout{60'000};    // an unused upstream connection is closed after this
-  std::string metrics_path;            // empty: no metrics endpoint
-  unsigned retry_budget_percent = 20;  // retries, at most this share of the requests
+  Millis first_byte_timeout{30'000};      // from sending the request to the end of the response head
+  Millis idle_timeout{60'000};            // longest silence while a response body arrives
+  Millis keepalive_timeout{60'000};       // an unused upstream connection is closed after this
+  Millis tunnel_idle_timeout{3'600'000};  // an upgraded connection (WebSocket) silent both ways this long
+  std::string metrics_path;               // empty: no metrics endpoint
+  unsigned retry_budget_percent = 20;     // retries, at most this share of the requests
   uint64_t max_request_body = 64ull << 20;
   uint64_t response_buffer = 1 << 20;  // per request: upstream bytes read ahead of a slow client
   std::string via = "waitless";        // the Via pseudonym

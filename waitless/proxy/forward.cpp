@@ -110,4 +110,24 @@ std::error_code forward_response_headers(const http::HeaderMap& in, std::string_
   return first;
 }
 
+std::string switching_protocols_head(const http::HeaderMap& in, std::string_view via) {
+  std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
+  const std::string_view connection = in.get("connection");
+  std::string joined_via;
+  for (http::Header h : in) {
+    if (is_hop_by_hop(h.name, connection) || http::iequals(h.name, "content-length")) continue;
+    if (http::iequals(h.name, "via")) {
+      if (!joined_via.empty()) joined_via += ", ";
+      joined_via.append(h.value);
+      continue;
+    }
+    head.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
+  if (!joined_via.empty()) joined_via += ", ";
+  joined_via += via_entry(1, via);
+  head.append("Via: ").append(joined_via).append("\r\n");
+  head.append("Connection: Upgrade\r\nUpgrade: ").append(in.get("upgrade")).append("\r\n\r\n");
+  return head;
+}
+
 }  // namespace waitless::proxy

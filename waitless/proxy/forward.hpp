@@ -10,6 +10,7 @@
 // Toward the client: the same hop-by-hop fields and the framing (Content-Length, Transfer-Encoding:
 // the server frames what it sends) are dropped, Via gets "1.1 <pseudonym>" appended.
 #pragma once
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -39,5 +40,10 @@ void forward_request_headers(const std::vector<http::Header>& in, const ForwardI
 // error is returned (the rest are still copied).
 std::error_code forward_response_headers(const http::HeaderMap& in, std::string_view via,
                                          http::Response& res);
+
+// The head of a 101 toward the client, from the upstream's 101 fields: the same filtering as
+// forward_response_headers, then `Connection: Upgrade` and the upstream's `Upgrade` put back (hop-by-hop,
+// but they are what the switch is about). Field values come from the response parser (checked there).
+std::string switching_protocols_head(const http::HeaderMap& in, std::string_view via);
 
 }  // namespace waitless::proxy

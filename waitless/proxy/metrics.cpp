@@ -52,6 +52,8 @@ std::string render_metrics(const Snapshot& snap) {
              [&](const ServerState& s) { return load(s.ejections); });
   per_server("waitless_proxy_in_flight", "gauge", "Requests in flight.",
              [&](const ServerState& s) { return uint64_t(s.in_flight.load(std::memory_order_relaxed)); });
+  per_server("waitless_proxy_tunnels_open", "gauge", "Upgraded connections (WebSocket) tunnelled now.",
+             [&](const ServerState& s) { return uint64_t(s.tunnels.load(std::memory_order_relaxed)); });
   per_server("waitless_proxy_up", "gauge", "1 if the server takes requests now.",
              [&](const ServerState& s) { return s.usable(now) ? 1 : 0; });
   per_server("waitless_proxy_ejected", "gauge", "1 if passive checks eject the server now.",

@@ -1,11 +1,15 @@
 #include "waitless/proxy/proxy.hpp"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <utility>
 
 #include "waitless/base/log.hpp"
 #include "waitless/proxy/forward.hpp"
 #include "waitless/proxy/metrics.hpp"
+#include "waitless/proxy/request_body.hpp"
+#include "waitless/proxy/tunnel.hpp"
 
 namespace waitless::proxy {
 
@@ -190,12 +194,16 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
   const UpstreamSpec& spec = up->spec();
   up->count_request(Upstream::now_ns());
 
-  std::string body;
+  // The body is streamed to the upstream as the client sends it (request_body.hpp).
+  std::shared_ptr<RequestBody> body;
+  const std::optional<uint64_t> length = req.content_length();
   if (req.has_body()) {
+    if (length && *length > cfg.max_request_body) {
+      (void)send_text(res, 413, "413 request body too large\n");
+      co_return;
+    }
     req.set_body_limit(cfg.max_request_body);
-    auto b = co_await req.body();
-    if (!b) co_return;  // too large: the server answers 413; or the client went away
-    body.assign(*b);
+    body = std::make_shared<RequestBody>(req);
   }
 
   auto peer = req.peer_address();
@@ -219,7 +227,16 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
   creq.method = std::string(req.method());
   ForwardInfo info{client_ip, !cfg.tls_cert.empty(), req.version_minor(), cfg.via, {}};
   forward_request_headers(req.headers(), info, creq.headers);
-  creq.body = std::move(body);
+  // An Upgrade request (WebSocket...): the two hop-by-hop fields the switch needs go on to the upstream.
+  const bool upgrade = req.is_upgrade() && req.method_id() != http::Method::connect;
+  if (upgrade) {
+    creq.headers.add("Connection", "Upgrade");
+    creq.headers.add("Upgrade", req.header("upgrade"));
+  }
+  if (body) {
+    creq.body_source = body;
+    creq.body_length = length ? int64_t(*length) : -1;  // chunked from the client: chunked upstream
+  }
   const bool may_retry = idempotent(req.method_id()) && up->size() > 1 && cfg.retry_budget_percent > 0;
   const std::string_view target =
       req.target().empty() || req.target().front() != '/' ? req.path() : req.target();
@@ -253,7 +270,9 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     // against the server; then the request goes to another server (true) or the client gets 504 / 502.
     auto try_another = [&](std::error_code ec, std::string_view failed_part) {
       up->report_failure(i, Upstream::now_ns(), ec == Error::timed_out);
-      if (!last && retriable(ec) && up->take_retry(cfg.retry_budget_percent, Upstream::now_ns())) {
+      // With a body: only while all of it read so far is still held (RequestBody::kReplayLimit).
+      if (!last && retriable(ec) && (!body || body->rewind()) &&
+          up->take_retry(cfg.retry_budget_percent, Upstream::now_ns())) {
         exclude = chosen;
         return true;
       }
@@ -268,6 +287,8 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     auto streamed = co_await client->stream(last ? std::move(creq) : http::ClientRequest(creq));
     if (!streamed) {
       if (req.cancel_token().cancelled()) co_return;  // the client went away: not the server's fault
+      // The client's body failed (over max_request_body: the server answers 413; malformed; gone).
+      if (body && body->error()) co_return;
       if (try_another(streamed.error(), "")) continue;
       co_return;
     }
@@ -282,6 +303,13 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
       co_return;
     }
     up->report_success(i);
+    if (from.status() == 101) {
+      if (upgrade)
+        co_await tunnel(res, from, cfg, up->shared_server(i));
+      else
+        (void)send_text(res, 502, "502 bad gateway: upstream switched protocols unasked\n");
+      co_return;
+    }
     if (from.status() >= 500) server.responses_5xx.fetch_add(1, std::memory_order_relaxed);
     (void)res.set_status(from.status() < 200 ? 502 : from.status());
     (void)forward_response_headers(from.headers(), cfg.via, res);
@@ -318,6 +346,38 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     server.observe_latency(uint64_t(Upstream::now_ns() - start) / 1000);
     co_return;
   }
+}
+
+// The upstream answered 101: the client gets the 101 head, then the two sockets are joined by a Tunnel.
+Task<> ProxyLoop::tunnel(http::Response& res, http::ClientStream& from, const ProxyConfig& cfg,
+                         std::shared_ptr<ServerState> server) {
+  auto upstream = from.take_upgraded();
+  if (!upstream) {
+    (void)send_text(res, 502, "502 bad gateway: the upstream connection cannot be tunnelled\n");
+    co_return;
+  }
+  TunnelOptions options;
+  options.idle_timeout = cfg.tunnel_idle_timeout;
+  const std::string head = switching_protocols_head(from.headers(), cfg.via);
+  http::Upgraded u = std::move(*upstream);
+  auto sink = [u, options, server](Result<http::Upgraded> client) mutable {
+    if (!client) {
+      ::close(u.fd);  // the client left before the switch
+      return;
+    }
+    server->tunnels.fetch_add(1, std::memory_order_relaxed);
+    auto closed = [server] { server->tunnels.fetch_sub(1, std::memory_order_relaxed); };
+    if (std::error_code ec = start_tunnel(std::move(*client), std::move(u), options, std::move(closed))) {
+      log::warn("proxy: tunnel not started: {}", ec.message());
+    }
+  };
+  const int fd = u.fd;
+  if (std::error_code ec = http::switch_protocols(res, head, std::move(sink))) {
+    ::close(fd);  // the sink was not kept: the upstream socket is still ours
+    // A TLS listener cannot hand its connection over yet (upgrade.hpp).
+    (void)send_text(res, 502, "502 bad gateway: this connection cannot switch protocols\n");
+  }
+  co_return;
 }
 
 }  // namespace waitless::proxy

@@ -12,8 +12,9 @@
 // back streamed: the body is read from the upstream while it is written to the client, and the upstream
 // is read ahead of a slow client by at most ProxyConfig::response_buffer bytes, beyond which the proxy
 // waits for the client (backpressure); so a slow client holds an upstream connection only for responses
-// larger than that buffer. The request body is read whole (bounded by max_request_body) before it is
-// sent: it is not streamed yet (docs/proxy.md).
+// larger than that buffer. The request body is streamed to the upstream as the client sends it
+// (request_body.hpp), bounded by max_request_body. An upgrade (WebSocket) answered 101 becomes a tunnel
+// (tunnel.hpp) between the two sockets.
 //
 // Failures: no route 404; no usable server 503; connect error, reset, or a malformed or incomplete head
 // 502; no response head within the first-byte timeout 504 (each with a one-line text body). An
@@ -92,6 +93,8 @@ class ProxyLoop {
 
  private:
   void refresh();
+  Task<> tunnel(http::Response& res, http::ClientStream& from, const ProxyConfig& cfg,
+                std::shared_ptr<ServerState> server);
 
   Proxy& proxy_;
   Loop& loop_;

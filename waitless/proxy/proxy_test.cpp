@@ -443,5 +443,48 @@ TEST(Proxy, HashOnAHeaderKeepsAKeyOnOneServer) {
   net::test::expect_empty(loop);
 }
 
+// Server-Sent Events: each event reaches the client as the upstream writes it (no read-ahead holds it
+// back). The upstream sends the second event only once the client has seen the first (or after 5 s, which
+// the test then reports): an event held in the proxy until more arrives would fail the order.
+TEST(Proxy, EventStreamEventsArriveOneByOne) {
+  Loop loop;
+  {
+    bool client_has_first = false;
+    bool second_sent_after_ack = false;
+    TestServer a(loop, [&](http::Request&, http::Response& res) -> Task<> {
+      (void)res.set_content_type("text/event-stream");
+      (void)res.write("data: one\n\n");
+      for (int i = 0; i < 1000 && !client_has_first; ++i) co_await sleep(5ms);
+      second_sent_after_ack = client_has_first;
+      (void)res.write("data: two\n\n");
+      (void)res.end();
+    });
+    Bench bench(loop, config_for({a.port()}));
+    http::Client client(loop);
+    std::string got;
+    run_bounded(
+        loop,
+        [&]() -> Task<> {
+          http::ClientRequest req{.url = bench.url("/events")};
+          auto s = co_await client.stream(std::move(req));
+          if (!s) {
+            ADD_FAILURE() << s.error().message();
+            co_return;
+          }
+          EXPECT_EQ(s->header("content-type"), "text/event-stream");
+          while (auto piece = co_await s->read()) {
+            if (piece->empty()) break;
+            got.append(*piece);
+            if (got.find("data: one\n\n") != std::string::npos) client_has_first = true;
+          }
+        }(),
+        8s);
+    EXPECT_TRUE(second_sent_after_ack);
+    EXPECT_EQ(got, "data: one\n\ndata: two\n\n");
+    finish_all(loop, {&*bench.front, &a});
+  }
+  net::test::expect_empty(loop);
+}
+
 }  // namespace
 }  // namespace waitless::proxy

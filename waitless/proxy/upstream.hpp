@@ -35,6 +35,7 @@ struct ServerState {
   explicit ServerState(ServerSpec s) : spec(std::move(s)) {}
   ServerSpec spec;
   std::atomic<uint32_t> in_flight{0};
+  std::atomic<uint32_t> tunnels{0};  // upgraded connections open now (not in in_flight)
   std::atomic<uint32_t> consecutive_fails{0};
   std::atomic<int64_t> ejected_until{0};  // 0: not ejected
   std::atomic<bool> active_up{true};
