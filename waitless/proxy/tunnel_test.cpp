@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include "waitless/async/sleep.hpp"
+#include "waitless/async/when_all.hpp"
 #include "waitless/http/client_test_support.hpp"
 #include "waitless/http/websocket_client.hpp"
+#include "waitless/net/tcp_stream.hpp"
 #include "waitless/proxy/proxy.hpp"
 
 namespace waitless::proxy {
@@ -142,6 +144,103 @@ TEST(ProxyTunnel, AnUpgradeAnsweredWithoutA101IsAnOrdinaryResponse) {
     EXPECT_EQ(r->status, 426);
     EXPECT_EQ(r->body, "no upgrade here: websocket");  // the Upgrade field reached the upstream
     finish_servers(loop, front, up);
+  }
+  net::test::expect_empty(loop);
+}
+
+// Backpressure and half-close through a tunnel of raw bytes (Upgrade: raw). The upstream answers 101 and
+// reads nothing until the client is stuck (its own queue full: everything between is full too); the
+// tunnel must have stopped reading the client at its high-water mark rather than queueing the rest. Then
+// the upstream reads all 64 MiB, the client's FIN reaches it, and its answer still goes back (half-close).
+TEST(ProxyTunnel, BackpressureBoundsTheQueueAndAFinIsPassedOn) {
+  Loop loop;
+  {
+    constexpr std::size_t kTotal = std::size_t{64} << 20;
+    bool client_stuck = false;
+    uint64_t upstream_got = 0;
+    bool upstream_saw_fin = false;
+    std::unique_ptr<net::TcpStream> upstream;
+    auto listener = net::TcpListener::listen(loop, {}, [&](int fd) {
+      auto s = net::TcpStream::adopt(loop, fd);
+      ASSERT_TRUE(s.ok());
+      upstream = std::move(*s);
+    });
+    ASSERT_TRUE(listener.ok());
+    const uint16_t up_port = (*listener)->port();
+    auto upstream_side = [&]() -> Task<> {
+      for (int i = 0; i < 1000 && !upstream; ++i) co_await sleep(2ms);
+      if (!upstream) co_return;
+      std::string head;
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        auto piece = co_await upstream->read();
+        if (!piece || piece->empty()) co_return;
+        head += *piece;
+      }
+      EXPECT_NE(head.find("Upgrade: raw"), std::string::npos) << head;
+      (void)upstream->write(
+          "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n");
+      for (int i = 0; i < 2000 && !client_stuck; ++i) co_await sleep(5ms);  // not reading meanwhile
+      EXPECT_TRUE(client_stuck);
+      for (;;) {
+        auto piece = co_await upstream->read();
+        if (!piece) break;
+        if (piece->empty()) {
+          upstream_saw_fin = true;
+          break;
+        }
+        upstream_got += piece->size();
+      }
+      (void)upstream->write("bye");
+      upstream->end();
+    };
+    Proxy proxy(config_for(up_port));
+    ProxyLoop pl(proxy, loop);
+    TestServer front(loop, proxy.handler());
+    std::string client_got;
+    auto client_side = [&]() -> Task<> {
+      auto c = co_await net::TcpStream::connect(loop, "127.0.0.1", front.port());
+      if (!c) co_return;
+      net::TcpStream& s = **c;
+      (void)s.write("GET /t HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n");
+      std::string head;
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        auto piece = co_await s.read();
+        if (!piece || piece->empty()) co_return;
+        head += *piece;
+      }
+      EXPECT_EQ(head.substr(0, 12), "HTTP/1.1 101");
+      const std::string piece(64 * 1024, 'r');
+      for (std::size_t sent = 0; sent < kTotal; sent += piece.size()) {
+        if (!s.write(piece)) {
+          client_stuck = true;  // the tunnel stopped taking bytes
+          if (co_await s.drain()) co_return;
+        }
+      }
+      (void)s.shutdown();  // half-close: the answer must still come back
+      for (;;) {
+        auto r = co_await s.read();
+        if (!r || r->empty()) break;
+        client_got += *r;
+      }
+      s.close();
+    };
+    run_bounded(
+        loop,
+        [&]() -> Task<> {
+          co_await when_all(upstream_side(), client_side());
+          for (int i = 0; i < 400 && tunnel_stats().open > 0; ++i) co_await sleep(5ms);
+        }(),
+        30s);
+    EXPECT_EQ(upstream_got, kTotal);
+    EXPECT_TRUE(upstream_saw_fin);
+    EXPECT_EQ(client_got, "bye");
+    EXPECT_EQ(tunnel_stats().open, 0u);
+    EXPECT_LE(tunnel_stats().max_queued, TunnelOptions{}.high_water + net::Transport::kReceiveBufferSize);
+    upstream.reset();
+    listener->reset();
+    front.server().shutdown(200ms);
+    loop.run();
+    front.finish();
   }
   net::test::expect_empty(loop);
 }
