@@ -184,13 +184,18 @@ Result<std::string_view> Exchange::body_take(bool whole) noexcept {
 
 Result<net::SocketAddress> Exchange::peer_address() const {
   if (!conn) return Error::closed;
-  return net::SocketAddress::peer_of(conn->fd());
+  return conn->peer_address();
 }
 
 OutBuffer* Exchange::output() noexcept { return conn ? conn->output_for(*this) : nullptr; }
 
 void Exchange::committed(bool head, bool finished) noexcept {
   if (conn) conn->committed(*this, head, finished);
+}
+
+Result<std::size_t> Exchange::send_file(int fd, uint64_t offset, std::size_t count) noexcept {
+  if (!conn) return Error::closed;
+  return conn->send_file(*this, fd, offset, count);
 }
 
 bool Exchange::needs_drain() const noexcept { return conn && conn->needs_drain(*this); }

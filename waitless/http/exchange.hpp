@@ -118,6 +118,7 @@ class Exchange final : public ExchangePort, public ListHook<InflightTag>, public
   void committed(bool head, bool finished) noexcept override;
   bool needs_drain() const noexcept override;
   void drain_wait(Waiter& w, std::coroutine_handle<> h, Loop& loop, const CancelToken& token) override;
+  Result<std::size_t> send_file(int fd, uint64_t offset, std::size_t count) noexcept override;
   HeadOutput head_output() noexcept override;
   std::error_code switch_protocols(std::string_view head, UpgradeSink sink) override;
   ServerLoop* session_host() const noexcept override { return owner; }

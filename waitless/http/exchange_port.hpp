@@ -79,6 +79,12 @@ class ExchangePort {
   // Queued output above the high-water mark; drain_wait parks `w` until it is below the low-water mark.
   virtual bool needs_drain() const noexcept = 0;
   virtual void drain_wait(Waiter& w, std::coroutine_handle<> h, Loop& loop, const CancelToken& token) = 0;
+  // Sends up to `count` bytes of the file `fd` from `offset` as the next body bytes, by sendfile(2), after
+  // what the response appended so far: the bytes sent (0 while the socket is full: needs_drain() holds
+  // until it is writable again). std::errc::operation_not_supported when the bytes must be written
+  // instead (TLS, a response queued behind another, output batched with other responses); Error::closed
+  // when the client is gone.
+  virtual Result<std::size_t> send_file(int fd, uint64_t offset, std::size_t count) noexcept = 0;
   // What writing the head needs, in one call (it is on every response's path): where the bytes go (null
   // when the client is gone), whether the connection closes after this response, and the automatic lines.
   struct HeadOutput {

@@ -183,6 +183,23 @@ std::error_code Response::set_status(int status) noexcept {
 
 namespace {
 
+// is_field_value, eight bytes at a time for the usual value (every byte is 0x20..0x7e or obs-text): a
+// block holding a byte below 0x20 or a 0x7f (a tab, or a byte that is refused) goes to the exact table.
+// hasless/haszero (bit-twiddling): exact as to whether such a byte exists in the block.
+inline bool field_value_ok(std::string_view v) noexcept {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
+  std::size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, v.data() + i, 8);
+    const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHighs;
+    const uint64_t del = x ^ (kOnes * 0x7f);
+    const uint64_t is_del = (del - kOnes) & ~del & kHighs;
+    if (below_space | is_del) return is_field_value(v);
+  }
+  return is_field_value(v.substr(i));
+}
+
 struct Line {
   std::string_view name, value;
   std::size_t begin, end;  // the line's bytes in the buffer, "\r\n" included
@@ -247,7 +264,7 @@ void Response::erase_fields(std::string_view name) noexcept {
 
 std::error_code Response::check_field(std::string_view name, std::string_view value, bool& listed) noexcept {
   listed = true;
-  if (state_ != State::fresh || !is_token(name) || !is_field_value(value)) return Error::invalid_argument;
+  if (state_ != State::fresh || !is_token(name) || !field_value_ok(value)) return Error::invalid_argument;
   switch (name.size()) {
     case 4:
       if (iequals(name, "date")) custom_date_ = true;
@@ -305,7 +322,7 @@ std::error_code Response::remove_header(std::string_view name) noexcept {
 }
 
 std::error_code Response::set_content_type(std::string_view type) {
-  if (state_ != State::fresh || !is_field_value(type)) return fail(Error::invalid_argument);
+  if (state_ != State::fresh || !field_value_ok(type)) return fail(Error::invalid_argument);
   touched_ = true;
   if (!headers_.empty()) erase_fields("Content-Type");
   append_header_line(headers_, "Content-Type", type);
@@ -470,6 +487,23 @@ std::error_code Response::write_raw(std::string_view piece) {
   written_ += piece.size();
   port_->committed(head, false);
   return {};
+}
+
+Result<std::size_t> Response::write_file(int fd, uint64_t offset, std::size_t count) {
+  if (state_ == State::fresh) {
+    if (auto ec = write(std::string_view{})) return ec;  // the head; the body filters decide here
+  }
+  if (state_ == State::finished) return fail(Error::closed);
+  if (filters_ || chunked_ || head_request_ || !body_allowed())
+    return std::make_error_code(std::errc::operation_not_supported);
+  auto sent = port_->send_file(fd, offset, count);
+  if (!sent) {
+    if (sent.error() == std::errc::operation_not_supported) return sent.error();
+    state_ = State::finished;  // the client is gone, as write() finds it
+    return fail(sent.error());
+  }
+  written_ += *sent;
+  return *sent;
 }
 
 std::error_code Response::end(std::string_view last) {

@@ -159,6 +159,13 @@ class Response {
   std::error_code end(std::string_view last = {});
   bool needs_drain() const noexcept { return port_ && port_->needs_drain(); }
   DrainAwaiter drain() noexcept { return DrainAwaiter(port_); }
+  // The next body bytes from a file, copied by the kernel (sendfile(2)): up to `count` bytes of `fd` from
+  // `offset` (the first call writes the head, as write() does). Returns the bytes sent; 0 while the client
+  // is slow (needs_drain() is true then: co_await drain() and call again) or at the file's end.
+  // std::errc::operation_not_supported (not kept in error()) when these bytes must go through write()
+  // instead: a body filter transforms the body (compression), TLS, a chunked body (no declared length),
+  // a response to HEAD, or a pipelined response behind another one.
+  Result<std::size_t> write_file(int fd, uint64_t offset, std::size_t count);
 
   // Wraps the outgoing body (see body_filter.hpp); before the head goes out only. The filter is not owned.
   Response& add_body_filter(BodyFilter& filter) noexcept;

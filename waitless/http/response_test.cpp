@@ -67,6 +67,38 @@ TEST(ResponseHeaders, SetReplacesAppendKeepsRemoveDeletes) {
                                             "Set-Cookie=a=1;set-cookie=b=2;x-ONE=uno;"}));
 }
 
+// Values are checked eight bytes at a time: a refused byte (CR, LF, NUL, DEL, another control) is found in
+// any position of a long value, a tab and obs-text are kept, in a block or in the tail.
+TEST(ResponseHeaders, LongValuesAreCheckedAtEveryPosition) {
+  Harness h;
+  int bad_accepted = 0, good_refused = 0, checked = 0;
+  h.start([&](Request&, Response& res) {
+    const std::string base = "abcdefghijklmnopqrstuvwxyz0123";  // 30 bytes: three blocks and a tail
+    for (std::size_t at = 0; at < base.size(); ++at) {
+      for (char bad : {'\r', '\n', '\0', '\x7f', '\x01', '\x1f'}) {
+        std::string v = base;
+        v[at] = bad;
+        if (!res.set_header("X-Bad", v)) ++bad_accepted;
+        if (!res.set_content_type(v)) ++bad_accepted;
+        ++checked;
+      }
+      std::string good = base;
+      good[at] = at % 2 ? '\t' : '\xe9';
+      if (res.set_header("X-Good", good)) ++good_refused;
+      if (res.set_content_type(good)) ++good_refused;
+    }
+    (void)res.send("x");
+  });
+  h.run([](uint16_t port) {
+    TestClient c(port);
+    ASSERT_TRUE(c.send(get("/")));
+    EXPECT_TRUE(c.read_response());
+  });
+  EXPECT_EQ(checked, 180);
+  EXPECT_EQ(bad_accepted, 0);
+  EXPECT_EQ(good_refused, 0);
+}
+
 TEST(ResponseHeaders, ContentTypeTwiceLeavesOneAndAutomaticFieldsComeBack) {
   Harness h;
   h.start([](Request& req, Response& res) {

@@ -17,7 +17,9 @@ ServerConnection::Entry::~Entry() {
 }
 
 ServerConnection::ServerConnection(ServerLoop& sl, int fd) noexcept
-    : transport_(sl.loop(), fd, this), sl_(sl) {}
+    : transport_(sl.loop(), fd, this), sl_(sl) {
+  sl.forget_peer(fd);  // what was kept for this fd's previous connection
+}
 
 ServerConnection::~ServerConnection() {
   close_now();

@@ -92,12 +92,14 @@ class ServerConnection final : public ListHook<ConnListTag>, private net::Transp
   void committed(Exchange& ex, bool head, bool finished) noexcept;
   bool decide_close(Exchange& ex) noexcept;
   bool needs_drain(const Exchange& ex) const noexcept;
+  Result<std::size_t> send_file(Exchange& ex, int fd, uint64_t offset, std::size_t count) noexcept;
   void body_requested(Exchange& ex) noexcept;
   void handler_done(Exchange& ex, std::exception_ptr err) noexcept;
   // upgrade.hpp (server_connection_upgrade.cpp): writes `head` as ex's response, stops HTTP, and hands the
   // socket to `sink` from a microtask.
   std::error_code switch_protocols(Exchange& ex, std::string_view head, UpgradeSink sink);
   int fd() const noexcept { return transport_.fd(); }
+  Result<net::SocketAddress> peer_address() const;  // the loop's per-connection copy (ServerLoop::peer_of)
 
   // Loop-facing.
   void on_sweep(int64_t now) noexcept;

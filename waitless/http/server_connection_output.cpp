@@ -5,6 +5,8 @@
 
 namespace waitless::http::detail {
 
+Result<net::SocketAddress> ServerConnection::peer_address() const { return sl_.peer_of(fd()); }
+
 // ---- output -----------------------------------------------------------------------------------------------
 
 OutBuffer* ServerConnection::output_for(Exchange& ex) noexcept {
@@ -30,8 +32,29 @@ bool ServerConnection::decide_close(Exchange& ex) noexcept {
 bool ServerConnection::needs_drain(const Exchange& ex) const noexcept {
   std::size_t hwm = sl_.limits().write_high_water;
   if (!ex.fast && &ex != st_->inflight.front()) return ex.pending.size() >= hwm;
+  if (transport_.write_blocked()) return true;  // a file's bytes wait for the socket (send_file)
   std::size_t out = queued() + (sl_.batching == this ? sl_.shared_out().size() : 0);
   return out >= hwm;
+}
+
+Result<std::size_t> ServerConnection::send_file(Exchange& ex, int fd, uint64_t offset,
+                                                std::size_t count) noexcept {
+  // The kernel copies straight to the socket: only for the response at the head of the output, with no
+  // other response's bytes batched in the loop's shared output, and without TLS (OpenSSL must see them).
+  if (tls_ || !st_ || sl_.batching == this || (!ex.fast && &ex != st_->inflight.front()))
+    return std::make_error_code(std::errc::operation_not_supported);
+  Entry guard(this);
+  // What the response appended so far (its head) goes first.
+  if (!st_->out.empty() && !flush(false)) return make_error_code(Error::closed);
+  const std::size_t before = transport_.queued();
+  auto sent = transport_.send_file(fd, offset, count);
+  if (!sent) {
+    close_now();
+    return make_error_code(Error::closed);
+  }
+  // A send deadline runs while the socket is full (update_deadline), refreshed by progress only.
+  update_deadline(*sent > 0 || transport_.queued() < before);
+  return sent;
 }
 
 void ServerConnection::committed(Exchange& ex, bool head, bool finished) noexcept {
@@ -232,7 +255,7 @@ void ServerConnection::update_deadline(bool progress) noexcept {
   if (!st_) {
     w = Wait::idle;
     timeout = ns(limits.keep_alive_timeout);
-  } else if (queued() > 0) {
+  } else if (queued() > 0 || transport_.write_blocked()) {
     w = Wait::send;
     timeout = ns(limits.send_timeout);
   } else if ((st_->body_ex || st_->discard) && input_wanted()) {

@@ -1,6 +1,7 @@
 #include "waitless/http/server_loop.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "waitless/base/log.hpp"
 #include "waitless/base/syscall.hpp"
@@ -63,6 +64,22 @@ void ServerLoop::adopt(int fd) {
     return;
   }
   ServerConnection::start(*this, fd);
+}
+
+Result<net::SocketAddress> ServerLoop::peer_of(int fd) {
+  if (fd >= 0 && static_cast<std::size_t>(fd) < peers_.size() && peers_[fd].len != 0)
+    return net::SocketAddress::from_sockaddr(&peers_[fd].addr.sa, peers_[fd].len);
+  auto peer = net::SocketAddress::peer_of(fd);
+  if (!peer || fd < 0 || !(peer->is_ipv4() || peer->is_ipv6()) || peer->size() > sizeof(PeerSlot::addr))
+    return peer;
+  try {
+    if (static_cast<std::size_t>(fd) >= peers_.size()) peers_.resize(static_cast<std::size_t>(fd) + 1);
+  } catch (...) {
+    return peer;  // not kept: asked again next time
+  }
+  std::memcpy(&peers_[fd].addr, peer->data(), peer->size());
+  peers_[fd].len = peer->size();
+  return peer;
 }
 
 void ServerLoop::refresh_date() noexcept {

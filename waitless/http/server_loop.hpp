@@ -4,6 +4,8 @@
 // deadlines (and, during a graceful shutdown, one timer that ends the idle connections' grace and one for
 // the deadline). Nothing here is shared with another loop; the configuration it reads is immutable.
 #pragma once
+#include <netinet/in.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -87,6 +89,12 @@ class ServerLoop {
   void session_joined(UpgradedSession& s) noexcept;
   void session_left(UpgradedSession& s) noexcept;
   std::size_t session_count() const noexcept { return sessions_.size(); }
+  // A connection's client address (an access log asks for it on every request): getpeername once per
+  // connection, then kept by fd (IP peers only) until forget_peer(fd) — a new connection on that fd.
+  Result<net::SocketAddress> peer_of(int fd);
+  void forget_peer(int fd) noexcept {
+    if (fd >= 0 && static_cast<std::size_t>(fd) < peers_.size()) peers_[fd].len = 0;
+  }
 
  private:
   void on_tick() noexcept;
@@ -116,6 +124,15 @@ class ServerLoop {
   ConnState* free_states_ = nullptr;
   std::size_t free_state_count_ = 0;
   std::vector<Exchange*> free_exchanges_;
+  struct PeerSlot {
+    union {
+      sockaddr sa;
+      sockaddr_in in4;
+      sockaddr_in6 in6;
+    } addr;
+    socklen_t len = 0;  // 0: not known
+  };
+  std::vector<PeerSlot> peers_;  // by fd, filled on demand (an app that never asks has none)
   Exchange fast_{this};
   bool shutting_down_ = false;
   std::function<void()> done_;

@@ -150,8 +150,15 @@ void SocketAddress::set_port(uint16_t port) noexcept {
 std::string SocketAddress::host() const {
   char buf[INET6_ADDRSTRLEN];
   if (is_ipv4()) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
-    return buf;
+    // Dotted quad by hand: glibc's inet_ntop formats IPv4 with sprintf, and an access log asks per request.
+    const auto* b =
+        reinterpret_cast<const unsigned char*>(&reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr);
+    char* p = buf;
+    for (int i = 0; i < 4; ++i) {
+      if (i) *p++ = '.';
+      p = std::to_chars(p, buf + sizeof buf, static_cast<unsigned>(b[i])).ptr;
+    }
+    return std::string(buf, p);
   }
   if (is_ipv6()) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&storage_);

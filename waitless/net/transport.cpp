@@ -2,9 +2,11 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <memory>
 #include <vector>
@@ -130,13 +132,24 @@ void Transport::on_io(unsigned events) noexcept {
     on_connect_ready();
     return;
   }
-  if (queue_ && (events & (io::writable | io::hangup | io::error))) {
-    const std::size_t before = queue_->size();
-    if (std::error_code ec = flush()) {
+  if ((queue_ || (bits_ & kWantWritable)) && (events & (io::writable | io::hangup | io::error))) {
+    const std::size_t before = queued();
+    if (std::error_code ec = queue_ ? flush() : std::error_code()) {
       (void)handler_->on_error(ec);
       return;
     }
-    if (queued() != before && !handler_->on_writable(queued())) return;
+    bool moved = queued() != before;
+    if (!queue_ && (bits_ & kWantWritable)) {
+      // send_file's wait is over: the socket takes bytes again (or failed: the next send says how).
+      bits_ &= static_cast<uint16_t>(~kWantWritable);
+      if (std::error_code ec = update(watcher_.events() & ~io::writable)) {
+        bits_ |= kFailed;
+        (void)handler_->on_error(ec);
+        return;
+      }
+      moved = true;
+    }
+    if (moved && !handler_->on_writable(queued())) return;
     if (bits_ & kClosed) return;
     if ((bits_ & kLingering) && (bits_ & kEof) && !queue_) {
       close();  // the peer is gone and our last bytes are out: nothing to linger for
@@ -207,7 +220,7 @@ std::error_code Transport::connect_result(int fd) noexcept {
 }
 
 void Transport::on_connect_ready() noexcept {
-  bits_ &= static_cast<uint8_t>(~kConnecting);
+  bits_ &= static_cast<uint16_t>(~kConnecting);
   if (std::error_code ec = connect_result(watcher_.fd())) {
     (void)handler_->on_error(fail(ec.value()));
     return;
@@ -251,6 +264,44 @@ std::error_code Transport::write_rest(const char* data, std::size_t size, ssize_
     return ec;
   }
   return {};
+}
+
+namespace {
+std::atomic<uint64_t> g_file_bytes_sent{0};
+}  // namespace
+
+uint64_t Transport::file_bytes_sent() noexcept { return g_file_bytes_sent.load(std::memory_order_relaxed); }
+
+Result<std::size_t> Transport::send_file(int file_fd, uint64_t offset, std::size_t count) noexcept {
+  if (bits_ & (kShutdown | kFailed | kClosed)) return Error::closed;
+  std::size_t sent = 0;
+  if (queue_) {
+    bits_ |= kWantWritable;  // the queue is watched for writable already; its bytes go first
+    return sent;
+  }
+  while (sent < count) {
+    auto at = static_cast<off_t>(offset + sent);
+    const ssize_t n = ::sendfile(watcher_.fd(), file_fd, &at, count - sent);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n == 0) break;  // the file's end
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err != EAGAIN && err != EWOULDBLOCK) {
+      g_file_bytes_sent.fetch_add(sent, std::memory_order_relaxed);
+      return fail(err);
+    }
+    bits_ |= kWantWritable;
+    if (std::error_code ec = update(watcher_.events() | io::writable)) {
+      bits_ |= kFailed;
+      return ec;
+    }
+    break;
+  }
+  g_file_bytes_sent.fetch_add(sent, std::memory_order_relaxed);
+  return sent;
 }
 
 std::error_code Transport::flush() noexcept {
@@ -297,7 +348,7 @@ bool Transport::close_lingering(int64_t deadline) noexcept {
     return false;
   }
   bits_ |= kLingering;
-  bits_ &= static_cast<uint8_t>(~kPaused);
+  bits_ &= static_cast<uint16_t>(~kPaused);
   deadline_ = deadline;
   const unsigned want = (bits_ & kEof ? 0u : io::readable) | (queue_ ? io::writable : 0u);
   if (update(want)) {

@@ -121,7 +121,7 @@ class Transport {
   void pause() noexcept { bits_ |= kPaused; }
   // Fails only if the fd cannot be watched (epoll_ctl: ENOMEM...).
   std::error_code resume() noexcept {
-    bits_ &= static_cast<uint8_t>(~kPaused);
+    bits_ &= static_cast<uint16_t>(~kPaused);
     if ((watcher_.events() & io::readable) || !reading_possible()) return {};
     return update(watched() | io::readable);
   }
@@ -156,6 +156,19 @@ class Transport {
   }
   std::error_code write(std::string_view data) noexcept { return write(data.data(), data.size()); }
   std::size_t queued() const noexcept { return queue_ ? queue_->size() : 0; }
+
+  // ---- a file's bytes without copying them (sendfile(2): page cache to socket in the kernel) ----
+  // Sends up to `count` bytes of `file_fd` from `offset`, looping until the socket is full. Only from an
+  // empty queue (queued bytes go first): with a queue, or once the socket is full, it sends what it can
+  // (maybe nothing), and write_blocked() holds until the socket is writable again, which on_writable
+  // reports (with queued() == 0 once the queue is out). Returns the bytes sent: fewer than `count` and
+  // !write_blocked() means the file ended. An error fails the transport as write() does; Error::closed
+  // after shutdown() or close(). Plaintext only: over TLS the bytes must go through OpenSSL (the owner
+  // writes them instead).
+  Result<std::size_t> send_file(int file_fd, uint64_t offset, std::size_t count) noexcept;
+  bool write_blocked() const noexcept { return bits_ & kWantWritable; }
+  // Bytes send_file has sent, by every transport of the process (tests check the path is taken).
+  static uint64_t file_bytes_sent() noexcept;
 
   // ---- ending ----
   // FIN once the queue is empty (at once if it is); reading goes on. No write after it.
@@ -193,8 +206,9 @@ class Transport {
   static char* receive_buffer() noexcept;
 
  private:
-  static constexpr uint8_t kPaused = 1, kEof = 2, kShutdown = 4, kFinSent = 8, kLingering = 16, kFailed = 32,
-                           kClosed = 64, kConnecting = 128;
+  // kWantWritable: send_file found the socket full (or a queue before it): on_writable when it drains.
+  static constexpr uint16_t kPaused = 1, kEof = 2, kShutdown = 4, kFinSent = 8, kLingering = 16, kFailed = 32,
+                            kClosed = 64, kConnecting = 128, kWantWritable = 256;
 
   void on_io(unsigned events) noexcept;
   void on_connect_ready() noexcept;
@@ -217,7 +231,7 @@ class Transport {
   TransportHandler* handler_;
   OutBuffer* queue_ = nullptr;  // from the thread's pool while bytes wait; null otherwise
   int64_t deadline_ = 0;
-  uint8_t bits_ = 0;
+  uint16_t bits_ = 0;
 };
 
 }  // namespace waitless::net

@@ -1,7 +1,7 @@
 #include "waitless/web/access_log.hpp"
 
+#include <charconv>
 #include <chrono>
-#include <cstdio>
 #include <ctime>
 #include <exception>
 #include <string>
@@ -16,16 +16,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+bool needs_escape(unsigned char c) noexcept { return c == '"' || c == '\\' || c < 0x20 || c == 0x7f; }
+
 // Escapes a client-supplied field for a quoted log field (both the text formats and JSON strings).
 void append_escaped(std::string& out, std::string_view s) {
-  for (unsigned char c : s) {
+  // The usual field has nothing to escape: one append of the run before the first byte that has.
+  std::size_t clean = 0;
+  while (clean < s.size() && !needs_escape(static_cast<unsigned char>(s[clean]))) ++clean;
+  out.append(s.data(), clean);
+  for (unsigned char c : s.substr(clean)) {
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
     } else if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
+      static constexpr char kHex[] = "0123456789abcdef";
+      const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out.append(esc, sizeof esc);
     } else {
       out += static_cast<char>(c);
     }
@@ -55,19 +61,37 @@ void append_time(std::string& out, bool iso) {
   }
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%s.%03dZ", cache.iso, static_cast<int>(ms));
-  out += buf;
+  out += cache.iso;
+  const char frac[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                        static_cast<char>('0' + ms % 10), 'Z'};
+  out.append(frac, sizeof frac);
+}
+
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<std::size_t>(r.ptr - buf));  // (pointer, size): not the iterator-pair append
+}
+
+// The duration in milliseconds with three decimals (as "%.3f" of ns / 1e6, rounded to the microsecond),
+// formatted from the integer nanoseconds: no printf on the per-request path.
+void append_ms(std::string& out, int64_t ns) {
+  if (ns < 0) ns = 0;
+  const uint64_t us = (static_cast<uint64_t>(ns) + 500) / 1000;
+  append_uint(out, us / 1000);
+  const auto frac = static_cast<unsigned>(us % 1000);
+  const char digits[4] = {'.', static_cast<char>('0' + frac / 100), static_cast<char>('0' + frac / 10 % 10),
+                          static_cast<char>('0' + frac % 10)};
+  out.append(digits, sizeof digits);
 }
 
 struct Entry {
   int status;
   uint64_t bytes;
-  double ms;
+  int64_t ns;  // the duration
 };
 
 void format_line(std::string& line, LogFormat format, Request& req, const Entry& e) {
-  char num[64];
   const std::string_view ip = req.ip();
   const std::string_view id = req.id();
   if (format == LogFormat::json) {
@@ -81,9 +105,12 @@ void format_line(std::string& line, LogFormat format, Request& req, const Entry&
     append_escaped(line, req.target());
     line += "\",\"version\":\"";
     line += req.raw().version();
-    std::snprintf(num, sizeof num, "\",\"status\":%d,\"bytes\":%llu,\"duration_ms\":%.3f", e.status,
-                  static_cast<unsigned long long>(e.bytes), e.ms);
-    line += num;
+    line += "\",\"status\":";
+    append_uint(line, static_cast<uint64_t>(e.status));
+    line += ",\"bytes\":";
+    append_uint(line, e.bytes);
+    line += ",\"duration_ms\":";
+    append_ms(line, e.ns);
     line += ",\"request_id\":\"";
     append_escaped(line, id);
     line += "\",\"referer\":\"";
@@ -102,8 +129,10 @@ void format_line(std::string& line, LogFormat format, Request& req, const Entry&
   append_escaped(line, req.target());
   line += ' ';
   line += req.raw().version();
-  std::snprintf(num, sizeof num, "\" %d %llu", e.status, static_cast<unsigned long long>(e.bytes));
-  line += num;
+  line += "\" ";
+  append_uint(line, static_cast<uint64_t>(e.status));
+  line += ' ';
+  append_uint(line, e.bytes);
   if (format == LogFormat::combined) {
     line += " \"";
     append_escaped(line, req.header("referer"));
@@ -111,8 +140,9 @@ void format_line(std::string& line, LogFormat format, Request& req, const Entry&
     append_escaped(line, req.header("user-agent"));
     line += '"';
   }
-  std::snprintf(num, sizeof num, " %.3f ", e.ms);
-  line += num;
+  line += ' ';
+  append_ms(line, e.ns);
+  line += ' ';
   line += id;
 }
 
@@ -135,7 +165,7 @@ struct State {
     e.bytes = req.method_id() == http::Method::head ? 0
               : res.has_body()                      ? res.body_text().size()
                                                     : res.raw().body_bytes();
-    e.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    e.ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
     thread_local std::string line;
     line.clear();
     format_line(line, options.format, req, e);

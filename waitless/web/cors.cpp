@@ -76,8 +76,9 @@ Layer cors(CorsOptions options) {
   Layer layer;
   layer.sync = [cfg](Request& req, Response& res, Next next) {
     const CorsOptions& o = cfg->options;
-    const bool has_origin = req.has_header("Origin");
-    const std::string_view origin = req.header("Origin");
+    const http::Header* origin_field = req.raw().find_header("Origin");  // one look-up for both
+    const bool has_origin = origin_field != nullptr;
+    const std::string_view origin = has_origin ? origin_field->value : std::string_view{};
     const bool preflight =
         req.method_id() == http::Method::options && req.has_header("Access-Control-Request-Method");
     if (!preflight) {

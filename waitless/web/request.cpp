@@ -1,7 +1,6 @@
 #include "waitless/web/request.hpp"
 
 #include <atomic>
-#include <cstdio>
 #include <random>
 #include <stdexcept>
 
@@ -41,8 +40,9 @@ bool valid_request_id(std::string_view id) noexcept {
 }
 
 // 16 hex digits of a per-process random prefix, then a per-process counter: unique in the process, and
-// unlikely to repeat across restarts.
+// unlikely to repeat across restarts. Formatted by hand (no printf on the per-request path).
 void generate_request_id(std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
   static const uint64_t prefix = [] {
     std::random_device rd;
     return (static_cast<uint64_t>(rd()) << 32) ^ rd();
@@ -50,9 +50,13 @@ void generate_request_id(std::string& out) {
   static std::atomic<uint64_t> counter{0};
   const uint64_t n = counter.fetch_add(1, std::memory_order_relaxed);
   char buf[40];
-  int len = std::snprintf(buf, sizeof buf, "%016llx-%llx", static_cast<unsigned long long>(prefix),
-                          static_cast<unsigned long long>(n));
-  out.assign(buf, static_cast<std::size_t>(len));
+  for (int i = 0; i < 16; ++i) buf[i] = kHex[(prefix >> (60 - 4 * i)) & 15];
+  buf[16] = '-';
+  char* p = buf + 17;
+  int shift = 60;
+  while (shift > 0 && ((n >> shift) & 15) == 0) shift -= 4;  // "%llx": no leading zeros, "0" for 0
+  for (; shift >= 0; shift -= 4) *p++ = kHex[(n >> shift) & 15];
+  out.assign(buf, static_cast<std::size_t>(p - buf));
 }
 
 // One address of a forwarding header entry: quotes, IPv6 brackets and a port removed.

@@ -109,6 +109,14 @@ std::error_code Response::write(std::string_view piece) {
   return raw_.write(piece);
 }
 
+Result<std::size_t> Response::write_file(int fd, uint64_t offset, std::size_t count) {
+  if (!raw_.headers_sent()) {
+    if (st_.body_set) return fail(Error::invalid_argument).error();  // send() and a stream do not mix
+    if (auto ec = write_head_fields()) return fail(ec).error();
+  }
+  return raw_.write_file(fd, offset, count);
+}
+
 std::error_code Response::end(std::string_view last) {
   if (!raw_.headers_sent()) {
     if (auto ec = write_head_fields()) return fail(ec).error();

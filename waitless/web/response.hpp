@@ -99,6 +99,9 @@ class Response {
   std::error_code write(std::string_view piece);
   bool needs_drain() const noexcept { return raw_.needs_drain(); }
   http::DrainAwaiter drain() noexcept { return raw_.drain(); }
+  // A piece of a file as the next body bytes by sendfile(2) (http::Response::write_file: the bytes sent,
+  // or operation_not_supported when they must go through write()). The first call commits the head.
+  Result<std::size_t> write_file(int fd, uint64_t offset, std::size_t count);
   std::error_code end(std::string_view last = {});
 
   // The first refused call of this response, sticky.

@@ -21,6 +21,10 @@
 namespace waitless::web {
 namespace {
 
+// The most one sendfile call is asked for: a fast client on a large file gives the loop back between
+// slices (each slice is as many sendfile(2) calls as the socket takes at once).
+constexpr std::size_t kSendfileSlice = std::size_t{1} << 20;
+
 struct Located {
   enum class Kind { file, add_slash } kind = Kind::file;
   std::string real;  // the file's real path (file)
@@ -187,8 +191,27 @@ Task<> serve(const Config& cfg, Request& req, Response& res, Next next) {
     res.end();
     co_return;
   }
+  // The kernel copies the file to the socket (sendfile) when nothing has to see the bytes; else (gzip,
+  // TLS, a pipelined response behind another) they are read and written in chunks.
+  bool by_sendfile = true;
   const std::size_t chunk = o.chunk_size == 0 ? std::size_t{64} * 1024 : o.chunk_size;
   while (remaining > 0) {
+    if (by_sendfile) {
+      const auto want = static_cast<std::size_t>(std::min<uint64_t>(remaining, kSendfileSlice));
+      auto sent = res.write_file(file->fd(), offset, want);
+      if (sent) {
+        offset += *sent;
+        remaining -= std::min<uint64_t>(remaining, *sent);
+        if (res.needs_drain()) {
+          if (auto ec = co_await res.drain()) co_return;  // gone (or cancelled) while slow
+        } else if (*sent < want) {
+          break;  // the file shrank: end() sees the short count
+        }
+        continue;
+      }
+      if (sent.error() != std::errc::operation_not_supported) co_return;  // the client went away
+      by_sendfile = false;
+    }
     const auto want = static_cast<std::size_t>(std::min<uint64_t>(remaining, chunk));
     auto piece = co_await file->read(offset, want);
     if (!piece) throw HttpError::from(piece.error());  // after the head: the server cuts the connection

@@ -1,12 +1,14 @@
 #include "waitless/web/static_files.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "waitless/net/transport.hpp"
 #include "waitless/web/app_test_support.hpp"
 
 namespace waitless::web {
@@ -227,6 +229,91 @@ TEST_F(StaticSite, ALargeFileIsStreamedInChunks) {
     EXPECT_EQ(part.status, 206);
     EXPECT_TRUE(part.body == big.substr(100000, 1900001));
   });
+}
+
+// Deterministic bytes that are not a repeating pattern (a misplaced piece changes the checksum).
+std::string pseudo_random_bytes(std::size_t n) {
+  std::string s(n, '\0');
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (std::size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    s[i] = static_cast<char>(x >> 56);
+  }
+  return s;
+}
+
+uint64_t fnv1a(uint64_t h, const char* p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(p[i])) * 0x100000001b3ull;
+  return h;
+}
+constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ull;
+
+// A 64 MB file to a client that reads slowly (small receive buffer, a pause between reads): the server's
+// socket fills again and again, so sendfile waits for writable each time; the body arrives whole, in
+// order, and the bytes went by sendfile (the transport's counter), not through a read into memory.
+TEST_F(StaticSite, ALargeFileGoesBySendfileToASlowReader) {
+  constexpr std::size_t kSize = std::size_t{64} << 20;
+  const std::string data = pseudo_random_bytes(kSize);
+  const uint64_t expected = fnv1a(kFnvBasis, data.data(), data.size());
+  write(root_ + "/large.bin", data);
+  App app;
+  app.use(serve_static(root_));
+  const uint64_t before = net::Transport::file_bytes_sent();
+  serve(app, [&](uint16_t port) {
+    TestClient c(port, 8000);
+    ASSERT_TRUE(c.connected());
+    int small = 64 * 1024;
+    ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    ASSERT_TRUE(c.send("GET /large.bin HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::string head;
+    std::vector<char> buf(256 * 1024);
+    uint64_t h = kFnvBasis;
+    std::size_t body = 0;
+    int reads = 0;
+    for (;;) {
+      const ssize_t n = ::recv(c.fd(), buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      std::size_t at = 0;
+      if (head.find("\r\n\r\n") == std::string::npos) {
+        head.append(buf.data(), static_cast<std::size_t>(n));
+        const std::size_t end = head.find("\r\n\r\n");
+        if (end == std::string::npos) continue;
+        at = static_cast<std::size_t>(n) - (head.size() - end - 4);
+        head.resize(end + 4);
+      }
+      h = fnv1a(h, buf.data() + at, static_cast<std::size_t>(n) - at);
+      body += static_cast<std::size_t>(n) - at;
+      if (body >= kSize) break;
+      if (++reads % 8 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a slow reader
+    }
+    EXPECT_EQ(head.substr(0, 15), "HTTP/1.1 200 OK");
+    EXPECT_NE(head.find("Content-Length: " + std::to_string(kSize) + "\r\n"), std::string::npos) << head;
+    EXPECT_EQ(body, kSize);
+    EXPECT_EQ(h, expected);
+  });
+  EXPECT_GE(net::Transport::file_bytes_sent() - before, kSize);
+}
+
+// A Range is sent from its offset by sendfile: exactly its bytes, no more.
+TEST_F(StaticSite, ARangeGoesBySendfileFromItsOffset) {
+  const std::string data = pseudo_random_bytes(3 << 20);
+  write(root_ + "/r.bin", data);
+  App app;
+  app.use(serve_static(root_));
+  const uint64_t before = net::Transport::file_bytes_sent();
+  serve(app, [&](uint16_t port) {
+    auto part = request(port, get("/r.bin", "Range: bytes=1000001-2500000\r\n"));
+    EXPECT_EQ(part.status, 206);
+    EXPECT_EQ(part.header("Content-Range"), "bytes 1000001-2500000/3145728");
+    EXPECT_EQ(part.body.size(), 1500000u);
+    EXPECT_TRUE(part.body == data.substr(1000001, 1500000));
+    auto last = request(port, get("/r.bin", "Range: bytes=-7\r\n"));
+    EXPECT_EQ(last.status, 206);
+    EXPECT_TRUE(last.body == data.substr(data.size() - 7));
+  });
+  EXPECT_EQ(net::Transport::file_bytes_sent() - before, 1500000u + 7u);
 }
 
 }  // namespace
