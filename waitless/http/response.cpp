@@ -183,23 +183,6 @@ std::error_code Response::set_status(int status) noexcept {
 
 namespace {
 
-// is_field_value, eight bytes at a time for the usual value (every byte is 0x20..0x7e or obs-text): a
-// block holding a byte below 0x20 or a 0x7f (a tab, or a byte that is refused) goes to the exact table.
-// hasless/haszero (bit-twiddling): exact as to whether such a byte exists in the block.
-inline bool field_value_ok(std::string_view v) noexcept {
-  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
-  std::size_t i = 0;
-  for (; i + 8 <= v.size(); i += 8) {
-    uint64_t x;
-    std::memcpy(&x, v.data() + i, 8);
-    const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHighs;
-    const uint64_t del = x ^ (kOnes * 0x7f);
-    const uint64_t is_del = (del - kOnes) & ~del & kHighs;
-    if (below_space | is_del) return is_field_value(v);
-  }
-  return is_field_value(v.substr(i));
-}
-
 struct Line {
   std::string_view name, value;
   std::size_t begin, end;  // the line's bytes in the buffer, "\r\n" included
@@ -264,7 +247,7 @@ void Response::erase_fields(std::string_view name) noexcept {
 
 std::error_code Response::check_field(std::string_view name, std::string_view value, bool& listed) noexcept {
   listed = true;
-  if (state_ != State::fresh || !is_token(name) || !field_value_ok(value)) return Error::invalid_argument;
+  if (state_ != State::fresh || !is_token(name) || !is_field_value(value)) return Error::invalid_argument;
   switch (name.size()) {
     case 4:
       if (iequals(name, "date")) custom_date_ = true;
@@ -322,7 +305,7 @@ std::error_code Response::remove_header(std::string_view name) noexcept {
 }
 
 std::error_code Response::set_content_type(std::string_view type) {
-  if (state_ != State::fresh || !field_value_ok(type)) return fail(Error::invalid_argument);
+  if (state_ != State::fresh || !is_field_value(type)) return fail(Error::invalid_argument);
   touched_ = true;
   if (!headers_.empty()) erase_fields("Content-Type");
   append_header_line(headers_, "Content-Type", type);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <vector>
 
@@ -154,6 +155,37 @@ TEST(Json, AppendReusesTheBuffer) {
   append_json(Json(1), out);
   EXPECT_EQ(out, "1");
   EXPECT_EQ(out.data(), data);  // kept its memory
+}
+
+// append_json writes the common values itself: byte for byte what Boost.JSON's serializer writes, escapes
+// and numbers included; a value with a double anywhere goes through Boost.JSON whole.
+TEST(Json, AppendWritesWhatBoostWrites) {
+  std::string every_byte;
+  for (int c = 0; c < 256; ++c) every_byte += static_cast<char>(c);
+  const std::vector<Json> values = {
+      Json(nullptr),
+      Json(true),
+      Json(false),
+      Json(0),
+      Json(-1),
+      Json(std::numeric_limits<int64_t>::min()),
+      Json(std::numeric_limits<uint64_t>::max()),
+      Json(""),
+      Json(every_byte),
+      Json("quote \" backslash \\ slash / tab \t nl \n cr \r bs \b ff \f del \x7f \xc3\xa9"),
+      json::array{},
+      json::object{},
+      json::array{1, "two", nullptr, json::array{json::object{}}, json::object{{"k", json::array{}}}},
+      json::object{
+          {"message", "Hello, World!"}, {"a\"b", 1}, {"", false}, {"nested", json::object{{"x", -7}}}},
+      json::object{{"resource", 3}, {"score", 1.5}},
+      json::array{1, 2.0, 1e300, -0.0},
+  };
+  for (const Json& v : values) {
+    std::string out = "p:";
+    append_json(v, out);
+    EXPECT_EQ(out, "p:" + json::serialize(v));
+  }
 }
 
 }  // namespace

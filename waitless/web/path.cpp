@@ -81,17 +81,18 @@ const std::error_category& path_category() noexcept {
 
 PathError percent_decode_segment(std::string_view raw, std::string& out) {
   const std::size_t start = out.size();
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    char c = raw[i];
-    if (c != '%') {
-      out.push_back(c);
-      continue;
-    }
-    if (i + 2 >= raw.size()) return PathError::bad_percent;  // truncated
-    int hi = hex_value(raw[i + 1]), lo = hex_value(raw[i + 2]);
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    // The run up to the next escape goes in one append (most paths have none).
+    const std::size_t pct = raw.find('%', i);
+    const std::size_t run_end = pct == std::string_view::npos ? raw.size() : pct;
+    out.append(raw.data() + i, run_end - i);
+    if (pct == std::string_view::npos) break;
+    if (pct + 2 >= raw.size()) return PathError::bad_percent;  // truncated
+    int hi = hex_value(raw[pct + 1]), lo = hex_value(raw[pct + 2]);
     if (hi < 0 || lo < 0) return PathError::bad_percent;
     out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
+    i = pct + 3;
   }
   return check_decoded(std::string_view(out).substr(start));
 }
