@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 #include "waitless/http/server.hpp"
 #include "waitless/http/test_client.hpp"
 #include "waitless/net/tls_test_support.hpp"
+#include "waitless/net/transport.hpp"
 
 namespace waitless::http {
 namespace {
@@ -107,7 +109,8 @@ void handler(Request& req, Response& res) {
 
 // Serves `handler` over TLS on a test loop while `client` runs on its own thread, then shuts down and
 // checks the loop ends empty.
-void serve_tls(const std::function<void(uint16_t)>& client, ServerOptions options = {}) {
+template <typename H = decltype(&handler)>
+void serve_tls(const std::function<void(uint16_t)>& client, ServerOptions options = {}, H&& h = &handler) {
   ASSERT_TRUE(TestCerts::get().ok());
   const auto& c = TestCerts::get();
   auto tls = net::TlsContext::server({.certificate = {c.path("server.crt"), c.path("server.key")}});
@@ -115,7 +118,7 @@ void serve_tls(const std::function<void(uint16_t)>& client, ServerOptions option
   Loop loop;
   {
     options.limits.max_body_size = 8 << 20;
-    Server server(handler, options);
+    Server server(std::forward<H>(h), options);
     auto port = server.attach(loop, net::ListenOptions{}, tls.value());
     ASSERT_TRUE(port.ok()) << port.error().message();
     std::thread t([&] {
@@ -201,6 +204,51 @@ TEST(HttpServerTls, StalledHandshakeIsClosedAtItsDeadline) {
         ASSERT_TRUE(c.ok());
       },
       options);
+}
+
+}  // namespace
+}  // namespace waitless::http
+
+namespace waitless::http {
+namespace {
+
+// A file body cannot go by sendfile over TLS (OpenSSL must see the bytes): write_file says so and sends
+// nothing, and the handler writes the bytes instead; the client gets the whole file.
+TEST(HttpServerTls, AFileBodyIsWrittenNotSentByTheKernel) {
+  char path[] = "/tmp/waitless-tls-file-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::string data;
+  for (int i = 0; data.size() < 300000; ++i) data += std::to_string(i) + ";";
+  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  std::error_code refused;
+  const uint64_t before = net::Transport::file_bytes_sent();
+  auto file_handler = [&](Request&, Response& res) -> Task<> {
+    (void)res.set_content_length(data.size());
+    auto sent = res.write_file(fd, 0, data.size());
+    if (!sent) refused = sent.error();
+    if (sent && *sent > 0) co_return;  // (would be a bug: the test fails below)
+    for (std::size_t at = 0; at < data.size(); at += 65536) {
+      if (res.write(std::string_view(data).substr(at, 65536))) co_return;
+      if (res.needs_drain() && co_await res.drain()) co_return;
+    }
+    (void)res.end();
+  };
+  serve_tls(
+      [&](uint16_t port) {
+        TlsTestClient c(port);
+        ASSERT_TRUE(c.ok());
+        ASSERT_TRUE(c.send(get("/file")));
+        auto r = c.read_response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+        EXPECT_TRUE(r->body == data);
+      },
+      {}, file_handler);
+  EXPECT_EQ(refused, std::errc::operation_not_supported);
+  EXPECT_EQ(net::Transport::file_bytes_sent(), before);
+  ::close(fd);
+  ::unlink(path);
 }
 
 }  // namespace
