@@ -101,6 +101,10 @@ Task<Result<RateDecision>> MemoryRateLimitStore::take(std::string key, RateLimit
   co_return take_now(key, rule, now);
 }
 
+std::string rate_limit_policy(const RateLimitRule& rule) {
+  return std::to_string(rule.limit) + ";w=" + std::to_string(rate_limit_seconds(rule.window));
+}
+
 namespace {
 
 struct Config {
@@ -114,8 +118,6 @@ RateLimitStore::Clock::time_point now(const Config& cfg) {
   return cfg.options.clock ? cfg.options.clock() : RateLimitStore::Clock::now();
 }
 
-int64_t ceil_seconds(std::chrono::milliseconds d) { return (d.count() + 999) / 1000; }
-
 std::string key_of(const Config& cfg, Request& req) {
   if (cfg.options.key) return cfg.options.key(req);
   return std::string(req.ip());
@@ -127,11 +129,11 @@ void apply(const Config& cfg, Response& res, const RateDecision& d) {
     res.set_header("RateLimit-Policy", cfg.policy);
     res.set_header("RateLimit-Limit", cfg.limit);
     res.set_header("RateLimit-Remaining", std::to_string(d.remaining));
-    res.set_header("RateLimit-Reset", std::to_string(ceil_seconds(d.reset)));
+    res.set_header("RateLimit-Reset", std::to_string(rate_limit_seconds(d.reset)));
   }
   if (!d.allowed) {
     throw HttpError(429, "too many requests, try again later")
-        .with_header("Retry-After", std::to_string(std::max<int64_t>(1, ceil_seconds(d.retry_after))));
+        .with_header("Retry-After", std::to_string(std::max<int64_t>(1, rate_limit_seconds(d.retry_after))));
   }
 }
 
@@ -144,7 +146,7 @@ Layer rate_limit(RateLimitOptions options) {
   if (options.window.count() <= 0) options.window = std::chrono::milliseconds(1000);
   cfg->rule = {options.limit, options.window};
   cfg->limit = std::to_string(options.limit);
-  cfg->policy = cfg->limit + ";w=" + std::to_string(ceil_seconds(options.window));
+  cfg->policy = rate_limit_policy(cfg->rule);
   cfg->options = std::move(options);
 
   Layer layer;

@@ -77,6 +77,12 @@ class MemoryRateLimitStore final : public RateLimitStore {
   std::unique_ptr<Shard[]> shards_;
 };
 
+// The standard fields' arithmetic, shared with the reverse proxy's edge limiter (proxy/edge_limit.hpp):
+// a duration in whole seconds, rounded up (RateLimit-Reset, Retry-After), and the RateLimit-Policy value
+// of a rule ("<limit>;w=<window seconds>").
+inline int64_t rate_limit_seconds(std::chrono::milliseconds d) noexcept { return (d.count() + 999) / 1000; }
+std::string rate_limit_policy(const RateLimitRule& rule);
+
 class Request;
 
 struct RateLimitOptions {
