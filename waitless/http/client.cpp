@@ -181,7 +181,7 @@ Task<std::error_code> connect(ClientCore& core, Lease& lease, int64_t total) {
   std::error_code ec = net::dns::dns_errc::not_found;
   for (net::SocketAddress& a : found) {
     a.set_port(pool.port);
-    ec = c->open(a, tls, pool.host, pool.key);
+    ec = c->open(a, tls, o.tls_server_name.empty() ? pool.host : o.tls_server_name, pool.key);
     if (!ec) ec = co_await c->connected(deadline);
     if (!ec || ec == Error::cancelled || ec == Error::timed_out || core.closed()) break;
   }

@@ -83,6 +83,9 @@ struct ClientOptions {
   // https:// (a client context, net/tls_context.hpp: CA file, insecure for tests). Null: one made at the
   // first https request, verifying against the system's store.
   std::shared_ptr<net::TlsContext> tls = nullptr;
+  // https://: the name sent as SNI and verified against the certificate instead of the URL's host (a
+  // proxy connecting to an address whose certificate names the service). Empty: the URL's host.
+  std::string tls_server_name = {};
 };
 
 // A request body produced while the request is sent (ClientRequest::body_source): the client asks for the
