@@ -8,7 +8,10 @@
 # back, SIGHUP reloads under load with no failed request (a bad file keeps the config in force), a bad
 # config exits 2 naming the field, curl uploads (chunked and sized) arrive intact, a Node `ws` client talks
 # WebSocket through the proxy to the waitless echo server (tests/websocket_test_server.cpp; ws installed
-# as tests/websocket_e2e.sh does). Consistent hashing (keys kept when a server is added) is a unit test:
+# as tests/websocket_e2e.sh does); the edge: a route's rate limit (429 with exact fields, the upstream never
+# asked), a route's cache (MISS then HIT with Age, no-store never HIT), an upstream over TLS (verified,
+# health-checked over TLS, a 502 and a log line for a certificate it cannot verify). Consistent hashing
+# (keys kept when a server is added) is a unit test:
 # ProxyBalancer.ConsistentHashMovesOnlyKeysToTheNewServer.
 # Prints PASS/FAIL per case; exits non-zero if any failed. Usage: tests/proxy_e2e.sh [BUILD_DIR]
 set -u
@@ -234,13 +237,82 @@ else
   failed "WebSocket through the proxy" "no Node ws under $PEERS or no $WS_SERVER"
 fi
 
+# --- the edge: rate limiting, the response cache, an upstream over TLS (a second proxy in front of upstream 1)
+if [ -f "$TMP/certs/server.crt" ]; then
+  PE=$(free_port)
+  PS=$(free_port)
+  python3 tests/proxy/upstream.py "$PS" s "$TMP/upstream.log" "$TMP/certs/server.crt" "$TMP/certs/server.key" >>"$TMP/upstream_s.out" 2>&1 &
+  UP_PID[s]=$!
+  cat >"$TMP/edge.json" <<CONF
+{ "listen": "127.0.0.1:$PE",
+  "metrics_path": "/__metrics",
+  "upstreams": { "app": { "servers": ["127.0.0.1:${PORT[1]}"] },
+                 "secure": { "servers": ["https://127.0.0.1:$PS"], "tls": { "ca": "$TMP/certs/ca.crt" },
+                             "health": { "path": "/healthz", "interval_ms": 100, "timeout_ms": 1000, "rise": 1, "fall": 1 } },
+                 "untrusted": { "servers": ["https://127.0.0.1:$PS"], "passive": { "max_fails": 0 } },
+                 "checked_untrusted": { "servers": ["https://127.0.0.1:$PS"],
+                             "health": { "path": "/healthz", "interval_ms": 100, "timeout_ms": 1000, "rise": 1, "fall": 1 } } },
+  "routes": [ { "prefix": "/limited", "upstream": "app", "rate_limit": { "rate": 0.1, "burst": 3 } },
+              { "prefix": "/cached", "upstream": "app", "cache": { "max_bytes": 1048576 } },
+              { "prefix": "/", "upstream": "secure" },
+              { "prefix": "/untrusted", "upstream": "untrusted" } ] }
+CONF
+  "$BUILD/waitless" proxy --config "$TMP/edge.json" >"$TMP/edge.log" 2>&1 &
+  EDGE_PID=$!
+  UP_PID[edge]=$EDGE_PID
+  wait_http $EDGE_PID "http://127.0.0.1:$PE/__metrics" || failed "edge: setup" "$(tail -3 "$TMP/edge.log")"
+  E="http://127.0.0.1:$PE"
+  app_requests() {
+    curl -s "$E/__metrics" | awk -v m="waitless_proxy_requests_total{upstream=\"app\",server=\"127.0.0.1:${PORT[1]}\"}" '$1 == m {print $2}'
+  }
+  # Rate limit: 3 tokens refilled at one per 10 s; the 4th request is refused with exact fields.
+  codes=$(for _ in 1 2 3; do curl -s -o /dev/null -w '%{http_code} ' "$E/limited/x"; done)
+  check "rate limit: the burst passes" "200 200 200 " "$codes"
+  before=$(app_requests)
+  got=$(curl -s -D - -o /dev/null "$E/limited/x" | tr -d '\r' | grep -iE '^(HTTP|retry-after|ratelimit-)' | sort)
+  check "rate limit: 429 with Retry-After and RateLimit-* fields" "HTTP/1.1 429 Too Many Requests
+RateLimit-Limit: 3
+RateLimit-Policy: 3;w=30
+RateLimit-Remaining: 0
+RateLimit-Reset: 30
+Retry-After: 10" "$got"
+  curl -s -o /dev/null "$E/limited/x"
+  check "rate limit: refused requests never reach the upstream" "$before" "$(app_requests)"
+  check "rate limit: counted" "2" "$(curl -s "$E/__metrics" | awk '$1 == "waitless_proxy_rate_limited_total{route=\"/limited\"}" {print $2}')"
+  # Cache: MISS then HIT with Age; no-store never HIT.
+  a=$(curl -s -D - "$E/cached/a?cc=max-age=60" | tr -d '\r' | grep -iE '^(x-cache|age):|^1 #')
+  b=$(curl -s -D - "$E/cached/a?cc=max-age=60" | tr -d '\r' | grep -iE '^(x-cache|age):|^1 #')
+  check "cache: first MISS" "X-Cache: MISS
+1 #1" "$a"
+  check "cache: then HIT with Age, the same body" "Age: 0
+X-Cache: HIT
+1 #1" "$b"
+  ns=$(for _ in 1 2 3; do curl -s -D - "$E/cached/ns?cc=no-store" | tr -d '\r' | grep -iE '^x-cache:|^1 #' | tr '\n' ' '; done)
+  check "cache: Cache-Control: no-store never HIT" "X-Cache: MISS 1 #1 X-Cache: MISS 1 #2 X-Cache: MISS 1 #3 " "$ns"
+  # An upstream over TLS (verified against the test CA), its connection pooled, its health checked over TLS.
+  check "https upstream: answered through the proxy" "ss" "$(curl -s "$E/" "$E/")"
+  # Checks run (the one that cannot verify its server takes it down) and the TLS one keeps its server up.
+  emetric() { curl -s "$E/__metrics" | awk -v m="waitless_proxy_check_up{upstream=\"$1\",server=\"127.0.0.1:$PS\"}" '$1 == m {print $2}'; }
+  for _ in $(seq 100); do [ "$(emetric checked_untrusted)" = 0 ] && break; sleep 0.05; done
+  check "https upstream: active checks over TLS (verified up, unverifiable down)" "1 0" "$(emetric secure) $(emetric checked_untrusted)"
+  got=$(curl -s -w ' %{http_code}' "$E/untrusted/")
+  check "https upstream: unverifiable certificate is a 502 with a clear body" \
+    "502 bad gateway: upstream TLS peer certificate verification failed
+ 502" "$got"
+  grep -q "proxy: TLS to 127.0.0.1:$PS (untrusted) failed" "$TMP/edge.log" && pass "https upstream: the failure is logged" ||
+    failed "https upstream: log line" "$(tail -3 "$TMP/edge.log")"
+  kill $EDGE_PID 2>/dev/null
+else
+  failed "edge" "no certificates"
+fi
+
 # --- a bad config exits 2 naming the field
 echo '{ "listen": "127.0.0.1:1", "upstreams": { "a": { "servers": ["nope"] } }, "routes": [] }' >"$TMP/bad.json"
 "$BUILD/waitless" proxy --config "$TMP/bad.json" >"$TMP/bad.out" 2>&1
 code=$?
 check "bad config: exit status 2" "2" "$code"
 check "bad config: the message names the field" \
-  "waitless proxy: $TMP/bad.json: upstreams.a.servers[0]: 'nope' is not host:port" "$(cat "$TMP/bad.out")"
+  "waitless proxy: $TMP/bad.json: upstreams.a.servers[0]: 'nope' is not host:port (or https://host:port)" "$(cat "$TMP/bad.out")"
 
 # --- graceful stop
 kill -TERM $PROXY_PID

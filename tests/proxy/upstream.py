@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
 """An upstream for tests/proxy_e2e.sh: a keep-alive HTTP/1.1 server that answers its own id.
 
-usage: upstream.py PORT ID LOGFILE
+usage: upstream.py PORT ID LOGFILE [CERT KEY]     (with CERT and KEY: HTTPS)
   GET /          -> the id (text/plain)
   GET /healthz   -> "ok"
   GET /echo      -> the request's header fields as received, one "Name: value" per line
   GET /hop       -> "hop", with hop-by-hop fields in the response (Connection: X-Hop, X-Hop, Keep-Alive)
   GET /big?n=N   -> N bytes; writes "big-done N" to LOGFILE once the last byte is in the socket
   POST|PUT /sum  -> "<bytes> <sha256 hex> <chunked|length>" of the request body (Content-Length or chunked)
+  GET /cached/...?cc=V -> "<id> #<n>" (n: requests for that path so far), with Cache-Control: V
 """
 import hashlib
+import ssl
 import sys
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 PORT, ID, LOG = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+SEEN = Counter()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -55,6 +59,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             with open(LOG, "a") as f:
                 f.write(f"big-done {n}\n")
+        elif url.path.startswith("/cached"):
+            SEEN[url.path] += 1
+            cc = parse_qs(url.query).get("cc", [])
+            self.reply(f"{ID} #{SEEN[url.path]}", [("Cache-Control", cc[0])] if cc else [])
         elif url.path == "/healthz":
             self.reply("ok")
         else:
@@ -103,5 +111,9 @@ ThreadingHTTPServer.daemon_threads = True
 ThreadingHTTPServer.allow_reuse_address = True
 ThreadingHTTPServer.request_queue_size = 128
 server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+if len(sys.argv) > 5:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(sys.argv[4], sys.argv[5])
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
 print(f"upstream {ID} on {PORT}", flush=True)
 server.serve_forever()

@@ -89,8 +89,73 @@ ServerSpec server_of(const json::value& v, const std::string& where) {
   } else {
     fail(where, "expected \"host:port\" or {\"addr\": \"host:port\", \"weight\": n}");
   }
-  if (!split_host_port(s.addr, s.host, s.port)) fail(addr_where, "'" + s.addr + "' is not host:port");
+  if (s.addr.starts_with("https://")) {
+    s.addr.erase(0, 8);
+    s.tls = true;
+  }
+  if (!split_host_port(s.addr, s.host, s.port))
+    fail(addr_where, "'" + s.addr + "' is not host:port (or https://host:port)");
   return s;
+}
+
+void upstream_tls_of(const json::value& v, const std::string& where, UpstreamTls& t) {
+  const json::object& o = object_at(v, where);
+  only_keys(o, where, {"ca", "verify", "sni"});
+  if (const auto* p = o.if_contains("ca")) t.ca = string_of(*p, join(where, "ca"));
+  if (const auto* p = o.if_contains("verify")) t.verify = bool_of(*p, join(where, "verify"));
+  if (const auto* p = o.if_contains("sni")) {
+    t.sni = string_of(*p, join(where, "sni"));
+    if (t.sni.empty() || t.sni.find_first_of(" \t\r\n/:") != std::string::npos)
+      fail(join(where, "sni"), "expected a host name");
+  }
+}
+
+// The shared client context of an upstream with https servers (the CA file is read now).
+void make_upstream_tls(UpstreamTls& t, const std::string& where) {
+  auto ctx = net::TlsContext::client({.ca_file = t.ca, .insecure = !t.verify});
+  if (!ctx) {
+    fail(join(where, t.ca.empty() ? "tls" : "tls.ca"),
+         (t.ca.empty() ? std::string("the system's CA store") : "'" + t.ca + "'") + " cannot be used (" +
+             ctx.error().message() + ")");
+  }
+  t.context = std::move(ctx.value());
+}
+
+void rate_limit_of(const json::value& v, const std::string& where, RateLimitSpec& r) {
+  const json::object& o = object_at(v, where);
+  only_keys(o, where, {"rate", "burst", "key", "max_keys"});
+  const auto* rate = o.if_contains("rate");
+  if (!rate) fail(join(where, "rate"), "missing");
+  if (!rate->is_number()) fail(join(where, "rate"), "expected a number (requests per second)");
+  r.rate = rate->to_number<double>();
+  if (!(r.rate >= 0.001 && r.rate <= 1e6)) fail(join(where, "rate"), "expected 0.001 to 1000000");
+  r.enabled = true;
+  r.burst = r.rate < 1 ? 1u : uint32_t(r.rate);
+  if (const auto* b = o.if_contains("burst"))
+    r.burst = uint32_t(integer_of(*b, join(where, "burst"), 1, 10'000'000));
+  if (const auto* k = o.if_contains("key")) {
+    const std::string key = string_of(*k, join(where, "key"));
+    if (key.starts_with("header:") && key.size() > 7) {
+      r.header = key.substr(7);
+    } else if (key != "client_ip") {
+      fail(join(where, "key"), "'" + key + "': expected \"client_ip\" or \"header:Name\"");
+    }
+  }
+  if (const auto* m = o.if_contains("max_keys"))
+    r.max_keys = std::size_t(integer_of(*m, join(where, "max_keys"), 16, 100'000'000));
+}
+
+void cache_of(const json::value& v, const std::string& where, CacheSpec& c) {
+  const json::object& o = object_at(v, where);
+  only_keys(o, where, {"max_bytes", "max_entry_bytes", "default_ttl_ms"});
+  c.enabled = true;
+  if (const auto* m = o.if_contains("max_bytes"))
+    c.max_bytes = uint64_t(integer_of(*m, join(where, "max_bytes"), 4096, int64_t(1) << 40));
+  if (const auto* m = o.if_contains("max_entry_bytes"))
+    c.max_entry_bytes = uint64_t(integer_of(*m, join(where, "max_entry_bytes"), 1, int64_t(1) << 32));
+  if (c.max_entry_bytes > c.max_bytes) fail(join(where, "max_entry_bytes"), "larger than max_bytes");
+  if (const auto* t = o.if_contains("default_ttl_ms"))
+    c.default_ttl = Millis(integer_of(*t, join(where, "default_ttl_ms"), 0, 365LL * 86'400'000));
 }
 
 void health_of(const json::value& v, const std::string& where, ActiveHealth& h) {
@@ -134,7 +199,7 @@ UpstreamSpec upstream_of(std::string_view name, const json::value& v, const std:
   const json::object& o = object_at(v, where);
   only_keys(o, where,
             {"servers", "balance", "hash_key", "hash_load_factor", "health", "passive", "slow_start_ms",
-             "rewrite_host", "max_connections", "sticky_cookie"});
+             "rewrite_host", "max_connections", "sticky_cookie", "tls"});
   UpstreamSpec u;
   u.name = std::string(name);
   const json::value* servers = o.if_contains("servers");
@@ -182,6 +247,13 @@ UpstreamSpec upstream_of(std::string_view name, const json::value& v, const std:
     u.rewrite_host = bool_of(*r, join(where, "rewrite_host"));
   if (const auto* m = o.if_contains("max_connections"))
     u.max_connections = unsigned(integer_of(*m, join(where, "max_connections"), 1, 100'000));
+  if (const auto* t = o.if_contains("tls")) {
+    upstream_tls_of(*t, join(where, "tls"), u.tls);
+    for (ServerSpec& s : u.servers) s.tls = true;
+  }
+  bool any_tls = false;
+  for (const ServerSpec& s : u.servers) any_tls = any_tls || s.tls;
+  if (any_tls) make_upstream_tls(u.tls, where);
   return u;
 }
 
@@ -265,7 +337,7 @@ ProxyConfig config_of(const json::value& root) {
   for (const json::value& rv : routes->get_array()) {
     const std::string where = "routes[" + std::to_string(i++) + "]";
     const json::object& ro = object_at(rv, where);
-    only_keys(ro, where, {"prefix", "host", "upstream"});
+    only_keys(ro, where, {"prefix", "host", "upstream", "rate_limit", "cache"});
     RouteSpec r;
     if (const auto* p = ro.if_contains("prefix")) {
       r.prefix = string_of(*p, join(where, "prefix"));
@@ -283,6 +355,9 @@ ProxyConfig config_of(const json::value& root) {
       }
     }
     if (!found) fail(join(where, "upstream"), "no upstream named '" + r.upstream + "'");
+    if (const auto* l = ro.if_contains("rate_limit"))
+      rate_limit_of(*l, join(where, "rate_limit"), r.rate_limit);
+    if (const auto* k = ro.if_contains("cache")) cache_of(*k, join(where, "cache"), r.cache);
     c.routes.push_back(std::move(r));
   }
   return c;

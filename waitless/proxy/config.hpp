@@ -14,11 +14,13 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "waitless/base/result.hpp"
+#include "waitless/net/tls_context.hpp"
 
 namespace waitless::proxy {
 
@@ -29,6 +31,21 @@ struct ServerSpec {
   std::string host;  // without brackets
   uint16_t port = 0;
   unsigned weight = 1;  // 1..1000
+  bool tls = false;     // "https://host:port", or the upstream has a "tls" section
+};
+
+// TLS toward an upstream's https servers: verification on unless `verify` is false, against `ca` (PEM; empty:
+// the system's store); `sni` is the name sent and verified instead of the server's host (an IP literal is
+// verified as an IP address and not sent as SNI). The parser makes the context (so a CA file that cannot be
+// read is a config error); every loop's connections to this upstream share it.
+struct UpstreamTls {
+  std::string ca;
+  bool verify = true;
+  std::string sni;
+  std::shared_ptr<net::TlsContext> context;  // null when no server of the upstream speaks TLS
+  bool same_settings(const UpstreamTls& o) const noexcept {
+    return ca == o.ca && verify == o.verify && sni == o.sni && (context == nullptr) == (o.context == nullptr);
+  }
 };
 
 enum class Balance : uint8_t { round_robin, least_conn, hash };
@@ -71,6 +88,28 @@ struct UpstreamSpec {
   // the client's later requests, as long as that server is usable. Empty: none.
   std::string sticky_cookie;
   unsigned max_connections = 256;  // per server, per loop (more requests wait for one)
+  UpstreamTls tls = {};
+};
+
+// Edge rate limiting of a route (edge_limit.hpp): a token bucket per key holding `burst` tokens, refilled at
+// `rate` per second; the key is the client's IP, or the value of request header `header` (a request
+// without it is keyed by its IP).
+struct RateLimitSpec {
+  bool enabled = false;
+  double rate = 0;
+  uint32_t burst = 0;
+  std::string header;
+  std::size_t max_keys = 100'000;  // buckets kept (least recently used dropped beyond)
+  bool operator==(const RateLimitSpec&) const = default;
+};
+
+// The response cache of a route (response_cache.hpp), per loop.
+struct CacheSpec {
+  bool enabled = false;
+  uint64_t max_bytes = 16 << 20;       // all entries, per loop
+  uint64_t max_entry_bytes = 1 << 20;  // a larger response is streamed and not stored
+  Millis default_ttl{0};               // for a cacheable response without max-age/s-maxage (0: not stored)
+  bool operator==(const CacheSpec&) const = default;
 };
 
 struct RouteSpec {
@@ -78,6 +117,8 @@ struct RouteSpec {
   std::string prefix = "/";
   std::string upstream;
   std::size_t upstream_index = 0;  // into ProxyConfig::upstreams
+  RateLimitSpec rate_limit = {};
+  CacheSpec cache = {};
 };
 
 struct ProxyConfig {

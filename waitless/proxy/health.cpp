@@ -2,11 +2,14 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "waitless/async/sleep.hpp"
 #include "waitless/base/log.hpp"
 #include "waitless/http/client.hpp"
+#include "waitless/proxy/upstream_tls.hpp"
 
 namespace waitless::proxy {
 
@@ -29,7 +32,7 @@ Task<> check_one(std::shared_ptr<Shared> shared, std::shared_ptr<http::Client> c
                  std::shared_ptr<Upstream> up, std::size_t i) {
   ServerState& server = up->server(i);
   const ActiveHealth& h = up->spec().health;
-  std::string url = "http://" + server.spec.addr + h.path;
+  std::string url = scheme_of(server.spec) + server.spec.addr + h.path;
   auto r = co_await client->get(std::move(url));
   const bool ok = r && r->status >= 200 && r->status < 400;
   const bool cancelled = !r && r.error() == Error::cancelled;
@@ -59,23 +62,27 @@ Task<> check_one(std::shared_ptr<Shared> shared, std::shared_ptr<http::Client> c
 
 Task<> run_health_checks(Proxy& proxy, Loop& loop, std::chrono::milliseconds tick) {
   auto shared = std::make_shared<Shared>();
-  std::map<int64_t, std::shared_ptr<http::Client>> clients;  // by check timeout (ns): total_timeout differs
+  // By check timeout (ns: total_timeout differs) and TLS context (https upstreams: upstream_tls.hpp).
+  std::map<std::pair<int64_t, const net::TlsContext*>, std::shared_ptr<http::Client>> clients;
   CancelSource checks;  // the checks' own token: cancelled when this task is
   for (;;) {
     const auto snap = proxy.snapshot();
     const int64_t now = Upstream::now_ns();
+    std::set<std::pair<int64_t, const net::TlsContext*>> used;
     for (const auto& up : snap->upstreams) {
       const ActiveHealth& h = up->spec().health;
       if (!h.enabled) continue;
       const int64_t timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(h.timeout).count();
-      auto& client = clients[timeout];
+      const auto key = std::make_pair(timeout, up->spec().tls.context.get());
+      used.insert(key);
+      auto& client = clients[key];
       if (!client) {
         http::ClientOptions o;
         o.total_timeout = h.timeout;
         o.connect_timeout = h.timeout;
         o.max_connections_per_origin = 2;
         o.idle_timeout = std::chrono::seconds(5);
-        client = std::make_shared<http::Client>(loop, o);
+        client = std::make_shared<http::Client>(loop, with_upstream_tls(o, up->spec().tls));
       }
       for (std::size_t i = 0; i < up->size(); ++i) {
         CheckState& st = shared->checks[&up->server(i)];
@@ -87,6 +94,9 @@ Task<> run_health_checks(Proxy& proxy, Loop& loop, std::chrono::milliseconds tic
         spawn(check_one(shared, client, up, i), checks.token());
       }
     }
+    // Drop the clients no upstream uses any more (a reload made new TLS contexts); checks in flight hold
+    // theirs until they end.
+    std::erase_if(clients, [&](const auto& kv) { return !used.contains(kv.first); });
     // Forget servers no reload keeps (their state object is gone).
     std::erase_if(shared->checks,
                   [](const auto& kv) { return !kv.second.running && kv.second.server.expired(); });

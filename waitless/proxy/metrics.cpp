@@ -97,6 +97,28 @@ std::string render_metrics(const Snapshot& snap) {
                [](const Upstream& u) { return u.retries_refused(); });
   per_upstream("waitless_proxy_upstream_no_server_total", "Requests answered 503: no usable server.",
                [](const Upstream& u) { return u.no_server(); });
+  help(out, "waitless_proxy_rate_limited_total", "counter", "Requests answered 429 by a route's rate limit.");
+  for (std::size_t i = 0; i < snap.limiters.size() && i < snap.config.routes.size(); ++i) {
+    if (!snap.limiters[i]) continue;
+    fmt::format_to(std::back_inserter(out), "waitless_proxy_rate_limited_total{{route=\"{}\"}} {}\n",
+                   label(route_label(snap.config.routes[i])), snap.limiters[i]->limited());
+  }
+  auto per_cache = [&](std::string_view name, std::string_view type, std::string_view text, auto value) {
+    help(out, name, type, text);
+    for (std::size_t i = 0; i < snap.caches.size() && i < snap.config.routes.size(); ++i) {
+      if (!snap.caches[i]) continue;
+      fmt::format_to(std::back_inserter(out), "{}{{route=\"{}\"}} {}\n", name,
+                     label(route_label(snap.config.routes[i])), value(*snap.caches[i]));
+    }
+  };
+  per_cache("waitless_proxy_cache_hits_total", "counter", "Responses served from the route's cache.",
+            [](const CacheCounters& c) { return c.hits.load(std::memory_order_relaxed); });
+  per_cache("waitless_proxy_cache_misses_total", "counter", "Lookups that went to the upstream.",
+            [](const CacheCounters& c) { return c.misses.load(std::memory_order_relaxed); });
+  per_cache("waitless_proxy_cache_stores_total", "counter", "Responses stored.",
+            [](const CacheCounters& c) { return c.stores.load(std::memory_order_relaxed); });
+  per_cache("waitless_proxy_cache_bytes", "gauge", "Bytes held by the route's caches (every loop).",
+            [](const CacheCounters& c) { return c.bytes.load(std::memory_order_relaxed); });
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include "waitless/proxy/metrics.hpp"
 #include "waitless/proxy/request_body.hpp"
 #include "waitless/proxy/tunnel.hpp"
+#include "waitless/proxy/upstream_tls.hpp"
 
 namespace waitless::proxy {
 
@@ -28,6 +29,10 @@ std::shared_ptr<const Snapshot> make_snapshot(ProxyConfig config, const Snapshot
     }
     s->upstreams.push_back(std::make_shared<Upstream>(u, old));
   }
+  s->limiters = make_edge_limiters(config, previous ? &previous->config : nullptr,
+                                   previous ? &previous->limiters : nullptr);
+  s->caches = make_cache_counters(config, previous ? &previous->config : nullptr,
+                                  previous ? &previous->caches : nullptr);
   s->config = std::move(config);
   return s;
 }
@@ -166,9 +171,11 @@ void ProxyLoop::refresh() {
   const uint64_t g = proxy_.generation();
   if (g == generation_ && snapshot_) return;
   auto next = proxy_.snapshot();
-  if (!client_ || !same_client_options(snapshot_->config, next->config)) {
-    client_ = std::make_shared<http::Client>(loop_, client_options(next->config));
-  }
+  const bool same_options = client_ && same_client_options(snapshot_->config, next->config);
+  if (!same_options) client_ = std::make_shared<http::Client>(loop_, client_options(next->config));
+  tls_clients_ = make_tls_clients(loop_, next->config, client_options(next->config),
+                                  snapshot_ ? &snapshot_->config : nullptr, tls_clients_, same_options);
+  caches_.refresh(loop_, next->caches);
   snapshot_ = std::move(next);
   generation_ = g;
 }
@@ -176,7 +183,6 @@ void ProxyLoop::refresh() {
 Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
   refresh();
   const std::shared_ptr<const Snapshot> snap = snapshot_;  // this request's configuration, to its end
-  const std::shared_ptr<http::Client> client = client_;
   const ProxyConfig& cfg = snap->config;
   const std::string_view host = req.header("host");
 
@@ -190,8 +196,22 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     (void)send_text(res, 404, "404 no route for this host and path\n");
     co_return;
   }
+  auto peer = req.peer_address();
+  const std::string client_ip = peer ? peer->host() : std::string("unknown");
+  const std::size_t route_index = std::size_t(route - cfg.routes.data());
+  if (const auto& limiter = snap->limiters[route_index]) {
+    if (!limiter->admit(req, client_ip, res)) co_return;  // 429: the upstream is never contacted
+  }
+  const std::shared_ptr<ResponseCache> cache = caches_.for_route(route_index);
+  CachePlan plan;
+  if (cache) {
+    plan = cache->plan(req);
+    if (cache->serve(req, plan, cfg.via, res)) co_return;  // a fresh stored response
+  }
   const std::shared_ptr<Upstream> up = snap->upstreams[route->upstream_index];
   const UpstreamSpec& spec = up->spec();
+  const std::shared_ptr<http::Client> client =
+      spec.tls.context ? tls_clients_[route->upstream_index] : client_;  // https servers: their own pools
   up->count_request(Upstream::now_ns());
 
   // The body is streamed to the upstream as the client sends it (request_body.hpp).
@@ -206,8 +226,6 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     body = std::make_shared<RequestBody>(req);
   }
 
-  auto peer = req.peer_address();
-  const std::string client_ip = peer ? peer->host() : std::string("unknown");
   uint64_t key = 0;
   if (spec.balance == Balance::hash) {
     switch (spec.hash_key.kind) {
@@ -259,7 +277,7 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     const std::size_t i = std::size_t(chosen);
     InFlight counted(up, i);
     ServerState& server = up->server(i);
-    std::string url = "http://";
+    std::string url = scheme_of(server.spec);
     url += server.spec.addr;
     url += target;
     // The request is moved into the client only on the last attempt, after which the loop never continues.
@@ -270,6 +288,9 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     // against the server; then the request goes to another server (true) or the client gets 504 / 502.
     auto try_another = [&](std::error_code ec, std::string_view failed_part) {
       up->report_failure(i, Upstream::now_ns(), ec == Error::timed_out);
+      if (ec.category() == net::tls_category()) {
+        log::warn("proxy: TLS to {} ({}) failed: {}", server.spec.addr, spec.name, ec.message());
+      }
       // With a body: only while all of it read so far is still held (RequestBody::kReplayLimit).
       if (!last && retriable(ec) && (!body || body->rewind()) &&
           up->take_retry(cfg.retry_budget_percent, Upstream::now_ns())) {
@@ -317,6 +338,8 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
       (void)res.append("Set-Cookie",
                        spec.sticky_cookie + "=" + Upstream::sticky_id(server.spec) + "; Path=/; HttpOnly");
     }
+    CacheRecorder recorded =
+        cache ? cache->record(req, plan, from.status(), from.headers(), res) : CacheRecorder{};
     const std::string_view length = from.header("content-length");
     uint64_t declared = 0;
     if (!length.empty() &&
@@ -325,6 +348,7 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     }
     uint64_t since_drain = 0;
     while (!piece->empty()) {
+      recorded.add(*piece);
       if (res.write(*piece)) co_return;  // the client went away: the stream closes the upstream connection
       since_drain += piece->size();
       // Read ahead of a slow client up to the buffer, then wait for it (backpressure).
@@ -343,6 +367,7 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
       }
     }
     (void)res.end();
+    recorded.commit();
     server.observe_latency(uint64_t(Upstream::now_ns() - start) / 1000);
     co_return;
   }

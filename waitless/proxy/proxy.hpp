@@ -41,13 +41,17 @@
 #include "waitless/http/server_options.hpp"
 #include "waitless/loop/loop.hpp"
 #include "waitless/proxy/config.hpp"
+#include "waitless/proxy/edge_limit.hpp"
+#include "waitless/proxy/response_cache.hpp"
 #include "waitless/proxy/upstream.hpp"
 
 namespace waitless::proxy {
 
 struct Snapshot {
   ProxyConfig config;
-  std::vector<std::shared_ptr<Upstream>> upstreams;  // in config.upstreams' order
+  std::vector<std::shared_ptr<Upstream>> upstreams;    // in config.upstreams' order
+  std::vector<std::shared_ptr<EdgeLimiter>> limiters;  // per route (null: no rate limit)
+  std::vector<std::shared_ptr<CacheCounters>> caches;  // per route (null: no response cache)
 };
 
 // The route of (host, path): host-specific routes first, then the longest prefix; null if none.
@@ -103,6 +107,9 @@ class ProxyLoop {
   // Shared with the requests in flight: a reload that changes the timeouts makes a new Client while the
   // old one finishes its requests.
   std::shared_ptr<http::Client> client_;
+  // Per upstream of the snapshot: its https client (upstream_tls.hpp), null for a plain-HTTP upstream.
+  std::vector<std::shared_ptr<http::Client>> tls_clients_;
+  ResponseCaches caches_;  // this loop's response caches, per route of the snapshot
 };
 
 }  // namespace waitless::proxy
