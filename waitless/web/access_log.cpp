@@ -1,5 +1,6 @@
 #include "waitless/web/access_log.hpp"
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <ctime>
@@ -16,7 +17,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool needs_escape(unsigned char c) noexcept { return c == '"' || c == '\\' || c < 0x20 || c == 0x7f; }
+// The bytes a quoted log field escapes: '"', '\\', control bytes and DEL.
+constexpr auto kNeedsEscape = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = true;
+  t['"'] = t['\\'] = t[0x7f] = true;
+  return t;
+}();
+bool needs_escape(unsigned char c) noexcept { return kNeedsEscape[c]; }
 
 // Escapes a client-supplied field for a quoted log field (both the text formats and JSON strings).
 void append_escaped(std::string& out, std::string_view s) {
@@ -24,6 +32,7 @@ void append_escaped(std::string& out, std::string_view s) {
   std::size_t clean = 0;
   while (clean < s.size() && !needs_escape(static_cast<unsigned char>(s[clean]))) ++clean;
   out.append(s.data(), clean);
+  if (clean == s.size()) return;
   for (unsigned char c : s.substr(clean)) {
     if (c == '"' || c == '\\') {
       out += '\\';

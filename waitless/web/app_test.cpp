@@ -174,6 +174,15 @@ TEST(WebApp, QueryHeadersCookiesAndRequestId) {
     auto r2 = request(port, get("/id"));
     EXPECT_FALSE(r2.body.empty());
     EXPECT_NE(r2.body, r.body);
+    // A generated id: the process's 16 hex digits, '-', its counter in hex (the next request's is one more).
+    auto hex_tail = [](const std::string& id) { return std::stoull(id.substr(17), nullptr, 16); };
+    ASSERT_GT(r2.body.size(), 17u);
+    EXPECT_EQ(r2.body.find_first_not_of("0123456789abcdef"), 16u);
+    EXPECT_EQ(r2.body[16], '-');
+    EXPECT_EQ(r2.body.substr(0, 17), r.body.substr(0, 17));
+    EXPECT_EQ(r2.body.substr(17).find_first_not_of("0123456789abcdef"), std::string::npos);
+    EXPECT_TRUE(r2.body.size() == 18 || r2.body[17] != '0');  // no leading zero
+    EXPECT_EQ(hex_tail(r2.body), hex_tail(r.body) + 1);
   });
 }
 

@@ -1,6 +1,7 @@
 #include "waitless/web/request.hpp"
 
 #include <atomic>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 
@@ -43,15 +44,21 @@ bool valid_request_id(std::string_view id) noexcept {
 // unlikely to repeat across restarts. Formatted by hand (no printf on the per-request path).
 void generate_request_id(std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  static const uint64_t prefix = [] {
+  struct Prefix {
+    char hex[17];  // 16 hex digits and '-'
+  };
+  static const Prefix prefix = [] {
     std::random_device rd;
-    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    const uint64_t r = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    Prefix p{};
+    for (int i = 0; i < 16; ++i) p.hex[i] = kHex[(r >> (60 - 4 * i)) & 15];
+    p.hex[16] = '-';
+    return p;
   }();
   static std::atomic<uint64_t> counter{0};
   const uint64_t n = counter.fetch_add(1, std::memory_order_relaxed);
   char buf[40];
-  for (int i = 0; i < 16; ++i) buf[i] = kHex[(prefix >> (60 - 4 * i)) & 15];
-  buf[16] = '-';
+  std::memcpy(buf, prefix.hex, sizeof prefix.hex);
   char* p = buf + 17;
   int shift = 60;
   while (shift > 0 && ((n >> shift) & 15) == 0) shift -= 4;  // "%llx": no leading zeros, "0" for 0
