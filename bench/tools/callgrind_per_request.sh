@@ -5,6 +5,10 @@
 # one; instructions / requests completed is the figure.
 # usage: bench/tools/callgrind_per_request.sh WAITLESS_BINARY PORT DEPTH [DURATION_S]
 #   DEPTH 1: one request at a time per connection; DEPTH 16: pipelined x16 (bench/tools/pipeline.lua)
+#   env CG_PATH (/plaintext): the path requested; CG_HEADER: one header sent with every request;
+#   CG_SERVER: another server command to run instead of `WAITLESS_BINARY hello`, with {PORT} for the port
+#   (the framework app: CG_SERVER='build/framework_app_bench {PORT} /tmp/app.log' CG_PATH=/json
+#   CG_HEADER='Origin: https://app.example.com', as bench/web_framework_bench.sh runs it)
 # prints: instr_per_req N requests R
 set -u
 BIN=$1 PORT=$2 DEPTH=$3 DUR=${4:-5}
@@ -19,20 +23,27 @@ cleanup() {
   rm -rf "$OUT"
 }
 trap cleanup EXIT
-valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.out" "$BIN" hello --port "$PORT" --threads 1 \
-  >"$OUT/server.log" 2>&1 &
+URL_PATH=${CG_PATH:-/plaintext}
+if [ -n "${CG_SERVER:-}" ]; then
+  read -r -a server_cmd <<<"${CG_SERVER//\{PORT\}/$PORT}"
+else
+  server_cmd=("$BIN" hello --port "$PORT" --threads 1)
+fi
+header=()
+[ -n "${CG_HEADER:-}" ] && header=(-H "$CG_HEADER")
+valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.out" "${server_cmd[@]}" >"$OUT/server.log" 2>&1 &
 pid=$!
 up=
 for _ in $(seq 300); do
-  curl -s -o /dev/null "http://127.0.0.1:$PORT/plaintext" && { up=1; break; }
+  curl -s -o /dev/null "http://127.0.0.1:$PORT$URL_PATH" && { up=1; break; }
   sleep 0.1
 done
 [ -n "$up" ] || { echo "callgrind_per_request: the server did not start" >&2; cat "$OUT/server.log" >&2; exit 1; }
 extra=()
-[ "$DEPTH" -gt 1 ] && extra=(-s "$TOOLS/pipeline.lua" -- "$DEPTH" /plaintext)
-wrk -t1 -c64 -d2s "http://127.0.0.1:$PORT/plaintext" "${extra[@]}" >/dev/null 2>&1  # warm-up
+[ "$DEPTH" -gt 1 ] && extra=(-s "$TOOLS/pipeline.lua" -- "$DEPTH" "$URL_PATH")
+wrk -t1 -c64 -d2s "${header[@]}" "http://127.0.0.1:$PORT$URL_PATH" "${extra[@]}" >/dev/null 2>&1  # warm-up
 callgrind_control -z "$pid" >/dev/null
-out=$(wrk -t1 -c64 -d"${DUR}s" "http://127.0.0.1:$PORT/plaintext" "${extra[@]}" 2>&1)
+out=$(wrk -t1 -c64 -d"${DUR}s" "${header[@]}" "http://127.0.0.1:$PORT$URL_PATH" "${extra[@]}" 2>&1)
 callgrind_control -d "$pid" >/dev/null
 sleep 1
 kill -INT "$pid"

@@ -17,10 +17,15 @@
 //     Content-Range, an unsatisfiable one → 416 with `Content-Range: bytes */size`; If-Range that does
 //     not match → the whole file; Accept-Ranges: bytes; Content-Type by extension (mime.hpp);
 //     Cache-Control from the options; X-Content-Type-Options: nosniff.
-// The body is streamed: chunk_size bytes read at a time on the fs pool, written, and no next read before
-// the connection's output has drained (a slow client stops the reading): memory per request is one chunk
-// plus the connection's buffer, whatever the file's size. A HEAD request reads nothing. The response has a
-// Content-Length (so a body filter such as compression turns it chunked).
+// The body goes by sendfile(2) when nothing must see its bytes (Response::write_file): the kernel copies
+// from the page cache to the socket, up to 1 MiB per call, and a full socket waits for writable (a slow
+// client holds no memory at all). A Range is sent from its offset the same way. Under a body filter that
+// transforms it (compression), over TLS, or for a pipelined response queued behind another, the body is
+// streamed instead: chunk_size bytes read at a time on the fs pool, written, and no next read before the
+// connection's output has drained: memory per request is one chunk plus the connection's buffer, whatever
+// the file's size. A HEAD request reads nothing. The response has a Content-Length (so a body filter such
+// as compression turns it chunked). sendfile reads the page cache on the loop's thread: a file not in
+// memory blocks the loop for its disk reads (as nginx without aio threads).
 //
 // The file is opened with O_NOFOLLOW at the real path realpath() gave (symlinks inside the root are
 // followed, by that resolution). A directory swapped for a symlink between the check and the open is not
