@@ -113,8 +113,9 @@ X-Forwarded-For: 10.9.8.7, 127.0.0.1
 X-Forwarded-Proto: http
 X-Forwarded-Host: 127.0.0.1:$PP
 Forwarded: for=127.0.0.1;host=\"127.0.0.1:$PP\";proto=http
-Via: 1.1 waitless"
-check "request headers rewritten exactly" "$want" "$got"
+Via: 1.1 waitless
+TE: trailers"
+check "request headers rewritten exactly (TE: trailers passed on, the client accepts trailers)" "$want" "$got"
 head=$(curl -s -D - -o /dev/null "http://127.0.0.1:$PP/hop" | tr -d '\r' | grep -iE '^(x-hop|keep-alive|x-kept|via|connection):' | sort)
 check "response hop-by-hop removed, Via added" "Via: 1.1 waitless
 X-Kept: 2" "$head"

@@ -350,6 +350,7 @@ Result<std::string_view> ClientStream::ReadAwaiter::await_resume() noexcept {
     s_->lease_.reset();
   } else if (r->empty()) {
     s_->done_ = true;
+    if (s_->lease_.conn) std::swap(s_->head_.trailers, s_->lease_.conn->trailers());
     s_->lease_.reset();  // the body is complete: the connection goes back to the pool
   }
   return r;

@@ -120,6 +120,7 @@ struct ClientResponse {
   std::string reason = {};
   HeaderMap headers = {};
   std::string body = {};
+  HeaderMap trailers = {};  // a chunked body's trailer fields (once the body is complete)
 
   std::string_view header(std::string_view name) const noexcept { return headers.get(name); }
 };
@@ -182,6 +183,8 @@ class ClientStream {
   // The rest of the body, at most `limit` bytes (Error::limit_exceeded beyond).
   Task<Result<std::string>> read_all(uint64_t limit = 64ull << 20);
   bool done() const noexcept { return done_; }
+  // The trailer fields of a chunked body, once read() returned its end (empty before, and without any).
+  const HeaderMap& trailers() const noexcept { return head_.trailers; }
   // Switching protocols: a request that carried an Upgrade field may be answered 101 (the stream has no
   // body then). This takes the socket for the new protocol (upgrade.hpp's Upgraded: the fd, the bytes
   // received after the 101 head, the request bytes not sent yet; server is null); the connection leaves

@@ -380,6 +380,9 @@ void ClientConnection::on_head() noexcept {
 
 void ClientConnection::on_end() noexcept {
   finished_ = true;
+  // Collecting: the caller's response is still where it was. Streaming: the stream takes them (trailers()).
+  if (collect_ && response_ && !parser_.trailers().empty())
+    std::swap(response_->trailers, parser_.trailers());
   ++served;
   // Bytes after the response (nothing was asked) or an unsent request rule out reuse.
   reusable_ =

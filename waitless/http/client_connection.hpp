@@ -117,6 +117,8 @@ class ClientConnection final : public ListHook<IdleTag>,
   void begin_streamed(const ExchangeSpec& spec) noexcept { start_exchange(spec); }
   std::error_code send_body(std::string_view piece, bool chunked) noexcept;
   bool response_ready() const noexcept { return op_done_; }
+  // The last response's trailer fields (streaming: taken by the stream at the body's end).
+  HeaderMap& trailers() noexcept { return parser_.trailers(); }
   std::size_t queued() const noexcept;
   class WritableAwaiter;
   WritableAwaiter writable(int64_t idle_ns) noexcept;

@@ -513,6 +513,27 @@ std::error_code Response::end_raw(std::string_view last) {
   return {};
 }
 
+std::error_code Response::end_with_trailers(const HeaderMap& trailers) {
+  if (trailers.empty() || filters_ || state_ == State::fresh || state_ == State::finished || !chunked_ ||
+      head_request_) {
+    return end();
+  }
+  detail::OutBuffer* out = port_->output();
+  state_ = State::finished;
+  if (!out) return fail(Error::closed);
+  out->append("0\r\n", 3);
+  for (Header h : trailers) {
+    if (!is_token(h.name) || !is_field_value(h.value)) continue;  // never a malformed field on the wire
+    out->append(h.name.data(), h.name.size());
+    out->append(": ", 2);
+    out->append(h.value.data(), h.value.size());
+    out->append("\r\n", 2);
+  }
+  out->append("\r\n", 2);
+  port_->committed(false, true);
+  return {};
+}
+
 void Response::abandon() noexcept {
   broken_ = true;
   state_ = State::finished;

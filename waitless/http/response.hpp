@@ -32,6 +32,7 @@
 #include <system_error>
 
 #include "waitless/http/body_filter.hpp"
+#include "waitless/http/header_map.hpp"
 #include "waitless/http/request.hpp"
 #include "waitless/net/out_buffer.hpp"
 
@@ -157,6 +158,9 @@ class Response {
   std::error_code set_content_length(uint64_t length) noexcept;
   std::error_code write(std::string_view piece);
   std::error_code end(std::string_view last = {});
+  // end() with trailer fields after the last chunk (a proxy relays an upstream's). Sent only when the body
+  // went out chunked (after write(), without a declared length, no body filter); else a plain end().
+  std::error_code end_with_trailers(const HeaderMap& trailers);
   bool needs_drain() const noexcept { return port_ && port_->needs_drain(); }
   DrainAwaiter drain() noexcept { return DrainAwaiter(port_); }
   // The next body bytes from a file, copied by the kernel (sendfile(2)): up to `count` bytes of `fd` from

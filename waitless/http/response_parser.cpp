@@ -22,6 +22,7 @@ struct ResponseCallbacks {
   static int on_message_begin(llhttp_t* p) {
     P& s = self(p);
     s.head_.clear();
+    s.trailers_.clear();
     // The caller usually takes the header storage away with each head (client responses): reserve what
     // the last head needed, so one allocation each for bytes and fields instead of a growth series.
     s.head_.headers.data_.reserve(s.hint_bytes_);
@@ -57,12 +58,10 @@ struct ResponseCallbacks {
         s.user_pos_ = at;
         return HPE_USER;
       }
-      s.field_ = P::Field::name;
-      return 0;  // trailers are checked, counted and dropped
     }
-    HeaderMap& h = s.head_.headers;
+    HeaderMap& h = s.section_map();  // trailer fields are kept apart: trailers()
     if (s.field_ != P::Field::name) {
-      if (h.fields_.size() >= s.limits_->max_headers) {
+      if (s.phase_ != P::Phase::trailers && h.fields_.size() >= s.limits_->max_headers) {
         s.set_user_error(Error::limit_exceeded, "too many header fields");
         s.user_pos_ = at;  // the field that is one too many starts here
         return HPE_USER;
@@ -77,11 +76,7 @@ struct ResponseCallbacks {
   }
   static int on_header_value(llhttp_t* p, const char* at, std::size_t len) {
     P& s = self(p);
-    if (s.phase_ == P::Phase::trailers) {
-      s.field_ = P::Field::value;
-      return 0;
-    }
-    HeaderMap& h = s.head_.headers;
+    HeaderMap& h = s.section_map();
     if (s.field_ != P::Field::value) {
       h.fields_.back().value_off = static_cast<uint32_t>(h.data_.size());
       s.field_ = P::Field::value;
@@ -93,8 +88,8 @@ struct ResponseCallbacks {
   static int on_header_value_complete(llhttp_t* p) {
     P& s = self(p);
     s.field_ = P::Field::none;
-    if (s.phase_ == P::Phase::trailers || s.head_.headers.fields_.empty()) return 0;
-    HeaderMap& h = s.head_.headers;
+    HeaderMap& h = s.section_map();
+    if (h.fields_.empty()) return 0;
     HeaderMap::Field& f = h.fields_.back();
     while (f.value_len > 0 && is_ows(h.data_[f.value_off + f.value_len - 1])) --f.value_len;
     while (f.value_len > 0 && is_ows(h.data_[f.value_off])) {
@@ -106,7 +101,8 @@ struct ResponseCallbacks {
       return HPE_USER;
     }
     // llhttp does not flag an empty Transfer-Encoding: note every one, head_failed() judges them.
-    if (f.name_len == 17 && iequals(std::string_view(h.data_.data() + f.name_off, 17), "transfer-encoding")) {
+    if (s.phase_ != P::Phase::trailers && f.name_len == 17 &&
+        iequals(std::string_view(h.data_.data() + f.name_off, 17), "transfer-encoding")) {
       s.te_seen_ = true;
     }
     return 0;

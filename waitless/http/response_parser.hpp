@@ -23,7 +23,8 @@
 // interim responses. The first violation in the stream decides the error, however the input is split.
 //
 // Header names and values are copied into head().headers as they arrive (one copy; the caller may reuse
-// its input buffer between calls). Trailer fields are checked, counted and dropped.
+// its input buffer between calls). Trailer fields are checked, counted and kept apart: trailers(), valid
+// from the end event until the next response starts.
 #pragma once
 #include <llhttp.h>
 
@@ -98,6 +99,7 @@ class ResponseParser {
   // progress (not a byte of one seen); error: the response was cut short (Error::eof).
   Event finish() noexcept;
 
+  HeaderMap& trailers() noexcept { return trailers_; }
   ResponseHead& head() noexcept { return head_; }
   const ResponseHead& head() const noexcept { return head_; }
   std::string_view body_piece() const noexcept { return piece_; }
@@ -125,7 +127,9 @@ class ResponseParser {
 
   llhttp_t parser_;
   const ResponseLimits* limits_;
+  HeaderMap& section_map() noexcept { return phase_ == Phase::trailers ? trailers_ : head_.headers; }
   ResponseHead head_;
+  HeaderMap trailers_;
   std::string_view piece_;
   Phase phase_ = Phase::idle;
   Field field_ = Field::none;

@@ -153,6 +153,26 @@ TEST(ResponseParser, SwitchingProtocolsAllowedEndsParsingAtTheHead) {
   EXPECT_EQ(parser.parse(input.data() + used, input.size() - used, &used), ResponseParser::Event::error);
 }
 
+TEST(ResponseParser, TrailerFieldsAreKeptApartFromTheHead) {
+  const std::string input =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n0\r\n"
+      "X-Sum:  900150983cd24fb0 \r\nX-Count: 3\r\n\r\n";
+  ResponseParser parser;
+  parser.begin(false, 1000);
+  std::size_t used = 0, at = 0;
+  std::vector<ResponseParser::Event> events;
+  for (int i = 0; i < 10 && (events.empty() || events.back() != ResponseParser::Event::end); ++i) {
+    events.push_back(parser.parse(input.data() + at, input.size() - at, &used));
+    at += used;
+    ASSERT_NE(events.back(), ResponseParser::Event::error) << parser.error_reason();
+  }
+  ASSERT_EQ(events.back(), ResponseParser::Event::end);
+  EXPECT_EQ(parser.head().headers.get("x-sum"), "");
+  EXPECT_EQ(parser.trailers().get("x-sum"), "900150983cd24fb0");
+  EXPECT_EQ(parser.trailers().get("x-count"), "3");
+  EXPECT_EQ(parser.trailers().size(), 2u);
+}
+
 TEST(ResponseParser, HeadResponseHasNoBody) {
   // The second response follows the first at once: its Content-Length described a body never sent.
   std::string s =

@@ -110,6 +110,18 @@ std::error_code forward_response_headers(const http::HeaderMap& in, std::string_
   return first;
 }
 
+void forward_trailers(const http::HeaderMap& in, http::HeaderMap& out) {
+  out.clear();
+  for (http::Header h : in) {
+    // Framing, routing and hop-by-hop fields have no place in a trailer section (RFC 9110 6.5.1).
+    if (is_hop_by_hop(h.name, {}) || http::iequals(h.name, "content-length") ||
+        http::iequals(h.name, "host")) {
+      continue;
+    }
+    out.add(h.name, h.value);
+  }
+}
+
 std::string switching_protocols_head(const http::HeaderMap& in, std::string_view via) {
   std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
   const std::string_view connection = in.get("connection");

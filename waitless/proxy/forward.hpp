@@ -41,6 +41,10 @@ void forward_request_headers(const std::vector<http::Header>& in, const ForwardI
 std::error_code forward_response_headers(const http::HeaderMap& in, std::string_view via,
                                          http::Response& res);
 
+// The trailer fields of an upstream's chunked response that go on to the client (which sent
+// `TE: trailers`): all but hop-by-hop, Content-Length and Host. `out` is cleared first.
+void forward_trailers(const http::HeaderMap& in, http::HeaderMap& out);
+
 // The head of a 101 toward the client, from the upstream's 101 fields: the same filtering as
 // forward_response_headers, then `Connection: Upgrade` and the upstream's `Upgrade` put back (hop-by-hop,
 // but they are what the switch is about). Field values come from the response parser (checked there).

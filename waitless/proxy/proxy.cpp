@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "waitless/base/log.hpp"
+#include "waitless/http/field_list.hpp"
 #include "waitless/proxy/forward.hpp"
 #include "waitless/proxy/metrics.hpp"
 #include "waitless/proxy/request_body.hpp"
@@ -251,6 +252,9 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
     creq.headers.add("Connection", "Upgrade");
     creq.headers.add("Upgrade", req.header("upgrade"));
   }
+  // `TE: trailers` (hop-by-hop too): the client takes trailer fields, so the upstream may send them.
+  const bool trailers = http::list_has_token(req.header("te"), "trailers");
+  if (trailers) creq.headers.add("TE", "trailers");
   if (body) {
     creq.body_source = body;
     creq.body_length = length ? int64_t(*length) : -1;  // chunked from the client: chunked upstream
@@ -366,7 +370,13 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
         co_return;
       }
     }
-    (void)res.end();
+    if (trailers && !from.trailers().empty()) {
+      http::HeaderMap kept;
+      forward_trailers(from.trailers(), kept);
+      (void)res.end_with_trailers(kept);
+    } else {
+      (void)res.end();
+    }
     recorded.commit();
     server.observe_latency(uint64_t(Upstream::now_ns() - start) / 1000);
     co_return;

@@ -486,5 +486,43 @@ TEST(Proxy, EventStreamEventsArriveOneByOne) {
   net::test::expect_empty(loop);
 }
 
+// Trailers of a chunked response go on to a client that sent `TE: trailers` (and the upstream is told it
+// may send them); without it they are dropped.
+TEST(Proxy, TrailersAreForwardedWhenTheClientAcceptsThem) {
+  Loop loop;
+  {
+    int te_seen = 0;
+    RawServer a(loop, [&](RawServer::Conn& c, const std::string& request) {
+      te_seen += request.find("\r\nTE: trailers\r\n") != std::string::npos;
+      c.send(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
+          "5\r\nhello\r\n0\r\nX-Sum: 5d41402a\r\nConnection: x\r\nX-Other: 1\r\n\r\n");
+    });
+    Bench bench(loop, config_for({a.port()}));
+    http::Client client(loop);
+    run_bounded(loop, [&]() -> Task<> {
+      for (bool te : {true, false}) {
+        http::ClientRequest req{.url = bench.url("/t")};
+        if (te) req.headers.add("TE", "trailers");
+        auto r = co_await client.request(std::move(req));
+        if (!r) {
+          ADD_FAILURE() << r.error().message();
+          co_return;
+        }
+        EXPECT_EQ(r->body, "hello");
+        EXPECT_EQ(r->trailers.get("x-sum"), te ? "5d41402a" : "");
+        EXPECT_EQ(r->trailers.get("x-other"), te ? "1" : "");
+        EXPECT_EQ(r->trailers.get("connection"), "");  // hop-by-hop: never forwarded
+      }
+    }());
+    EXPECT_EQ(te_seen, 1);
+    bench.front->server().shutdown(200ms);
+    a.stop();
+    loop.run();
+    bench.front->finish();
+  }
+  net::test::expect_empty(loop);
+}
+
 }  // namespace
 }  // namespace waitless::proxy
