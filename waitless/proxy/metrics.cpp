@@ -115,6 +115,9 @@ std::string render_metrics(const Snapshot& snap) {
             [](const CacheCounters& c) { return c.hits.load(std::memory_order_relaxed); });
   per_cache("waitless_proxy_cache_misses_total", "counter", "Lookups that went to the upstream.",
             [](const CacheCounters& c) { return c.misses.load(std::memory_order_relaxed); });
+  per_cache("waitless_proxy_cache_coalesced_total", "counter",
+            "Misses that waited for another request of the same key (single-flight).",
+            [](const CacheCounters& c) { return c.coalesced.load(std::memory_order_relaxed); });
   per_cache("waitless_proxy_cache_stores_total", "counter", "Responses stored.",
             [](const CacheCounters& c) { return c.stores.load(std::memory_order_relaxed); });
   per_cache("waitless_proxy_cache_bytes", "gauge", "Bytes held by the route's caches (every loop).",

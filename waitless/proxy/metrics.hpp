@@ -13,7 +13,8 @@
 // Per upstream: waitless_proxy_upstream_requests_total, _retries_total, _retries_refused_total (over the
 // budget), _no_server_total (503: no usable server).
 // Per route with a rate limit (label route="host/prefix"): waitless_proxy_rate_limited_total (429s).
-// Per route with a cache: waitless_proxy_cache_hits_total, _misses_total, _stores_total, _bytes (gauge).
+// Per route with a cache: waitless_proxy_cache_hits_total, _misses_total, _coalesced_total, _stores_total,
+// _bytes (gauge).
 #pragma once
 #include <string>
 

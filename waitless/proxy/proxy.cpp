@@ -207,7 +207,7 @@ Task<> ProxyLoop::handle(http::Request& req, http::Response& res) {
   CachePlan plan;
   if (cache) {
     plan = cache->plan(req);
-    if (cache->serve(req, plan, cfg.via, res)) co_return;  // a fresh stored response
+    if (co_await cache->serve(req, plan, cfg.via, res)) co_return;  // a fresh stored response
   }
   const std::shared_ptr<Upstream> up = snap->upstreams[route->upstream_index];
   const UpstreamSpec& spec = up->spec();

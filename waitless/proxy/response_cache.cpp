@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "waitless/async/timeout.hpp"
 #include "waitless/http/header.hpp"
 #include "waitless/proxy/forward.hpp"
 
@@ -256,19 +257,15 @@ CachePlan ResponseCache::plan(const http::Request& req) {
   return p;
 }
 
-bool ResponseCache::serve(const http::Request& req, const CachePlan& plan, std::string_view via,
-                          http::Response& res) {
-  if (!plan.lookup) return false;
+bool ResponseCache::answer(const http::Request& req, const CachePlan& plan, std::string_view via,
+                           http::Response& res) {
   std::optional<std::string> value = cache_.get(plan.key);
   if (value && value->starts_with("V\n")) {
     value = cache_.get(plan.key + vary_suffix(req, std::string_view(*value).substr(2)));
   }
   sync_bytes();  // a lookup may drop expired entries
   Entry e;
-  if (!value || !parse_entry(*value, e)) {
-    counters_->misses.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
+  if (!value || !parse_entry(*value, e)) return false;
   counters_->hits.fetch_add(1, std::memory_order_relaxed);
   const int64_t age = e.age + std::max<int64_t>(0, loop_.now() - e.stored_ns) / kNsPerSecond;
   (void)res.set_status(e.status);
@@ -277,6 +274,39 @@ bool ResponseCache::serve(const http::Request& req, const CachePlan& plan, std::
   (void)res.set_header("X-Cache", "HIT");
   (void)res.send(e.body);
   return true;
+}
+
+Task<bool> ResponseCache::serve(const http::Request& req, CachePlan& plan, std::string_view via,
+                                http::Response& res) {
+  if (!plan.lookup) co_return false;
+  if (answer(req, plan, via, res)) co_return true;
+  if (auto it = flights_.find(plan.key); it != flights_.end()) {
+    // Another request of this loop is fetching the key: wait for its end (bounded), then look again.
+    counters_->coalesced.fetch_add(1, std::memory_order_relaxed);
+    std::shared_ptr<Event> done = it->second;
+    (void)co_await with_timeout([](std::shared_ptr<Event> e) -> Task<> { (void)co_await e->wait(); }(done),
+                                kFlightWait);
+    if (answer(req, plan, via, res)) co_return true;
+  } else if (plan.store) {
+    plan.flight = std::make_unique<CacheFlight>(shared_from_this(), plan.key);
+  }
+  counters_->misses.fetch_add(1, std::memory_order_relaxed);
+  co_return false;
+}
+
+// ---- CacheFlight ------------------------------------------------------------------------------------------
+
+CacheFlight::CacheFlight(std::shared_ptr<ResponseCache> cache, std::string key)
+    : cache_(std::move(cache)), key_(std::move(key)) {
+  cache_->flights_.emplace(key_, std::make_shared<Event>());
+}
+
+CacheFlight::~CacheFlight() {
+  auto it = cache_->flights_.find(key_);
+  if (it == cache_->flights_.end()) return;
+  std::shared_ptr<Event> done = std::move(it->second);
+  cache_->flights_.erase(it);
+  done->set();
 }
 
 CacheRecorder ResponseCache::record(const http::Request& req, const CachePlan& plan, int status,

@@ -22,18 +22,24 @@
 // streams to the client; past max_entry_bytes (or a Content-Length above it) recording stops and the
 // response is not stored: a big response is never buffered for the cache.
 //
+// Single-flight: the first miss of a key on a loop leads (CachePlan::flight); later misses of the same key
+// wait for the leader's request to end (at most kFlightWait, as nginx's proxy_cache_lock_timeout), then
+// look again: a stored response is a hit, else they go to the upstream themselves.
+//
 // Per loop: each loop has its own cache of max_bytes (with N threads, up to N × max_bytes). The counters
-// (CacheCounters) are shared by the loops and rendered by metrics.hpp. Concurrent misses of one key each go
-// to the upstream (no single-flight yet). A reload keeps a route's entries when its host, prefix and cache
-// section are unchanged.
+// (CacheCounters) are shared by the loops and rendered by metrics.hpp. A reload keeps a route's entries
+// when its host, prefix and cache section are unchanged.
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "waitless/async/sync.hpp"
+#include "waitless/async/task.hpp"
 #include "waitless/data/cache.hpp"
 #include "waitless/http/header_map.hpp"
 #include "waitless/http/request.hpp"
@@ -47,10 +53,11 @@ namespace waitless::proxy {
 struct CacheCounters {
   explicit CacheCounters(const CacheSpec& s) : spec(s) {}
   CacheSpec spec;
-  std::atomic<uint64_t> hits{0};    // answered from the cache
-  std::atomic<uint64_t> misses{0};  // looked up, not found (or stale): went to the upstream
-  std::atomic<uint64_t> stores{0};  // responses stored
-  std::atomic<int64_t> bytes{0};    // held now, every loop (data::Cache's accounting)
+  std::atomic<uint64_t> hits{0};       // answered from the cache
+  std::atomic<uint64_t> misses{0};     // looked up, not found (or stale): went to the upstream
+  std::atomic<uint64_t> stores{0};     // responses stored
+  std::atomic<uint64_t> coalesced{0};  // misses that waited for another request of the same key
+  std::atomic<int64_t> bytes{0};       // held now, every loop (data::Cache's accounting)
 };
 
 // One counters object per route of `config` (null where the route has no cache), taking over the previous
@@ -66,15 +73,29 @@ struct CacheControl {
 };
 CacheControl parse_cache_control(std::string_view value) noexcept;
 
+class ResponseCache;
+
+// A leader's claim on a key: while it lives, other misses of the key wait; its end wakes them.
+class CacheFlight {
+ public:
+  CacheFlight(std::shared_ptr<ResponseCache> cache, std::string key);
+  ~CacheFlight();
+  CacheFlight(const CacheFlight&) = delete;
+  CacheFlight& operator=(const CacheFlight&) = delete;
+
+ private:
+  std::shared_ptr<ResponseCache> cache_;
+  std::string key_;
+};
+
 // What to do with one request.
 struct CachePlan {
   bool enabled = false;  // the route has a cache
   bool lookup = false;
   bool store = false;
   std::string key;
+  std::unique_ptr<CacheFlight> flight;  // this request leads the key's flight (held to the request's end)
 };
-
-class ResponseCache;
 
 // Records a response's body while it streams; commit() stores it if it stayed within the bounds.
 class CacheRecorder {
@@ -99,9 +120,12 @@ class ResponseCache : public std::enable_shared_from_this<ResponseCache> {
  public:
   ResponseCache(Loop& loop, std::shared_ptr<CacheCounters> counters);
 
+  static constexpr Duration kFlightWait = std::chrono::seconds(5);
+
   CachePlan plan(const http::Request& req);
-  // A fresh stored response for the plan's key: sent on `res` (true). Else false (counted as a miss).
-  bool serve(const http::Request& req, const CachePlan& plan, std::string_view via, http::Response& res);
+  // A fresh stored response for the plan's key, sent on `res` (true); after waiting for the key's flight if
+  // another request leads one. Else false (counted as a miss; the plan may now lead the key's flight).
+  Task<bool> serve(const http::Request& req, CachePlan& plan, std::string_view via, http::Response& res);
   // After the upstream's head went onto `res` (X-Cache: MISS is added here): a recorder if the response may
   // be stored, else an inactive one.
   CacheRecorder record(const http::Request& req, const CachePlan& plan, int status,
@@ -114,6 +138,8 @@ class ResponseCache : public std::enable_shared_from_this<ResponseCache> {
 
  private:
   friend class CacheRecorder;
+  friend class CacheFlight;
+  bool answer(const http::Request& req, const CachePlan& plan, std::string_view via, http::Response& res);
   void put(std::string key, std::string value, Duration ttl);
   void sync_bytes() noexcept;
 
@@ -121,6 +147,7 @@ class ResponseCache : public std::enable_shared_from_this<ResponseCache> {
   std::shared_ptr<CacheCounters> counters_;
   data::Cache cache_;
   int64_t bytes_seen_ = 0;  // cache_.bytes() last added to counters_->bytes
+  std::unordered_map<std::string, std::shared_ptr<Event>> flights_;  // key -> set when its leader ends
 };
 
 // The caches of one loop, per route of the current snapshot.

@@ -7,6 +7,9 @@
 
 #include <map>
 
+#include "waitless/async/sleep.hpp"
+#include "waitless/async/when_all.hpp"
+
 #include "waitless/proxy/proxy_test_support.hpp"
 
 namespace waitless::proxy {
@@ -33,7 +36,7 @@ TEST(ProxyCacheControl, ParsesTheDirectivesThisCacheReads) {
 }
 
 // Answers "<path> #<n>" (n: how many requests that path got) with the fields named in the query:
-// ?cc=<Cache-Control>&vary=<Vary>&cookie=1&age=<Age>&size=<body bytes>&status=<code>.
+// ?cc=<Cache-Control>&vary=<Vary>&cookie=1&age=<Age>&size=<body bytes>&status=<code>&delay=<ms>.
 struct Origin {
   std::map<std::string, int> hits;
   int total = 0;
@@ -57,6 +60,7 @@ struct Origin {
       if (q.count("vary")) (void)res.set_header("Vary", q["vary"]);
       if (q.count("age")) (void)res.set_header("Age", q["age"]);
       if (q.count("cookie")) (void)res.set_header("Set-Cookie", "s=1");
+      if (q.count("delay")) co_await sleep(std::chrono::milliseconds(std::stoi(q["delay"])));
       const int status = q.count("status") ? std::stoi(q["status"]) : 200;
       std::string body = std::string(req.path()) + " #" + std::to_string(n);
       if (q.count("vary")) body += " " + std::string(req.header(q["vary"]));
@@ -226,6 +230,41 @@ TEST(ProxyResponseCache, BigResponsesStreamUnstoredAndTheBytesStayBounded) {
     EXPECT_GT(b.metric("waitless_proxy_cache_bytes"), 40 * 1024);
     EXPECT_EQ(b.get("/f39?cc=max-age=60&size=8000").x_cache, "HIT");
     EXPECT_EQ(b.get("/f0?cc=max-age=60&size=8000").x_cache, "MISS");
+  }
+  net::test::expect_empty(loop);
+}
+
+TEST(ProxyResponseCache, ConcurrentMissesOfOneKeyAskTheUpstreamOnce) {
+  Loop loop;
+  {
+    CacheBench b(loop);
+    auto one = [&](std::string path) -> Task<Got> {
+      http::ClientRequest req{.url = b.front->url(path)};
+      auto r = co_await b.client.request(std::move(req));
+      if (!r) co_return Got{-1, r.error().message(), "", ""};
+      co_return Got{r->status, r->body, std::string(r->header("x-cache")), std::string(r->header("age"))};
+    };
+    auto all = run_bounded(loop, [&]() -> Task<std::vector<Got>> {
+      std::vector<Task<Got>> tasks;
+      for (int i = 0; i < 5; ++i) tasks.push_back(one("/slow?cc=max-age=60&delay=100"));
+      co_return co_await when_all(std::move(tasks));
+    }());
+    int hits = 0;
+    for (const Got& g : all) {
+      EXPECT_EQ(g.body, "/slow #1");
+      hits += g.x_cache == "HIT";
+    }
+    EXPECT_EQ(hits, 4);
+    EXPECT_EQ(b.origin.hits["/slow"], 1);
+    EXPECT_EQ(b.metric("waitless_proxy_cache_coalesced_total"), 4);
+    // A response that may not be stored: the waiters then go to the upstream themselves.
+    auto uncached = run_bounded(loop, [&]() -> Task<std::vector<Got>> {
+      std::vector<Task<Got>> tasks;
+      for (int i = 0; i < 3; ++i) tasks.push_back(one("/private?cc=private&delay=50"));
+      co_return co_await when_all(std::move(tasks));
+    }());
+    for (const Got& g : uncached) EXPECT_EQ(g.x_cache, "MISS");
+    EXPECT_EQ(b.origin.hits["/private"], 3);
   }
   net::test::expect_empty(loop);
 }
