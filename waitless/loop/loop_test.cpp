@@ -102,13 +102,15 @@ TEST(Loop, SelfReschedulingImmediateDoesNotStarveTimers) {
   Loop loop;
   int immediates = 0;
   bool timer_fired = false;
+  Timer t(loop);
+  // The timer starts inside the first immediate, so however late this thread runs, the immediate has
+  // rescheduled itself at least once before the timer can fire (a timer started before run() could already
+  // be due at the first timers phase on a loaded machine, and the immediate would then run only once).
   std::function<void()> again = [&] {
-    ++immediates;
+    if (++immediates == 1) (void)t.start(1ms, [&] { timer_fired = true; });
     if (!timer_fired) loop.set_immediate(again);
   };
   loop.set_immediate(again);
-  Timer t(loop);
-  (void)t.start(1ms, [&] { timer_fired = true; });
   loop.run();
   EXPECT_TRUE(timer_fired);
   EXPECT_GT(immediates, 1);
