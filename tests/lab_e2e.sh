@@ -78,9 +78,13 @@ for s in r["scenario"]:
     assert s["completed"] == 100 and s["errors"] == 0 and not s["error"], s
     assert s["limit_s"] > 0 and s["measured_s"] > 0, s
     # Nothing beats its physical limit (a measurement below it would be a broken clock or a skipped wait).
-    # (10 % of slack: the CPU part is calibrated once, and a core runs it faster or slower as its clock and
-    # its neighbours change; a skipped 95 ms wait would be far below.)
-    assert s["measured_s"] >= s["limit_s"] * 0.90, s
+    # The in-process row's limit comes from its CPU parts as measured on the thread that ran them: exact.
+    # The servers' limits come from the calibration (their CPU parts run in another process): 10 % of
+    # slack, since a core runs the work faster or slower as its clock and its neighbours change (a
+    # calibration on a loaded machine once made in-process work 13 % faster than calibrated); a skipped
+    # 95 ms wait would be far below in the sequential row (9.5 s of its 10 s).
+    slack = 0.999 if s["name"] == "tasks on one loop" else 0.90
+    assert s["measured_s"] >= s["limit_s"] * slack, s
     # The CPU part is real work, not a sleep: the server spent about 100 x 5 ms of CPU (kernel ticks of 10 ms).
     assert s["server_cpu_s"] >= 0.35, s
 seq = r["scenario"][0]

@@ -6,15 +6,11 @@
 #include <cmath>
 
 namespace waitless::lab {
-namespace {
-
-double thread_cpu_ms() {
+double thread_cpu_ms() noexcept {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
 }
-
-}  // namespace
 
 uint64_t mix_rounds(uint64_t rounds, uint64_t seed) noexcept {
   // splitmix64's finaliser, chained: every round needs the previous round's result.

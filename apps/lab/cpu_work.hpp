@@ -14,6 +14,9 @@ uint64_t mix_rounds(uint64_t rounds, uint64_t seed) noexcept;
 // busy neighbour does not distort it): the fastest of several ~10 ms samples.
 double calibrate_rounds_per_ms();
 
+// This thread's CPU time so far, in milliseconds (CLOCK_THREAD_CPUTIME_ID).
+double thread_cpu_ms() noexcept;
+
 // Rounds for `ms` milliseconds of CPU at `rounds_per_ms` (0 for ms <= 0).
 uint64_t rounds_for_ms(double ms, double rounds_per_ms) noexcept;
 

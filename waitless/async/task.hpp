@@ -251,6 +251,9 @@ T run(Task<T> task, Loop& loop = Loop::current()) {
   h.promise().started = true;
   h.promise().continuation = stopper.handle;
   h.promise().loop = &loop;
+  // The loop's clock was cached at its last iteration, which may be long past (run() is called between
+  // other work): a timer the task starts must count from now, or a sleep could end early.
+  loop.update_time();
   {
     Loop::Scope scope(loop);
     h.resume();

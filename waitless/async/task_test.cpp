@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #include "waitless/async/sleep.hpp"
 
@@ -243,6 +244,25 @@ TEST(Task, RunReturnsWhileOtherHandlesKeepTheLoopAlive) {
   EXPECT_EQ(run(quick(), loop), 7);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
   (void)keepalive.stop();
+}
+
+}  // namespace
+}  // namespace waitless
+
+namespace waitless {
+namespace {
+
+// run() called long after the loop's last iteration: a sleep the task starts counts from the call, not
+// from the loop's stale clock (found by the lab, whose in-process row once finished below io + CPU).
+Task<> nap(Duration d) { (void)co_await sleep(d); }
+
+TEST(Task, RunStartsTimersFromTheCurrentTime) {
+  Loop loop;
+  run(nap(1ms), loop);  // the loop's clock is now cached at this run's last iteration
+  std::this_thread::sleep_for(30ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  run(nap(20ms), loop);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 20ms);
 }
 
 }  // namespace
