@@ -4,7 +4,9 @@
 //  (1) connect-per-query (connect, one query, close) vs a pooled borrow (acquire, one query, return), and
 //      the bare borrow (acquire + return, no query);
 //  (2) 20 queries: one after the other on one connection, when_all over the pool (20 connections), and
-//      pipeline mode (when_all of 20 on one connection: one round trip).
+//      pipeline mode on one connection, two ways: when_all of 20 queries (one round trip, a Sync per
+//      statement: each its own implicit transaction) and batch() of 20 (one round trip, one Sync: one
+//      implicit transaction, as pgbench's \startpipeline .. \endpipeline sends them).
 // Rounds alternate the order of the variants; each ratio is the median over rounds of the ratio taken
 // within one round (bench/README.md). Prints `figure` and `ratio` lines. Usage: db_bench [ROUNDS]
 #include <algorithm>
@@ -82,8 +84,8 @@ Task<int> bench(std::string conninfo, int rounds) {
   check(co_await conn.query(kQuery, 1));
 
   const int single_n = 200, batch_n = 100;
-  std::vector<double> connect_us, pooled_us, borrow_us, seq_us, pool_all_us, pipe_us;
-  std::vector<double> r_pool, r_pipe, r_pool_all;
+  std::vector<double> connect_us, pooled_us, borrow_us, seq_us, pool_all_us, pipe_us, batch_us;
+  std::vector<double> r_pool, r_pipe, r_pool_all, r_batch;
   for (int round = 0; round < rounds; ++round) {
     auto connect_per_query = [&]() -> Task<> {
       auto c = co_await pg::Connection::connect(conninfo);
@@ -118,7 +120,15 @@ Task<int> bench(std::string conninfo, int rounds) {
       for (int i = 0; i < 20; ++i) tasks.push_back(conn.query(kQuery, random_id()));
       for (auto& r : co_await when_all(std::move(tasks))) check(r);
     };
-    double c = 0, p = 0, b = 0, s = 0, a = 0, q = 0;
+    auto batch = [&]() -> Task<> {
+      std::vector<pg::Statement> statements;
+      for (int i = 0; i < 20; ++i) statements.push_back(pg::statement(kQuery, random_id()));
+      auto r = co_await conn.batch(std::move(statements));
+      if (!r || r->size() != 20) std::exit(1);
+      for (const pg::Rows& rows : *r)
+        if (rows.size() != 1) std::exit(1);
+    };
+    double c = 0, p = 0, b = 0, s = 0, a = 0, q = 0, t = 0;
     if (round % 2 == 0) {
       c = co_await time_per_op(single_n / 4, connect_per_query);
       p = co_await time_per_op(single_n, pooled);
@@ -126,7 +136,9 @@ Task<int> bench(std::string conninfo, int rounds) {
       s = co_await time_per_op(batch_n, sequential);
       a = co_await time_per_op(batch_n, over_pool);
       q = co_await time_per_op(batch_n, pipeline);
+      t = co_await time_per_op(batch_n, batch);
     } else {
+      t = co_await time_per_op(batch_n, batch);
       q = co_await time_per_op(batch_n, pipeline);
       a = co_await time_per_op(batch_n, over_pool);
       s = co_await time_per_op(batch_n, sequential);
@@ -140,13 +152,15 @@ Task<int> bench(std::string conninfo, int rounds) {
     seq_us.push_back(s);
     pool_all_us.push_back(a);
     pipe_us.push_back(q);
+    batch_us.push_back(t);
     r_pool.push_back(c / p);
     r_pipe.push_back(s / q);
+    r_batch.push_back(s / t);
     r_pool_all.push_back(s / a);
     std::printf(
         "round %d: connect+query %.0f us, pooled borrow+query %.1f us, borrow %.2f us; 20 queries: "
-        "sequential %.0f us, when_all over pool %.0f us, pipeline %.0f us\n",
-        round + 1, c, p, b, s, a, q);
+        "sequential %.0f us, when_all over pool %.0f us, pipeline when_all %.0f us, pipeline batch %.0f us\n",
+        round + 1, c, p, b, s, a, q, t);
     std::fflush(stdout);
   }
   std::printf("figure db_connect_per_query_us %.1f\n", median(connect_us));
@@ -155,9 +169,12 @@ Task<int> bench(std::string conninfo, int rounds) {
   std::printf("figure db_20_sequential_us %.1f\n", median(seq_us));
   std::printf("figure db_20_when_all_pool_us %.1f\n", median(pool_all_us));
   std::printf("figure db_20_pipeline_us %.1f\n", median(pipe_us));
+  std::printf("figure db_20_batch_us %.1f\n", median(batch_us));
   std::printf("ratio db_pooled_vs_connect_per_query %.2f\n", median(r_pool));
   std::printf("ratio db_20_when_all_pool_vs_sequential %.2f\n", median(r_pool_all));
-  std::printf("ratio db_20_pipeline_vs_sequential %.2f   (goal >= 5)\n", median(r_pipe));
+  std::printf("ratio db_20_pipeline_vs_sequential %.2f   (when_all: a Sync per statement)\n", median(r_pipe));
+  std::printf("ratio db_20_batch_vs_sequential %.2f   (goal >= 5: pipeline mode, one Sync)\n",
+              median(r_batch));
   co_await conn.query_unprepared("DROP TABLE world");
   co_return 0;
 }

@@ -14,23 +14,32 @@
 namespace waitless::data::pg {
 namespace detail {
 
-// One statement in the pipeline. Owned by the connection until its Sync result arrives, whoever waits.
+// One pipeline segment: a statement (or a batch's statements) and its Sync. Owned by the connection until
+// the Sync's result arrives, whoever waits.
 struct Request {
-  PGresult* result = nullptr;  // the statement's own result (the last non-error one), owned
-  std::error_code error;       // the first error in this request's pipeline segment
-  std::string message;         // the server's message for `error`
+  // Per statement, its own result (the last non-error one of its entries), owned.
+  std::vector<PGresult*> results;
+  // Per libpq entry (a Parse, a Bind/Execute: each ends with a NULL result), the statement it belongs to.
+  std::vector<uint32_t> entry_statement;
+  // The entries that Parse a statement new to the cache, with its SQL: a Parse that fails or is skipped
+  // (an earlier statement of the segment failed) is dropped from the cache, so the next use prepares again.
+  std::vector<std::pair<uint32_t, std::string>> prepares;
+  std::error_code error;  // the first error in this segment
+  std::string message;    // the server's message for `error`
   QueryAwaiter* waiter = nullptr;
-  std::string prepared_sql;  // set when this request carries a new Parse (dropped from the cache if it fails)
-  int entry = 0;             // pipeline entries finished (each ends with a NULL result)
+  uint32_t entry = 0;  // entries finished
   bool cancel_when_running = false;
-  ~Request() { PQclear(result); }
+  ~Request() {
+    for (PGresult* r : results) PQclear(r);
+  }
 };
 
-// co_await of one statement. Lives in Connection::run's frame; the Request it points to lives in the
-// connection. Either side that goes first unlinks the other.
+// co_await of one pipeline segment (a statement, or a batch). Lives in Connection::run's (or batch's)
+// frame; the Request it points to lives in the connection. Either side that goes first unlinks the other.
 class QueryAwaiter {
  public:
-  QueryAwaiter(Connection& conn, Statement& statement) noexcept : conn_(&conn), statement_(statement) {}
+  QueryAwaiter(Connection& conn, std::span<Statement> statements) noexcept
+      : conn_(&conn), statements_(statements) {}
   QueryAwaiter(const QueryAwaiter&) = delete;
   QueryAwaiter& operator=(const QueryAwaiter&) = delete;
   ~QueryAwaiter() {
@@ -45,7 +54,7 @@ class QueryAwaiter {
       result_ = Error::cancelled;
       return false;
     }
-    Result<Request*> r = conn_->submit(statement_);
+    Result<Request*> r = conn_->submit(statements_);
     if (!r) {
       result_ = r.error();
       return false;
@@ -56,10 +65,10 @@ class QueryAwaiter {
     cancel_.attach(token, [this] { on_cancel(); });
     return true;
   }
-  Result<Rows> await_resume() { return std::move(result_); }
+  Result<std::vector<Rows>> await_resume() { return std::move(result_); }
 
   // From the connection: the request finished (or the connection broke / went away).
-  void complete(Result<Rows> result) noexcept {
+  void complete(Result<std::vector<Rows>> result) noexcept {
     request_ = nullptr;
     cancel_.detach();
     result_ = std::move(result);
@@ -76,10 +85,10 @@ class QueryAwaiter {
   }
 
   Connection* conn_;
-  Statement& statement_;
+  std::span<Statement> statements_;
   Request* request_ = nullptr;
   std::coroutine_handle<> handle_;
-  Result<Rows> result_ = make_error_code(Error::cancelled);
+  Result<std::vector<Rows>> result_ = make_error_code(Error::cancelled);
   CancelCallback cancel_;
 };
 
@@ -212,34 +221,41 @@ std::error_code Connection::setup() {
   return {};
 }
 
-Result<Request*> Connection::submit(Statement& st) {
+Result<Request*> Connection::submit(std::span<Statement> statements) {
   if (!usable_) return make_error_code(DbError::connection_lost);
-  if (st.params.size() > 65535) return make_error_code(DbError::bad_statement);
-  std::vector<const char*> values(st.params.size());
-  for (std::size_t i = 0; i < st.params.size(); ++i)
-    values[i] = st.params[i] ? st.params[i]->c_str() : nullptr;
-  const int n = static_cast<int>(values.size());
+  for (const Statement& st : statements)
+    if (st.params.size() > 65535) return make_error_code(DbError::bad_statement);
   auto req = std::make_unique<Request>();
-  // Queues Parse (for a new cached statement), Bind/Execute, then Sync; false if libpq refused a message.
-  auto send = [&]() -> bool {
+  req->results.assign(statements.size(), nullptr);
+  std::vector<const char*> values;
+  // Queues each statement's Parse (for a new cached statement) and Bind/Execute, then one Sync; false if
+  // libpq refused a message.
+  auto send_one = [&](Statement& st, uint32_t index) -> bool {
+    values.resize(st.params.size());
+    for (std::size_t i = 0; i < st.params.size(); ++i)
+      values[i] = st.params[i] ? st.params[i]->c_str() : nullptr;
+    const int n = static_cast<int>(values.size());
     if (st.prepare) {
       auto it = statements_.find(st.sql);
       if (it == statements_.end() && statements_.size() < options_.statement_cache) {
         std::string name = "w" + std::to_string(++statement_seq_);
         if (!PQsendPrepare(conn_, name.c_str(), st.sql.c_str(), n, nullptr)) return false;
+        req->prepares.emplace_back(static_cast<uint32_t>(req->entry_statement.size()), st.sql);
+        req->entry_statement.push_back(index);
         it = statements_.emplace(st.sql, std::move(name)).first;
-        req->prepared_sql = st.sql;
       }
       if (it != statements_.end()) {
-        if (!PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr, 0))
-          return false;
-        batch_statement();
-        return PQpipelineSync(conn_) == 1;
+        req->entry_statement.push_back(index);
+        return PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr, 0) == 1;
       }
     }
-    if (!PQsendQueryParams(conn_, st.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0))
-      return false;
-    batch_statement();
+    req->entry_statement.push_back(index);
+    return PQsendQueryParams(conn_, st.sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0) == 1;
+  };
+  auto send = [&]() -> bool {
+    batch_statement();  // once per Sync: a batch's statements already leave together, with its flush
+    for (uint32_t i = 0; i < statements.size(); ++i)
+      if (!send_one(statements[i], i)) return false;
     return PQpipelineSync(conn_) == 1;
   };
   if (!send()) {
@@ -280,7 +296,7 @@ void Connection::batch_statement() noexcept {
 
 void Connection::send_detached(std::string sql) {
   Statement st{std::move(sql), {}, false};
-  (void)submit(st);
+  (void)submit(std::span<Statement>(&st, 1));
 }
 
 void Connection::flush() noexcept {
@@ -356,21 +372,24 @@ void Connection::read_results() noexcept {
           const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
           req.error = state ? sqlstate_code(state) : make_error_code(DbError::server_error);
           req.message = detail::trimmed(PQresultErrorMessage(r));
-          // The Parse of a new statement failed: forget the name so the next use prepares again.
-          if (!req.prepared_sql.empty() && req.entry == 0) statements_.erase(req.prepared_sql);
         }
+        forget_prepare(req);
         PQclear(r);
         break;
-      case PGRES_PIPELINE_ABORTED:
+      case PGRES_PIPELINE_ABORTED:  // skipped: an earlier entry of the segment failed
         if (!req.error) req.error = DbError::server_error;
+        forget_prepare(req);
         PQclear(r);
         break;
       case PGRES_TUPLES_OK:
       case PGRES_COMMAND_OK:
-      case PGRES_EMPTY_QUERY:
-        PQclear(req.result);
-        req.result = r;
+      case PGRES_EMPTY_QUERY: {
+        PGresult*& slot = req.results[req.entry < req.entry_statement.size() ? req.entry_statement[req.entry]
+                                                                             : req.results.size() - 1];
+        PQclear(slot);
+        slot = r;
         break;
+      }
       default:  // COPY and the like: not something a parameterised statement starts
         if (!req.error) req.error = DbError::bad_statement;
         PQclear(r);
@@ -394,13 +413,27 @@ void Connection::complete_front() noexcept {
     if (req->error) {
       req->waiter->complete(req->error);
     } else {
-      req->waiter->complete(Rows(std::exchange(req->result, nullptr)));
+      std::vector<Rows> rows;
+      rows.reserve(req->results.size());
+      for (PGresult*& r : req->results) rows.emplace_back(std::exchange(r, nullptr));
+      req->waiter->complete(std::move(rows));
     }
   }
   // A statement cancelled before it reached the server's attention is now the one running.
   if (!requests_.empty() && requests_.front()->cancel_when_running) {
     requests_.front()->cancel_when_running = false;
     cancel_running();
+  }
+}
+
+// The entry being read failed or was skipped: if it was the Parse of a statement new to the cache, the
+// server has no such prepared statement, so the cache forgets it.
+void Connection::forget_prepare(const Request& req) noexcept {
+  for (const auto& [entry, sql] : req.prepares) {
+    if (entry == req.entry) {
+      statements_.erase(sql);
+      return;
+    }
   }
 }
 
@@ -479,7 +512,14 @@ void Connection::send_cancel() noexcept {
 }
 
 Task<Result<Rows>> Connection::run(Statement statement) {
-  co_return co_await detail::QueryAwaiter(*this, statement);
+  Result<std::vector<Rows>> r = co_await detail::QueryAwaiter(*this, std::span<Statement>(&statement, 1));
+  if (!r) co_return r.error();
+  co_return std::move(r->front());
+}
+
+Task<Result<std::vector<Rows>>> Connection::batch(std::vector<Statement> statements) {
+  if (statements.empty()) co_return std::vector<Rows>{};
+  co_return co_await detail::QueryAwaiter(*this, statements);
 }
 
 Task<Result<void>> Connection::listen(std::string_view channel) {

@@ -13,7 +13,8 @@
 //   every statement is sent at once, followed by its own Sync, and the results come back in order. So N
 //   statements issued together (when_all) travel in one go and cost one round trip; each still fails or
 //   succeeds on its own (an error aborts the pipeline only up to its Sync). Inside BEGIN..COMMIT a Sync
-//   does not commit: transactions work unchanged.
+//   does not commit: transactions work unchanged. batch() sends N statements with one Sync: one implicit
+//   transaction, all or nothing, and the server's cheapest way to run them.
 // - Only parameterised statements ($1, $2... with values sent apart from the SQL text, in text format:
 //   postgres_value.hpp). query() prepares each distinct SQL text once per connection (the Parse travels
 //   in the same pipeline as its first execution) and reuses it; query_unprepared() does not prepare.
@@ -39,6 +40,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -83,6 +85,12 @@ struct Statement {
   bool prepare = true;
 };
 
+// A statement for Connection::batch: the arguments are encoded at the call, as query() does.
+template <typename... A>
+Statement statement(std::string_view sql, const A&... args) {
+  return Statement{std::string(sql), {encode(args)...}, true};
+}
+
 class Connection;
 
 namespace detail {
@@ -108,6 +116,13 @@ class Connection {
   }
   Task<Result<Rows>> run(Statement statement);
 
+  // Several statements as one unit (pgx's SendBatch): sent together with a single Sync, so they cost one
+  // round trip and the server runs them in one implicit transaction, saving a commit and a flush per
+  // statement over when_all (which Syncs each). All succeed and the results come back in order, or the
+  // batch fails with the first statement's error (SQLSTATE), the statements after it are not run and none
+  // of the batch's writes stays. Inside BEGIN..COMMIT it runs in that transaction instead. Empty: {}.
+  Task<Result<std::vector<Rows>>> batch(std::vector<Statement> statements);
+
   // LISTEN / UNLISTEN (the channel is quoted as an identifier).
   Task<Result<void>> listen(std::string_view channel);
   Task<Result<void>> unlisten(std::string_view channel);
@@ -131,13 +146,15 @@ class Connection {
 
   Task<std::error_code> handshake();
   std::error_code setup();
-  // Queues the statement's messages; returns the request or the error that prevented sending.
-  Result<detail::Request*> submit(Statement& statement);
+  // Queues the statements' messages, then one Sync; returns the request or the error that prevented
+  // sending.
+  Result<detail::Request*> submit(std::span<Statement> statements);
   void on_io(unsigned events);
   void flush() noexcept;
   void read_results() noexcept;
   void read_notifications() noexcept;
   void complete_front() noexcept;
+  void forget_prepare(const detail::Request& request) noexcept;
   void fail_all(std::error_code ec) noexcept;
   void abandon(detail::Request& request) noexcept;
   void send_cancel() noexcept;
