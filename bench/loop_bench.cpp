@@ -1,19 +1,29 @@
 // loop_bench: waitless's loop against libuv on the same operations, side by side in one run.
 //
-//   ./build/loop_bench [ROUNDS=5]      env: ONLY=<metric> (one metric), QUICK=1 (a tenth of the work)
+//   ./build/loop_bench [ROUNDS=6] [CROSS_ROUNDS=20]     env: ONLY=<metric> (one metric), QUICK=1 (a tenth
+//                                                       of the work)
 //
-// Method (on a 2-core machine shared with other work, one timing swings by 2x from run to run):
-//   - each metric runs ROUNDS rounds (at least 5) after one unmeasured warm-up of each side; each round
-//     runs both sides, waitless first in odd rounds and libuv first in even ones;
+// Method (a 2-core machine shared with other work: one timing swings by 2x from run to run):
+//   - each metric runs an unmeasured warm-up of each side, then rounds: ROUNDS for the single-threaded
+//     metrics, CROSS_ROUNDS for the cross-thread ones (cheap rounds that swing the most); both counts are
+//     even. Each round runs both sides back to back, waitless first in odd rounds and libuv first in even
+//     ones, so both see the same neighbours;
 //   - each run reads wall time and process CPU time (CLOCK_PROCESS_CPUTIME_ID: every thread of the
-//     process) per operation; ratios are taken within a round, and the median over the rounds is reported;
-//   - the single-threaded metrics run pinned to CPU 0; the cross-thread ones (posts from 2 threads, pool
-//     round trips) leave their threads free to use every core, as a server's pool would.
-// Prints each round, the medians as `figure` lines, then, higher is better for waitless on each line:
-//   ratio speed_vs_libuv_<metric>       libuv wall time per op / waitless wall time per op
-//   ratio cpu_saving_vs_libuv_<metric>  libuv CPU time per op / waitless CPU time per op
-// While other processes load the machine, wall time counts the time the benchmark waited for a core and
-// CPU time does not: the CPU ratio is then the steadier of the two.
+//     process) per operation. A ratio is taken over a PAIR of rounds (one with each side first: the sum of
+//     libuv's times over the sum of waitless's), which cancels what running first or second does (a warm
+//     or cold allocator, a pool just woken); the median over the pairs is reported;
+//   - the single-threaded metrics run pinned to the first CPU; the pool round trips leave every thread free
+//     to use every core, as a server's pool would; the posts from 2 threads pin each posting thread to a
+//     core of its own (the loop's thread is free): see there why;
+//   - glibc keeps freed memory (M_TRIM_THRESHOLD): see main() why.
+// Prints each round and pair, then per metric a `figure` line (medians, ns per operation: CPU and wall time
+// of each side; the median wall-time ratio; the quartiles of the CPU-time ratio over the pairs), then,
+// higher is better for waitless on every line:
+//   ratio speed_vs_libuv_<metric>   libuv CPU time per op / waitless CPU time per op, median over the pairs
+// The ratio is on CPU time, not wall time: while other processes load the machine, wall time also counts
+// the time the benchmark waited for a core, CPU time only the work done. Unloaded, the two agree (the
+// wall-time ratio is in the figure line, for comparison).
+#include <malloc.h>
 #include <sched.h>
 #include <time.h>
 #include <uv.h>
@@ -68,6 +78,29 @@ class Stopwatch {
  private:
   int64_t wall0_, cpu0_;
 };
+
+// The CPUs the process may use, as it started.
+const cpu_set_t& allowed_cpus() {
+  static const cpu_set_t all = [] {
+    cpu_set_t s;
+    CPU_ZERO(&s);
+    sched_getaffinity(0, sizeof s, &s);
+    return s;
+  }();
+  return all;
+}
+
+// Pins the calling thread to the n-th allowed CPU (modulo their count).
+void pin_to_nth_cpu(int n) {
+  const cpu_set_t& all = allowed_cpus();
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &all)) cpus.push_back(c);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpus[static_cast<std::size_t>(n) % cpus.size()], &one);
+  sched_setaffinity(0, sizeof one, &one);
+}
 
 // ---- timers started and fired -----------------------------------------------------------------------------
 
@@ -137,6 +170,10 @@ Sample uv_timers_cancel() {
 }
 
 // ---- cross-thread posts from 2 threads --------------------------------------------------------------------
+// Each posting thread is pinned to a core of its own (the loop's thread is free), so the two really post at
+// the same time on both sides. Left free, the scheduler sometimes runs both on one core, where they take
+// turns and never contend: a round then costs a third of a contended one, and whether it happens changes
+// from round to round (one run's median ratio was 1.6, the next one's 2.1).
 
 Sample wl_posts() {
   Loop loop;
@@ -146,7 +183,8 @@ Sample wl_posts() {
   Stopwatch watch;
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, t] {
+      pin_to_nth_cpu(t);
       for (int i = 0; i < kPosts / 2; ++i) {
         (void)loop.post([&] {
           if (++received == kPosts) (void)keep.stop();
@@ -161,10 +199,13 @@ Sample wl_posts() {
 
 // libuv has no work queue for posts: the usual pattern is a mutex-protected queue plus uv_async_send,
 // which coalesces wake-ups just as waitless's eventfd does.
+// Its parts on cache lines of their own: where they fell on the stack changed from run to run, and so did
+// libuv's cost per post (by up to 2x), with how much of its lock's line it shared with the loop's side.
 struct UvPost {
-  uv_async_t async;
-  std::mutex mutex;
-  std::vector<std::function<void()>> queue, run;
+  alignas(64) uv_async_t async;
+  alignas(64) std::mutex mutex;
+  std::vector<std::function<void()>> queue;  // guarded by mutex
+  alignas(64) std::vector<std::function<void()>> run;
 };
 Sample uv_posts() {
   uv_loop_t loop;
@@ -185,7 +226,8 @@ Sample uv_posts() {
   Stopwatch watch;
   std::vector<std::thread> threads;
   for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, t] {
+      pin_to_nth_cpu(t);
       for (int i = 0; i < kPosts / 2; ++i) {
         {
           std::lock_guard lock(p.mutex);
@@ -294,35 +336,35 @@ Sample uv_idle() {
   return sample;
 }
 
-// ---- the method
-// ---------------------------------------------------------------------------------------------
+// ---- the method -----------------------------------------------------------------------------------------
 
 struct Metric {
   const char* name;
-  bool cross_thread;  // runs threads of its own: measured unpinned
+  bool cross_thread;  // runs threads of its own: measured unpinned, in more (cheaper) rounds
   Sample (*wl)();
   Sample (*uv)();
 };
 
-// Pins the calling thread (and the threads it creates from now on) to CPU 0, or frees it to use every CPU
-// the process was allowed at start.
-void pin_to_cpu0(bool pin) {
-  static cpu_set_t all = [] {
-    cpu_set_t s;
-    sched_getaffinity(0, sizeof s, &s);
-    return s;
-  }();
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  sched_setaffinity(0, sizeof(cpu_set_t), pin ? &one : &all);
+// Pins the calling thread (and the threads it creates from now on) to the first allowed CPU, or frees it
+// to use every CPU the process was allowed at start.
+void pin_to_first_cpu(bool pin) {
+  if (pin) {
+    pin_to_nth_cpu(0);
+  } else {
+    sched_setaffinity(0, sizeof(cpu_set_t), &allowed_cpus());
+  }
 }
 
-double median(std::vector<double> v) {
+// The q-quantile of v, interpolated between neighbours (q = 0.5: the median).
+double quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(pos);
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
+
+double median(const std::vector<double>& v) { return quantile(v, 0.5); }
 
 }  // namespace
 
@@ -330,7 +372,14 @@ int main(int argc, char** argv) {
   // libuv starts its pool once per process, on the first uv_queue_work, and reads the size then: set it
   // before any libuv call so both pools have 4 threads.
   setenv("UV_THREADPOOL_SIZE", "4", 1);
-  const int rounds = std::max(argc > 1 ? std::atoi(argv[1]) : 5, 1);
+  // Freed memory stays in the process: otherwise glibc hands the top of the heap back to the kernel after
+  // a run that freed a lot (200 000 pool jobs, a million timers) and the next run, whichever side it is,
+  // pays for page faults that belong to its predecessor (seen: 5x the CPU time per pool round trip in the
+  // round after a libuv run). A server in steady state reuses its memory too.
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  const int rounds = (std::max(argc > 1 ? std::atoi(argv[1]) : 6, 2) + 1) / 2 * 2;  // even: whole pairs
+  const int cross_rounds = (std::max(argc > 2 ? std::atoi(argv[2]) : 20, rounds) + 1) / 2 * 2;
   if (const char* q = std::getenv("QUICK"); q && *q == '1') {
     kTimers = kIdle = 100'000, kPosts = 200'000, kPool = 20'000;
   }
@@ -346,14 +395,16 @@ int main(int argc, char** argv) {
     std::erase_if(metrics, [only](const Metric& m) { return std::string(m.name) != only; });
   }
   struct Summary {
-    double wl_wall, wl_cpu, uv_wall, uv_cpu, speed, cpu_saving;
+    int rounds;
+    double wl_wall, wl_cpu, uv_wall, uv_cpu, wall_ratio, cpu_ratio, cpu_ratio_q1, cpu_ratio_q3;
   };
   std::vector<Summary> summaries;
   for (const Metric& m : metrics) {
-    pin_to_cpu0(!m.cross_thread);
+    pin_to_first_cpu(!m.cross_thread);
+    const int n = m.cross_thread ? cross_rounds : rounds;
     (void)m.wl(), (void)m.uv();  // warm-up: page in the allocator's arenas, start libuv's pool
-    std::vector<double> wl_wall, wl_cpu, uv_wall, uv_cpu, speed, cpu_saving;
-    for (int r = 1; r <= rounds; ++r) {
+    std::vector<double> wl_wall, wl_cpu, uv_wall, uv_cpu, wall_ratio, cpu_ratio;
+    for (int r = 1; r <= n; ++r) {
       Sample wl, uv;
       if (r % 2) {
         wl = m.wl(), uv = m.uv();
@@ -362,29 +413,38 @@ int main(int argc, char** argv) {
       }
       wl_wall.push_back(wl.wall_ns), wl_cpu.push_back(wl.cpu_ns);
       uv_wall.push_back(uv.wall_ns), uv_cpu.push_back(uv.cpu_ns);
-      speed.push_back(uv.wall_ns / wl.wall_ns);
-      cpu_saving.push_back(uv.cpu_ns / wl.cpu_ns);
       std::printf(
-          "round %d %-18s %s first  ns/op wall: waitless %7.1f libuv %7.1f (%.2fx)   cpu: waitless %7.1f "
+          "round %2d %-18s %s first  ns/op cpu: waitless %7.1f libuv %7.1f (%.2fx)   wall: waitless %7.1f "
           "libuv %7.1f (%.2fx)\n",
-          r, m.name, r % 2 ? "waitless" : "libuv   ", wl.wall_ns, uv.wall_ns, speed.back(), wl.cpu_ns,
-          uv.cpu_ns, cpu_saving.back());
+          r, m.name, r % 2 ? "waitless" : "libuv   ", wl.cpu_ns, uv.cpu_ns, uv.cpu_ns / wl.cpu_ns, wl.wall_ns,
+          uv.wall_ns, uv.wall_ns / wl.wall_ns);
       std::fflush(stdout);
+      if (r % 2 == 0) {  // a pair: one round with each side first, so the order's effect cancels out
+        wall_ratio.push_back((uv_wall[r - 2] + uv_wall[r - 1]) / (wl_wall[r - 2] + wl_wall[r - 1]));
+        cpu_ratio.push_back((uv_cpu[r - 2] + uv_cpu[r - 1]) / (wl_cpu[r - 2] + wl_cpu[r - 1]));
+        std::printf("pair  %2d %-18s ratio cpu %.2fx wall %.2fx\n", r / 2, m.name, cpu_ratio.back(),
+                    wall_ratio.back());
+      }
     }
-    summaries.push_back({median(wl_wall), median(wl_cpu), median(uv_wall), median(uv_cpu), median(speed),
-                         median(cpu_saving)});
+    summaries.push_back({n, median(wl_wall), median(wl_cpu), median(uv_wall), median(uv_cpu),
+                         median(wall_ratio), median(cpu_ratio), quantile(cpu_ratio, 0.25),
+                         quantile(cpu_ratio, 0.75)});
   }
-  pin_to_cpu0(false);
-  std::printf("-- medians over %d rounds, ns per operation\n", rounds);
+  pin_to_first_cpu(false);
+  std::printf(
+      "-- medians, ns per operation (cpu: CLOCK_PROCESS_CPUTIME_ID, all threads); ratios over pairs\n");
   for (std::size_t i = 0; i < metrics.size(); ++i) {
     const Summary& s = summaries[i];
     std::printf(
-        "figure loop_%s_ns_per_op waitless_wall %.1f waitless_cpu %.1f libuv_wall %.1f libuv_cpu %.1f\n",
-        metrics[i].name, s.wl_wall, s.wl_cpu, s.uv_wall, s.uv_cpu);
+        "figure loop_%s_ns_per_op rounds %d waitless_cpu %.1f libuv_cpu %.1f waitless_wall %.1f libuv_wall "
+        "%.1f wall_ratio %.3f cpu_ratio_q1 %.3f cpu_ratio_q3 %.3f\n",
+        metrics[i].name, s.rounds, s.wl_cpu, s.uv_cpu, s.wl_wall, s.uv_wall, s.wall_ratio, s.cpu_ratio_q1,
+        s.cpu_ratio_q3);
   }
+  std::printf(
+      "-- ratio = libuv CPU time per op / waitless CPU time per op, median over the pairs of rounds\n");
   for (std::size_t i = 0; i < metrics.size(); ++i) {
-    std::printf("ratio speed_vs_libuv_%s %.3f\n", metrics[i].name, summaries[i].speed);
-    std::printf("ratio cpu_saving_vs_libuv_%s %.3f\n", metrics[i].name, summaries[i].cpu_saving);
+    std::printf("ratio speed_vs_libuv_%s %.3f\n", metrics[i].name, summaries[i].cpu_ratio);
   }
   return 0;
 }

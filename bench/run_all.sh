@@ -17,8 +17,9 @@ run() {
     exit 1
   fi
 }
-# loop_bench pins itself: single-threaded lines on CPU 0, cross-thread lines free to use every core.
-run "$BUILD/loop_bench" 5
+# loop_bench pins itself (single-threaded lines on one CPU, each posting thread on a CPU of its own, pool
+# lines free to use every core): 6 rounds, 20 for the cross-thread lines (bench/README.md).
+run "$BUILD/loop_bench" 6 20
 run "$BUILD/router_bench" 7
 run "$BUILD/json_bench" 3
 run "$BUILD/resp_bench" 3
