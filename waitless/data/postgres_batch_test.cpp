@@ -6,19 +6,10 @@
 #include <vector>
 
 #include "waitless/async/when_all.hpp"
-#include "waitless/data/db_test_support.hpp"
-#include "waitless/data/postgres.hpp"
-#include "waitless/loop/test_support.hpp"
+#include "waitless/data/postgres_test_support.hpp"
 
 namespace waitless::data::pg {
 namespace {
-
-Task<std::unique_ptr<Connection>> must_connect(const std::string& conninfo) {
-  auto c = co_await Connection::connect(conninfo);
-  EXPECT_TRUE(c.ok()) << c.error().message();
-  if (!c) co_return nullptr;
-  co_return std::move(*c);
-}
 
 // A table of this test's own (temporary: gone with the connection).
 Task<bool> make_table(Connection& c) {
@@ -30,116 +21,87 @@ Task<bool> make_table(Connection& c) {
 
 TEST(PostgresBatch, ResultsComeBackInOrder) {
   WAITLESS_PG_OR_SKIP();
-  Loop loop;
-  run(
-      [&]() -> Task<> {
-        auto c = co_await must_connect(conninfo);
-        if (!c) co_return;
-        std::vector<Statement> batch;
-        for (int i = 0; i < 20; ++i) batch.push_back(statement("SELECT $1::int * 2 AS n", i));
-        batch.push_back(statement("SELECT g FROM generate_series(1, $1::int) g", 3));
-        auto r = co_await c->batch(std::move(batch));
-        CO_ASSERT_TRUE(r.ok());
-        CO_ASSERT_EQ(r->size(), 21u);
-        for (int i = 0; i < 20; ++i) EXPECT_EQ((*r)[i][0].get<int32_t>("n").value(), i * 2);
-        EXPECT_EQ((*r)[20].size(), 3u);
-        EXPECT_EQ(c->prepared_count(), 2u);  // the same text twice in one batch is prepared once
-        auto empty = co_await c->batch({});
-        CO_ASSERT_TRUE(empty.ok());
-        EXPECT_TRUE(empty->empty());
-        EXPECT_EQ(c->in_flight(), 0u);
-      }(),
-      loop);
-  loop.run();
-  test::expect_empty(loop);
+  testing::with_connection(conninfo, [&](Connection& conn) -> Task<> {
+    std::vector<Statement> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(statement("SELECT $1::int * 2 AS n", i));
+    batch.push_back(statement("SELECT g FROM generate_series(1, $1::int) g", 3));
+    auto r = co_await conn.batch(std::move(batch));
+    CO_ASSERT_TRUE(r.ok());
+    CO_ASSERT_EQ(r->size(), 21u);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ((*r)[i][0].get<int32_t>("n").value(), i * 2);
+    EXPECT_EQ((*r)[20].size(), 3u);
+    EXPECT_EQ(conn.prepared_count(), 2u);  // the same text twice in one batch is prepared once
+    auto empty = co_await conn.batch({});
+    CO_ASSERT_TRUE(empty.ok());
+    EXPECT_TRUE(empty->empty());
+    EXPECT_EQ(conn.in_flight(), 0u);
+  });
 }
 
 TEST(PostgresBatch, AFailureFailsTheWholeBatchAndItsWritesAreRolledBack) {
   WAITLESS_PG_OR_SKIP();
-  Loop loop;
-  run(
-      [&]() -> Task<> {
-        auto c = co_await must_connect(conninfo);
-        if (!c || !co_await make_table(*c)) co_return;
-        std::vector<Statement> batch;
-        batch.push_back(statement("INSERT INTO batch_items VALUES ($1, $2)", 1, "one"));
-        batch.push_back(statement("INSERT INTO batch_items VALUES ($1, $2)", 1, "one again"));  // 23505
-        batch.push_back(
-            statement("INSERT INTO batch_items (id, name) VALUES ($1, $2) RETURNING id", 2, "two"));
-        auto r = co_await c->batch(std::move(batch));
-        CO_ASSERT_FALSE(r.ok());
-        EXPECT_EQ(sqlstate_of(r.error()), "23505");
-        EXPECT_TRUE(r.error() == DbCondition::constraint);
-        // One implicit transaction: the first insert is gone too, and the third never ran.
-        auto count = co_await c->query("SELECT count(*) AS n FROM batch_items");
-        CO_ASSERT_TRUE(count.ok());
-        EXPECT_EQ((*count)[0].get<int64_t>("n").value(), 0);
-        // The connection goes on, and statements after the failure whose Parse was skipped prepare again.
-        std::vector<Statement> again;
-        again.push_back(
-            statement("INSERT INTO batch_items (id, name) VALUES ($1, $2) RETURNING id", 2, "two"));
-        again.push_back(statement("SELECT name FROM batch_items WHERE id = $1", 2));
-        auto ok = co_await c->batch(std::move(again));
-        CO_ASSERT_TRUE(ok.ok());
-        EXPECT_EQ((*ok)[0][0].get<int32_t>("id").value(), 2);
-        EXPECT_EQ((*ok)[1][0].get<std::string>("name").value(), "two");
-        EXPECT_TRUE(c->is_usable());
-      }(),
-      loop);
-  loop.run();
-  test::expect_empty(loop);
+  testing::with_connection(conninfo, [&](Connection& conn) -> Task<> {
+    if (!co_await make_table(conn)) co_return;
+    std::vector<Statement> batch;
+    batch.push_back(statement("INSERT INTO batch_items VALUES ($1, $2)", 1, "one"));
+    batch.push_back(statement("INSERT INTO batch_items VALUES ($1, $2)", 1, "one again"));  // 23505
+    batch.push_back(statement("INSERT INTO batch_items (id, name) VALUES ($1, $2) RETURNING id", 2, "two"));
+    auto r = co_await conn.batch(std::move(batch));
+    CO_ASSERT_FALSE(r.ok());
+    EXPECT_EQ(sqlstate_of(r.error()), "23505");
+    EXPECT_TRUE(r.error() == DbCondition::constraint);
+    // One implicit transaction: the first insert is gone too, and the third never ran.
+    auto count = co_await conn.query("SELECT count(*) AS n FROM batch_items");
+    CO_ASSERT_TRUE(count.ok());
+    EXPECT_EQ((*count)[0].get<int64_t>("n").value(), 0);
+    // The connection goes on, and statements after the failure whose Parse was skipped prepare again.
+    std::vector<Statement> again;
+    again.push_back(statement("INSERT INTO batch_items (id, name) VALUES ($1, $2) RETURNING id", 2, "two"));
+    again.push_back(statement("SELECT name FROM batch_items WHERE id = $1", 2));
+    auto ok = co_await conn.batch(std::move(again));
+    CO_ASSERT_TRUE(ok.ok());
+    EXPECT_EQ((*ok)[0][0].get<int32_t>("id").value(), 2);
+    EXPECT_EQ((*ok)[1][0].get<std::string>("name").value(), "two");
+    EXPECT_TRUE(conn.is_usable());
+  });
 }
 
 TEST(PostgresBatch, ASyntaxErrorDropsTheFailedParseFromTheCache) {
   WAITLESS_PG_OR_SKIP();
-  Loop loop;
-  run(
-      [&]() -> Task<> {
-        auto c = co_await must_connect(conninfo);
-        if (!c) co_return;
-        std::vector<Statement> batch;
-        batch.push_back(statement("SELECT $1::int AS n", 1));
-        batch.push_back(statement("SELEC $1::int", 2));  // 42601 at Parse
-        batch.push_back(statement("SELECT $1::int + 100 AS n", 3));
-        auto r = co_await c->batch(std::move(batch));
-        CO_ASSERT_FALSE(r.ok());
-        EXPECT_EQ(sqlstate_of(r.error()), "42601");
-        EXPECT_EQ(c->prepared_count(), 1u);  // the first Parse ran; the failed and the skipped one are gone
-        auto p = co_await c->query_unprepared("SELECT count(*) AS n FROM pg_prepared_statements");
-        CO_ASSERT_TRUE(p.ok());
-        EXPECT_EQ((*p)[0].get<int64_t>("n").value(), 1);
-        auto third = co_await c->query("SELECT $1::int + 100 AS n", 3);
-        CO_ASSERT_TRUE(third.ok());
-        EXPECT_EQ((*third)[0].get<int32_t>("n").value(), 103);
-      }(),
-      loop);
-  loop.run();
-  test::expect_empty(loop);
+  testing::with_connection(conninfo, [&](Connection& conn) -> Task<> {
+    std::vector<Statement> batch;
+    batch.push_back(statement("SELECT $1::int AS n", 1));
+    batch.push_back(statement("SELEC $1::int", 2));  // 42601 at Parse
+    batch.push_back(statement("SELECT $1::int + 100 AS n", 3));
+    auto r = co_await conn.batch(std::move(batch));
+    CO_ASSERT_FALSE(r.ok());
+    EXPECT_EQ(sqlstate_of(r.error()), "42601");
+    EXPECT_EQ(conn.prepared_count(), 1u);  // the first Parse ran; the failed and the skipped one are gone
+    auto p = co_await conn.query_unprepared("SELECT count(*) AS n FROM pg_prepared_statements");
+    CO_ASSERT_TRUE(p.ok());
+    EXPECT_EQ((*p)[0].get<int64_t>("n").value(), 1);
+    auto third = co_await conn.query("SELECT $1::int + 100 AS n", 3);
+    CO_ASSERT_TRUE(third.ok());
+    EXPECT_EQ((*third)[0].get<int32_t>("n").value(), 103);
+  });
 }
 
 // Batches and single statements share the pipeline: issued together, each gets its own results.
 TEST(PostgresBatch, SharesThePipelineWithSingleStatements) {
   WAITLESS_PG_OR_SKIP();
-  Loop loop;
-  run(
-      [&]() -> Task<> {
-        auto c = co_await must_connect(conninfo);
-        if (!c) co_return;
-        auto batch_of = [&](int base) {
-          std::vector<Statement> b;
-          for (int i = 0; i < 3; ++i) b.push_back(statement("SELECT $1::int AS n", base + i));
-          return c->batch(std::move(b));
-        };
-        auto [a, single, b] =
-            co_await when_all(batch_of(10), c->query("SELECT $1::int AS n", 99), batch_of(20));
-        CO_ASSERT_TRUE(a.ok() && single.ok() && b.ok());
-        EXPECT_EQ((*a)[2][0].get<int32_t>("n").value(), 12);
-        EXPECT_EQ((*single)[0].get<int32_t>("n").value(), 99);
-        EXPECT_EQ((*b)[0][0].get<int32_t>("n").value(), 20);
-      }(),
-      loop);
-  loop.run();
-  test::expect_empty(loop);
+  testing::with_connection(conninfo, [&](Connection& conn) -> Task<> {
+    auto batch_of = [&](int base) {
+      std::vector<Statement> b;
+      for (int i = 0; i < 3; ++i) b.push_back(statement("SELECT $1::int AS n", base + i));
+      return conn.batch(std::move(b));
+    };
+    auto [a, single, b] =
+        co_await when_all(batch_of(10), conn.query("SELECT $1::int AS n", 99), batch_of(20));
+    CO_ASSERT_TRUE(a.ok() && single.ok() && b.ok());
+    EXPECT_EQ((*a)[2][0].get<int32_t>("n").value(), 12);
+    EXPECT_EQ((*single)[0].get<int32_t>("n").value(), 99);
+    EXPECT_EQ((*b)[0][0].get<int32_t>("n").value(), 20);
+  });
 }
 
 }  // namespace

@@ -10,17 +10,13 @@
 #include "waitless/async/timeout.hpp"
 #include "waitless/async/when_all.hpp"
 #include "waitless/data/db_test_support.hpp"
+#include "waitless/data/postgres_test_support.hpp"
 #include "waitless/loop/test_support.hpp"
 
 namespace waitless::data::pg {
 namespace {
 
-Task<std::unique_ptr<Connection>> must_connect(const std::string& conninfo) {
-  auto c = co_await Connection::connect(conninfo);
-  EXPECT_TRUE(c.ok()) << c.error().message();
-  if (!c) co_return nullptr;
-  co_return std::move(*c);
-}
+using testing::must_connect;
 
 // Polls (another connection) until backend `pid` is (`active`) or is no longer (`!active`) running a
 // statement; false after ~5 s.
