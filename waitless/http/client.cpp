@@ -362,7 +362,7 @@ Result<Upgraded> ClientStream::take_upgraded() noexcept {
   if (head_.status != 101 || !lease_.conn) return Error::invalid_argument;
   Upgraded u;
   u.loop = &detail::ClientAccess::loop_of(lease_);
-  u.fd = lease_.conn->release_switched(u.received, u.unsent);
+  u.fd = lease_.conn->release_switched(u.received, u.unsent, u.tls);
   lease_.reset();  // the slot goes back to the pool; the connection object is closed, not reused
   if (u.fd < 0) return Error::invalid_argument;
   done_ = true;

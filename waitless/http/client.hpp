@@ -186,10 +186,10 @@ class ClientStream {
   // The trailer fields of a chunked body, once read() returned its end (empty before, and without any).
   const HeaderMap& trailers() const noexcept { return head_.trailers; }
   // Switching protocols: a request that carried an Upgrade field may be answered 101 (the stream has no
-  // body then). This takes the socket for the new protocol (upgrade.hpp's Upgraded: the fd, the bytes
-  // received after the 101 head, the request bytes not sent yet; server is null); the connection leaves
-  // the pool for good. Error::invalid_argument if the head is not a 101, the connection is gone or it
-  // runs TLS (its session cannot leave with the fd).
+  // body then). This takes the socket for the new protocol (upgrade.hpp's Upgraded: the fd, its TLS layer
+  // for https, the bytes received after the 101 head, the request bytes not sent yet; server is null); the
+  // connection leaves the pool for good. Error::invalid_argument if the head is not a 101 or the
+  // connection is gone.
   Result<Upgraded> take_upgraded() noexcept;
 
  private:

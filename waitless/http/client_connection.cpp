@@ -406,11 +406,14 @@ void ClientConnection::on_peer_eof() noexcept {
   }
 }
 
-int ClientConnection::release_switched(std::string& received, std::string& unsent) noexcept {
-  if (!is_open() || tls_ || !parser_.switched() || state_ != State::streaming) return -1;
+int ClientConnection::release_switched(std::string& received, std::string& unsent,
+                                       std::unique_ptr<net::TlsLayer>& tls) noexcept {
+  if (!is_open() || !parser_.switched() || state_ != State::streaming) return -1;
+  if (tls_ && !tls_->handshake_done()) return -1;  // a 101 came through it: cannot happen
   if (kept_off_ < kept_.size()) received.assign(kept_, kept_off_);
   unsent.assign(transport_->unsent());
   const int fd = transport_->release();
+  tls = std::move(tls_);  // the session leaves with the fd
   state_ = State::closed;
   sending_ = false;
   (void)timer_.stop();

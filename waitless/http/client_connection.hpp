@@ -142,11 +142,12 @@ class ClientConnection final : public ListHook<IdleTag>,
   // Idle in the pool until `deadline` (0: no limit): unreferenced, watching only for the server's close.
   // False if the socket could not be watched (it is closed then).
   bool go_idle(int64_t deadline) noexcept;
-  // After a 101 head (ExchangeSpec::upgrade): gives the socket up to the new protocol, with the bytes
-  // received after the head and the request bytes not sent yet. -1 (nothing given) unless the last head
-  // was a 101 on an open plaintext connection (a TLS session cannot leave with its fd). The connection is
-  // closed afterwards, as after close(), without anything on the wire.
-  int release_switched(std::string& received, std::string& unsent) noexcept;
+  // After a 101 head (ExchangeSpec::upgrade): gives the socket up to the new protocol, with its TLS layer
+  // (https; null for http), the bytes received after the head (plaintext) and the bytes for the wire not
+  // sent yet (ciphertext under TLS). -1 (nothing given) unless the last head was a 101 on an open
+  // connection. The connection is closed afterwards, as after close(), without anything on the wire.
+  int release_switched(std::string& received, std::string& unsent,
+                       std::unique_ptr<net::TlsLayer>& tls) noexcept;
   // Closes the socket; a parked operation completes with `ec`. The object can be open()ed again.
   void fail(std::error_code ec) noexcept;
   void close() noexcept { fail(Error::closed); }

@@ -1,7 +1,8 @@
 // ServerConnection, the switch of protocols (upgrade.hpp): the 101 head goes out as the exchange's whole
 // response, nothing more is parsed, and a microtask hands the socket over once the handler's call (and the
 // parse loop that may have called it) has returned, so that every byte received after the head is in
-// ConnState::in by then.
+// ConnState::in by then. Over TLS the layer goes with the fd: those bytes are plaintext already, and a
+// partial record waits in the layer's session.
 #include "waitless/http/server_connection.hpp"
 #include "waitless/http/server_loop.hpp"
 
@@ -14,8 +15,6 @@ namespace waitless::http::detail {
 std::error_code ServerConnection::switch_protocols(Exchange& ex, std::string_view head, UpgradeSink sink) {
   Entry guard(this);
   if (closed() || phase_ >= Phase::lingering || upgrade_) return Error::closed;
-  // The new protocol would take the fd, and the TLS session is not in the fd: not over TLS (yet).
-  if (tls_) return Error::invalid_argument;
   if (ex.fast || !st_ || &ex != st_->inflight.front() || ex.res.headers_sent() || !ex.body_done ||
       st_->body_ex == &ex) {
     return Error::invalid_argument;
@@ -39,9 +38,10 @@ void ServerConnection::hand_over() noexcept {
   if (!closed() && flush(false)) {
     up.loop = &sl_.loop();
     up.server = &sl_;
-    up.unsent.assign(transport_.unsent());
+    up.unsent.assign(transport_.unsent());  // ciphertext under TLS: for the wire as it is
     if (st_ && st_->in_off < st_->in.size()) up.received.assign(st_->in, st_->in_off);
     up.fd = transport_.release();
+    up.tls = std::move(tls_);  // the session leaves with the fd (null: plaintext)
   }
   close_now();  // the transport gave its fd up: nothing is closed on the wire
   try {

@@ -1,7 +1,8 @@
 // Upgrade (RFC 9110 7.8, 101 Switching Protocols): a request handler hands its connection over to another
 // protocol (WebSocket). The HTTP connection writes the 101 head as its last response, stops parsing, and
-// gives the socket away: the fd (watched by nobody), the output the kernel has not taken yet and the bytes
-// already received after the request head (a client may send its first frames right behind the request).
+// gives the socket away: the fd (watched by nobody), its TLS session if any, the output the kernel has not
+// taken yet and the bytes already received after the request head (a client may send its first frames right
+// behind the request).
 //
 //   switch_protocols(res, "HTTP/1.1 101 Switching Protocols\r\n...\r\n\r\n", [](Result<Upgraded> u) {...});
 //
@@ -15,12 +16,14 @@
 // aborts it at the shutdown's deadline or when the server goes away.
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <system_error>
 
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/loop/loop.hpp"
+#include "waitless/net/tls_layer.hpp"
 
 namespace waitless::http {
 
@@ -33,11 +36,16 @@ struct SessionTag;
 ExchangePort* port_of(Response& res) noexcept;
 }  // namespace detail
 
+// Over TLS the session goes with the fd: `tls` is the connection's layer (tls_layer.hpp), which the new
+// owner rebinds to its Transport of `fd`; `unsent` is then ciphertext, written to that Transport as it is
+// (before anything goes through the layer), and `received` is plaintext, as on a plain connection.
+// Move-only; the new owner closes the fd (and frees the layer, whose session state the fd needs).
 struct Upgraded {
   Loop* loop = nullptr;
-  int fd = -1;           // open, non-blocking; the new owner closes it
-  std::string unsent;    // the end of the 101 response the kernel has not taken yet: to be sent first
-  std::string received;  // bytes after the request head: the new protocol's first input
+  int fd = -1;                         // open, non-blocking; the new owner closes it
+  std::unique_ptr<net::TlsLayer> tls;  // null on a plaintext connection
+  std::string unsent;    // the bytes for the wire the kernel has not taken yet: to be sent first, as they are
+  std::string received;  // bytes (plaintext) after the head: the new protocol's first input
   detail::ServerLoop* server = nullptr;  // for UpgradedSession::join_server (null: not from a server)
 };
 

@@ -99,10 +99,12 @@ WebSocket* WebSocket::start(Upgraded up, std::shared_ptr<const WebSocketConfig> 
     w->home_ = &detail::WsLoop::get(*up.loop);
     w->home_->add(*w);
     const bool shutting_down = w->join_server(up.server);
+    w->tls_ = std::move(up.tls);  // over TLS: the session goes on here, bytes in and out are plaintext
+    if (w->tls_) w->tls_->rebind(w->transport_, *w);
     if (w->transport_.start()) {
       log::error("websocket: cannot watch fd {}", up.fd);
       w->terminate();
-    } else if (up.unsent.empty() || w->write_raw(up.unsent)) {
+    } else if (up.unsent.empty() || w->write_raw(up.unsent, true)) {
       w->refresh_idle();
       call(w->config_->handlers.open, *w);
       if (shutting_down) w->close(ws::close_code::going_away, "server shutting down");
@@ -264,9 +266,9 @@ bool WebSocket::on_writable(std::size_t queued) noexcept {
 
 // ---- output -----------------------------------------------------------------------------------------------
 
-bool WebSocket::write_raw(std::string_view bytes) noexcept {
+bool WebSocket::write_raw(std::string_view bytes, bool wire) noexcept {
   if (cork_slot_ && !flush_cork()) return false;  // corked bytes go first
-  if (std::error_code ec = transport_.write(bytes)) {
+  if (std::error_code ec = tls_ && !wire ? tls_->write(bytes) : transport_.write(bytes)) {
     report_close(ws::close_code::abnormal, "connection failed");
     transport_.close();
     return false;
@@ -442,7 +444,8 @@ void WebSocket::finish_transport() noexcept {
   if (!transport_.is_open() || transport_.lingering()) return;
   // The server closes the TCP connection first (RFC 6455 7.1.1); either side drains what the peer still
   // sends until its FIN, so that our close frame is not lost to a reset.
-  if (!transport_.close_lingering(loop().now() + kLingerNs)) transport_.close();
+  const int64_t deadline = loop().now() + kLingerNs;  // over TLS, close_notify first
+  if (!(tls_ ? tls_->close_lingering(deadline) : transport_.close_lingering(deadline))) transport_.close();
 }
 
 void WebSocket::on_server_shutdown() noexcept {

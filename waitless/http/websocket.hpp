@@ -31,6 +31,11 @@
 // closes with 1001. A close we sent that is not answered within close_timeout ends the connection. The
 // checks run from one sweep per loop per second (no timer per connection).
 //
+// TLS (wss://): a connection upgraded on a TLS listener (or by connect_websocket over wss://) brings its
+// TLS layer (upgrade.hpp); the WebSocket rebinds it to its transport and frames go through it. Nothing
+// else changes: buffered_amount() and backpressure count the ciphertext queued, a close sends close_notify
+// before the FIN.
+//
 // Shutdown: a server's graceful shutdown closes every WebSocket with 1001 and waits for the close
 // handshakes (up to its deadline).
 //
@@ -54,6 +59,7 @@
 #include "waitless/http/websocket_deflate.hpp"
 #include "waitless/http/websocket_frame.hpp"
 #include "waitless/http/websocket_handshake.hpp"
+#include "waitless/net/tls_layer.hpp"
 #include "waitless/net/transport.hpp"
 
 namespace waitless::http {
@@ -153,7 +159,9 @@ class WebSocket final : public UpgradedSession,
 
   bool is_open() const noexcept { return state_ == State::open; }
   // Bytes not yet taken by the kernel: the transport's queue and this loop turn's corked bytes.
-  std::size_t buffered_amount() const noexcept { return transport_.queued() + corked_size(); }
+  std::size_t buffered_amount() const noexcept {
+    return (tls_ ? tls_->queued() : transport_.queued()) + corked_size();
+  }
   std::string_view protocol() const noexcept {
     return protocol_ ? std::string_view(*protocol_) : std::string_view();
   }
@@ -210,7 +218,8 @@ class WebSocket final : public UpgradedSession,
   void finish_transport() noexcept;
   // Frames and writes; false if the transport failed (the connection is then ended).
   bool write_frame(ws::Opcode op, std::string_view payload, bool compressed) noexcept;
-  bool write_raw(std::string_view bytes) noexcept;
+  // `wire`: the bytes are for the wire as they are (the 101's unsent end, ciphertext over TLS).
+  bool write_raw(std::string_view bytes, bool wire = false) noexcept;
   // A data frame's bytes: corked while the loop is corked (websocket_topics.hpp), else write_raw.
   bool write_data(std::string_view bytes) noexcept;
   // Writes this connection's corked bytes now (they precede anything written after them).
@@ -223,6 +232,7 @@ class WebSocket final : public UpgradedSession,
   bool gone() const noexcept { return state_ == State::ended && !transport_.is_open(); }
 
   net::Transport transport_;
+  std::unique_ptr<net::TlsLayer> tls_;  // wss: between transport_ and this (upgrade.hpp); null for ws
   ws::FrameParser parser_;
   std::shared_ptr<const WebSocketConfig> config_;
   std::unique_ptr<DeflateState> deflate_;

@@ -2,6 +2,7 @@
 
 #include "waitless/async/timeout.hpp"
 #include "waitless/base/log.hpp"
+#include "waitless/http/client.hpp"
 #include "waitless/http/header.hpp"
 #include "waitless/http/url.hpp"
 #include "waitless/net/tcp_stream.hpp"
@@ -11,7 +12,8 @@ namespace waitless::http {
 namespace {
 
 struct Answer {
-  std::unique_ptr<net::TcpStream> stream;
+  std::unique_ptr<net::TcpStream> stream;  // ws://
+  Upgraded upgraded;                       // wss://: the connection and its TLS layer
   std::string protocol;
   std::optional<ws::DeflateParams> deflate;
   std::string rest;  // bytes after the head: the first frames
@@ -95,53 +97,109 @@ Task<Result<Answer>> handshake(Loop& loop, std::string host, uint16_t port, std:
   co_return std::move(a.value());
 }
 
+// wss://: the request goes through an http::Client with TLS (it verifies the server's certificate, and
+// its connection hands its TLS layer over with the socket, upgrade.hpp). The answer's head is rebuilt as
+// text for the same checks as over plain TCP.
+Task<Result<Answer>> handshake_tls(Loop& loop, std::string url, std::string_view fields, std::string key,
+                                   const WebSocketClientOptions& options, const ws::DeflateOptions& deflate) {
+  ClientOptions client_options;
+  client_options.max_connections_per_origin = 1;
+  client_options.tls = options.tls;
+  client_options.tls_server_name = options.tls_server_name;
+  Client client(loop, std::move(client_options));
+  ClientRequest req;
+  req.url = std::move(url);
+  // "Name: value\r\n" lines, made by connect_websocket (extra_headers included).
+  while (!fields.empty()) {
+    const std::size_t eol = fields.find("\r\n");
+    const std::string_view line = fields.substr(0, eol);
+    fields.remove_prefix(eol == std::string_view::npos ? fields.size() : eol + 2);
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    req.headers.add(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+  }
+  auto s = co_await client.stream(std::move(req));
+  if (!s) co_return s.error();
+  std::string head = "HTTP/1.1 " + std::to_string(s->status()) + " " + s->reason();
+  if (head.size() > options.max_head) co_return Error::protocol_error;
+  for (const Header h : s->headers()) {
+    head += "\r\n";
+    head += h.name;
+    head += ": ";
+    head += h.value;
+  }
+  auto a = check_answer(head, key, options, deflate);
+  if (!a) co_return a.error();
+  auto up = s->take_upgraded();
+  if (!up) co_return up.error();
+  a->upgraded = std::move(*up);
+  co_return std::move(a.value());
+}
+
 }  // namespace
 
 Task<Result<WebSocket*>> connect_websocket(Loop& loop, std::string url,
                                            std::shared_ptr<const WebSocketConfig> config,
                                            WebSocketClientOptions options, std::any user_data) {
   if (!config) co_return Error::invalid_argument;
-  // parse_url speaks http: ws:// is the same authority and target.
+  // parse_url speaks http: ws:// is the same authority and target, wss:// that of https://.
+  bool tls = false;
   if (url.size() >= 5 && iequals(std::string_view(url).substr(0, 5), "ws://")) {
     url = "http://" + url.substr(5);
+  } else if (url.size() >= 6 && iequals(std::string_view(url).substr(0, 6), "wss://")) {
+    url = "https://" + url.substr(6);
+    tls = true;
   } else {
-    co_return Error::invalid_argument;  // wss:// needs TLS
+    co_return Error::invalid_argument;
   }
   auto u = parse_url(url);
   if (!u) co_return u.error();
   const std::string key = ws::make_client_key();
-  std::string request = "GET ";
-  request += u->target.empty()
-                 ? "/"
-                 : (u->target.front() == '?' ? "/" + std::string(u->target) : std::string(u->target));
-  request += " HTTP/1.1\r\nHost: ";
-  request += u->authority;
-  request +=
-      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ";
-  request += key;
-  request += "\r\n";
+  // The fields after Host; over TLS the http::Client writes the request line and Host itself.
+  std::string fields =
+      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ";
+  fields += key;
+  fields += "\r\n";
   if (!options.protocols.empty()) {
-    request += "Sec-WebSocket-Protocol: ";
+    fields += "Sec-WebSocket-Protocol: ";
     for (std::size_t i = 0; i < options.protocols.size(); ++i)
-      request += (i ? ", " : "") + options.protocols[i];
-    request += "\r\n";
+      fields += (i ? ", " : "") + options.protocols[i];
+    fields += "\r\n";
   }
   const ws::DeflateOptions& deflate = config->options.handshake.deflate;
-  if (deflate.enabled) request += "Sec-WebSocket-Extensions: " + ws::deflate_offer(deflate) + "\r\n";
-  if (!options.origin.empty()) request += "Origin: " + options.origin + "\r\n";
-  request += options.extra_headers;
-  request += "\r\n";
-  auto r = co_await with_timeout(
-      handshake(loop, std::string(u->host), u->port, std::move(request), key, options, deflate),
-      options.timeout);
-  if (!r) co_return r.error();
-  if (!r.value()) co_return r.value().error();
-  Answer a = std::move(r.value().value());
+  if (deflate.enabled) fields += "Sec-WebSocket-Extensions: " + ws::deflate_offer(deflate) + "\r\n";
+  if (!options.origin.empty()) fields += "Origin: " + options.origin + "\r\n";
+  fields += options.extra_headers;
   Upgraded up;
+  Answer a;
+  if (tls) {
+    auto r = co_await with_timeout(handshake_tls(loop, std::move(url), fields, key, options, deflate),
+                                   options.timeout);
+    if (!r) co_return r.error();
+    if (!r.value()) co_return r.value().error();
+    a = std::move(r.value().value());
+    up = std::move(a.upgraded);
+  } else {
+    std::string request = "GET ";
+    request += u->target.empty()
+                   ? "/"
+                   : (u->target.front() == '?' ? "/" + std::string(u->target) : std::string(u->target));
+    request += " HTTP/1.1\r\nHost: ";
+    request += u->authority;
+    request += "\r\n";
+    request += fields;
+    request += "\r\n";
+    auto r = co_await with_timeout(
+        handshake(loop, std::string(u->host), u->port, std::move(request), key, options, deflate),
+        options.timeout);
+    if (!r) co_return r.error();
+    if (!r.value()) co_return r.value().error();
+    a = std::move(r.value().value());
+    up.fd = a.stream->release_fd();
+    if (up.fd < 0) co_return Error::closed;
+    up.received = std::move(a.rest);
+  }
   up.loop = &loop;
-  up.fd = a.stream->release_fd();
-  if (up.fd < 0) co_return Error::closed;
-  up.received = std::move(a.rest);
   WebSocket::Setup setup;
   setup.client = true;
   setup.protocol = std::move(a.protocol);

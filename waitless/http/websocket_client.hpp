@@ -1,6 +1,8 @@
-// The WebSocket client: connects to ws://host:port/path, performs the opening handshake (RFC 6455 4.1)
-// and starts a client-side WebSocket (websocket.hpp: masked frames out, unmasked expected in) with the
-// given handlers. For tests, the gateway and the proxy. No TLS yet: wss:// is refused.
+// The WebSocket client: connects to ws://host:port/path or wss://host:port/path, performs the opening
+// handshake (RFC 6455 4.1) and starts a client-side WebSocket (websocket.hpp: masked frames out, unmasked
+// expected in) with the given handlers. For tests, the gateway and the proxy. wss:// goes through an
+// http::Client with TLS (options.tls: a client context, e.g. with a test CA; null: the system's store),
+// whose connection hands its TLS session over to the WebSocket with the socket (upgrade.hpp).
 //
 //   auto ws = co_await connect_websocket(loop, "ws://127.0.0.1:8080/chat", config);
 //   if (!ws) co_return;          // refused, a bad answer (Error::protocol_error), timed out...
@@ -19,6 +21,7 @@
 #include "waitless/async/task.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/http/websocket.hpp"
+#include "waitless/net/tls_context.hpp"
 
 namespace waitless::http {
 
@@ -28,6 +31,8 @@ struct WebSocketClientOptions {
   std::string extra_headers;                  // "Name: value\r\n" lines
   std::chrono::milliseconds timeout{10'000};  // connect + handshake
   std::size_t max_head = 16 * 1024;           // the server's answer head
+  std::shared_ptr<net::TlsContext> tls;       // wss://: the client context (null: the system's CAs)
+  std::string tls_server_name;                // wss://: SNI and the name verified (empty: the URL's host)
 };
 
 // config->options.handshake.deflate.enabled offers permessage-deflate.

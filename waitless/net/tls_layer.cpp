@@ -33,9 +33,15 @@ constexpr std::string_view kPlainHttpAnswer =
 }  // namespace
 
 TlsLayer::TlsLayer(Transport& transport, TransportHandler& owner, SSL* ssl, bool server) noexcept
-    : transport_(transport), owner_(owner), ssl_(ssl), server_(server) {}
+    : transport_(&transport), owner_(&owner), ssl_(ssl), server_(server) {}
 
 TlsLayer::~TlsLayer() { SSL_free(ssl_); }
+
+void TlsLayer::rebind(Transport& transport, TransportHandler& owner) noexcept {
+  transport_ = &transport;
+  owner_ = &owner;
+  transport.set_handler(this);
+}
 
 // One BIO method for both directions: reads serve the current on_bytes call's ciphertext, writes go to the
 // transport. Made once per process.
@@ -68,7 +74,7 @@ std::error_code TlsLayer::init_bios() noexcept {
   BIO_set_data(rbio, this);
   BIO_set_data(wbio, this);
   SSL_set_bio(ssl_, rbio, wbio);  // the SSL owns them from here
-  transport_.set_handler(this);
+  transport_->set_handler(this);
   return {};
 }
 
@@ -115,7 +121,7 @@ int TlsLayer::bio_write(BIO* bio, const char* data, std::size_t size, std::size_
   auto* self = static_cast<TlsLayer*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
   // The transport takes everything (sent or queued): no retry, ever. Its error fails the SSL call.
-  if (std::error_code ec = self->transport_.write(data, size)) {
+  if (std::error_code ec = self->transport_->write(data, size)) {
     self->write_error_ = ec;
     *written = 0;
     return 0;
@@ -139,7 +145,7 @@ std::error_code TlsLayer::start_handshake() noexcept {
 
 bool TlsLayer::on_connected() noexcept {
   if (std::error_code ec = start_handshake()) return fail(ec);
-  return owner_.on_connected();
+  return owner_->on_connected();
 }
 
 std::error_code TlsLayer::failure(int ret) noexcept {
@@ -153,7 +159,7 @@ std::error_code TlsLayer::failure(int ret) noexcept {
     ec = make_error_code(TlsError::bad_record);
   }
   if (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL) {
-    log::debug("tls: fd {}: {}: {}", transport_.fd(), ec.message(), TlsContext::last_error_text());
+    log::debug("tls: fd {}: {}: {}", transport_->fd(), ec.message(), TlsContext::last_error_text());
   }
   ERR_clear_error();
   return ec;
@@ -163,16 +169,16 @@ std::error_code TlsLayer::failure(int ret) noexcept {
 // it left open is closed here, so reading and writing have stopped either way.
 bool TlsLayer::fail(std::error_code ec) noexcept {
   failed_ = true;
-  if (!owner_.on_error(ec)) return false;
-  transport_.close();
+  if (!owner_->on_error(ec)) return false;
+  transport_->close();
   return true;
 }
 
 bool TlsLayer::answer_plain_http() noexcept {
   failed_ = true;
   ERR_clear_error();
-  (void)transport_.write(kPlainHttpAnswer);
-  if (transport_.queued() == 0) (void)transport_.shutdown();
+  (void)transport_->write(kPlainHttpAnswer);
+  if (transport_->queued() == 0) (void)transport_->shutdown();
   return fail(make_error_code(TlsError::handshake_failed));
 }
 
@@ -202,7 +208,7 @@ bool TlsLayer::finish_handshake() noexcept {
     if (std::error_code ec = write(early.data(), early.size())) return fail(ec);
     // What queued() counted moved to the transport (or the kernel): the owner learns it as from the
     // transport, or it would wait for an on_writable that never comes.
-    if (!owner_.on_writable(queued())) return false;
+    if (!owner_->on_writable(queued())) return false;
   }
   return true;
 }
@@ -221,9 +227,9 @@ bool TlsLayer::pump() noexcept {
     if (r == 1) {
       have += n;
       if (have == kPlaintextBufferSize) {
-        if (!owner_.on_bytes(buf, have)) return false;
+        if (!owner_->on_bytes(buf, have)) return false;
         have = 0;
-        if (failed_ || !transport_.is_open()) return true;
+        if (failed_ || !transport_->is_open()) return true;
       }
       continue;
     }
@@ -231,16 +237,16 @@ bool TlsLayer::pump() noexcept {
     if (e == SSL_ERROR_WANT_READ) break;
     if (e == SSL_ERROR_ZERO_RETURN) {  // close_notify: the peer's end of stream
       peer_closed_ = true;
-      if (have > 0 && !owner_.on_bytes(buf, have)) return false;
-      if (eof_reported_ || failed_ || !transport_.is_open()) return true;
+      if (have > 0 && !owner_->on_bytes(buf, have)) return false;
+      if (eof_reported_ || failed_ || !transport_->is_open()) return true;
       eof_reported_ = true;
-      return owner_.on_eof();
+      return owner_->on_eof();
     }
-    if (have > 0 && !owner_.on_bytes(buf, have)) return false;
-    if (failed_ || !transport_.is_open()) return true;
+    if (have > 0 && !owner_->on_bytes(buf, have)) return false;
+    if (failed_ || !transport_->is_open()) return true;
     return fail(failure(r));
   }
-  if (have > 0) return owner_.on_bytes(buf, have);
+  if (have > 0) return owner_->on_bytes(buf, have);
   return true;
 }
 
@@ -250,16 +256,16 @@ bool TlsLayer::on_eof() noexcept {
   if (handshake_done_ && !peer_closed_ && SSL_has_pending(ssl_))
     return fail(make_error_code(TlsError::truncated));
   eof_reported_ = true;
-  return owner_.on_eof();
+  return owner_->on_eof();
 }
 
-bool TlsLayer::on_writable(std::size_t) noexcept { return owner_.on_writable(queued()); }
+bool TlsLayer::on_writable(std::size_t) noexcept { return owner_->on_writable(queued()); }
 
 // ---- writing and ending
 // -------------------------------------------------------------------------------------
 
 std::error_code TlsLayer::write(const char* data, std::size_t size) noexcept {
-  if (failed_ || !transport_.is_open() || transport_.shut_down()) return Error::closed;
+  if (failed_ || !transport_->is_open() || transport_->shut_down()) return Error::closed;
   if (size == 0) return {};
   if (!handshake_done_) {
     early_.append(data, size);  // bounded by the owner's backpressure: queued() counts it
@@ -272,20 +278,20 @@ std::error_code TlsLayer::write(const char* data, std::size_t size) noexcept {
 }
 
 std::error_code TlsLayer::shutdown() noexcept {
-  if (failed_ || !transport_.is_open()) return Error::closed;
-  if (handshake_done_ && !transport_.shut_down()) {
+  if (failed_ || !transport_->is_open()) return Error::closed;
+  if (handshake_done_ && !transport_->shut_down()) {
     (void)SSL_shutdown(ssl_);  // close_notify, written through the BIO
     ERR_clear_error();
   }
-  return transport_.shutdown();
+  return transport_->shutdown();
 }
 
 bool TlsLayer::close_lingering(int64_t deadline) noexcept {
-  if (handshake_done_ && !failed_ && transport_.is_open() && !transport_.shut_down()) {
+  if (handshake_done_ && !failed_ && transport_->is_open() && !transport_->shut_down()) {
     (void)SSL_shutdown(ssl_);
     ERR_clear_error();
   }
-  return transport_.close_lingering(deadline);
+  return transport_->close_lingering(deadline);
 }
 
 // ---- state

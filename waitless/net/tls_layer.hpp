@@ -25,8 +25,11 @@
 // Role: server layers wait for the ClientHello; client layers send theirs from start_handshake() (called
 // by on_connected, or by the owner when the connect finished at once).
 //
-// WebSocket and other protocol switches that take the fd (Transport::release) are not possible through a
-// TLS layer: the session state lives here, not in the fd.
+// Protocol switches (HTTP's Upgrade: WebSocket, the proxy's tunnel): the session lives here, not in the fd,
+// so the layer leaves with the fd. The old owner releases its transport (Transport::release: the fd, and the
+// ciphertext still queued, which the new owner writes first, as it is), gives the layer away, and the new
+// owner makes a Transport of the fd and calls rebind(): reading and writing go on in the same session
+// (nothing is lost: every record read was decrypted and passed up before, a partial one waits in OpenSSL).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -59,6 +62,10 @@ class TlsLayer final : public TransportHandler {
   TlsLayer(const TlsLayer&) = delete;
   TlsLayer& operator=(const TlsLayer&) = delete;
 
+  // Moves the layer onto `transport` (a new Transport of the same fd, after the old one's release(); not
+  // reading yet) reporting to `owner`: the session goes on there. Outside any callback of the old transport.
+  void rebind(Transport& transport, TransportHandler& owner) noexcept;
+
   // Client: sends the ClientHello (once; later calls do nothing). Errors are returned, not reported.
   std::error_code start_handshake() noexcept;
 
@@ -66,9 +73,9 @@ class TlsLayer final : public TransportHandler {
   std::error_code write(const char* data, std::size_t size) noexcept;
   std::error_code write(std::string_view data) noexcept { return write(data.data(), data.size()); }
   bool write_now(const char* data, std::size_t size) noexcept {
-    return !write(data, size) && transport_.is_open() && queued() == 0;
+    return !write(data, size) && transport_->is_open() && queued() == 0;
   }
-  std::size_t queued() const noexcept { return transport_.queued() + early_.size(); }
+  std::size_t queued() const noexcept { return transport_->queued() + early_.size(); }
   std::error_code shutdown() noexcept;
   bool close_lingering(int64_t deadline) noexcept;
 
@@ -94,13 +101,13 @@ class TlsLayer final : public TransportHandler {
   bool answer_plain_http() noexcept;
 
   // TransportHandler (from the transport).
-  bool wants_bytes() noexcept override { return owner_.wants_bytes(); }
+  bool wants_bytes() noexcept override { return owner_->wants_bytes(); }
   bool on_bytes(const char* data, std::size_t size) noexcept override;
   bool on_eof() noexcept override;
   bool on_writable(std::size_t queued) noexcept override;
-  bool on_error(std::error_code ec) noexcept override { return owner_.on_error(ec); }
-  bool on_hangup() noexcept override { return owner_.on_hangup(); }
-  bool on_closed() noexcept override { return owner_.on_closed(); }
+  bool on_error(std::error_code ec) noexcept override { return owner_->on_error(ec); }
+  bool on_hangup() noexcept override { return owner_->on_hangup(); }
+  bool on_closed() noexcept override { return owner_->on_closed(); }
   bool on_connected() noexcept override;
 
   // The BIOs' method and callbacks.
@@ -108,8 +115,8 @@ class TlsLayer final : public TransportHandler {
   static int bio_read(bio_st* bio, char* out, std::size_t size, std::size_t* read);
   static int bio_write(bio_st* bio, const char* data, std::size_t size, std::size_t* written);
 
-  Transport& transport_;
-  TransportHandler& owner_;
+  Transport* transport_;     // never null; changed only by rebind()
+  TransportHandler* owner_;  // never null; changed only by rebind()
   ssl_st* ssl_;
   const char* in_ = nullptr;  // the ciphertext of the current on_bytes call not yet taken by OpenSSL
   std::size_t in_size_ = 0;

@@ -141,6 +141,41 @@ TEST_F(TlsLayerTest, HandshakeAlpnDataBothWaysAndCloseNotify) {
   expect_empty(loop);
 }
 
+// A protocol switch over TLS: the server's transport gives its fd up (with the ciphertext it still had
+// queued), a new Transport of the same fd takes the layer, and the session goes on both ways there.
+TEST_F(TlsLayerTest, TheLayerMovesToANewTransportOfTheSameFd) {
+  Loop loop;
+  {
+    auto sctx = server_context();
+    auto cctx = client_context();
+    Pair p(loop, *sctx, *cctx);
+    ASSERT_FALSE(p.client->tls->write("before"));
+    ASSERT_TRUE(run_until(loop, [&] { return p.server->probe.received == "before"; }));
+    ASSERT_FALSE(p.server->tls->write("answer"));
+    const std::string unsent(p.server->transport.unsent());  // empty here (loopback takes it): kept anyway
+    const int fd = p.server->transport.release();
+    ASSERT_GE(fd, 0);
+    End moved(loop, fd);
+    moved.tls = std::move(p.server->tls);
+    moved.tls->rebind(moved.transport, moved.probe);
+    ASSERT_FALSE(moved.transport.write(unsent));
+    ASSERT_FALSE(moved.transport.start());
+    ASSERT_TRUE(run_until(loop, [&] { return p.client->probe.received == "answer"; }));
+    ASSERT_FALSE(p.client->tls->write("after the move"));
+    ASSERT_TRUE(run_until(loop, [&] { return moved.probe.received == "after the move"; }));
+    ASSERT_FALSE(moved.tls->write("back"));
+    ASSERT_TRUE(run_until(loop, [&] { return p.client->probe.received == "answerback"; }));
+    // Its close_notify comes from the new transport too.
+    ASSERT_FALSE(moved.tls->shutdown());
+    ASSERT_TRUE(run_until(loop, [&] { return p.client->probe.eofs > 0; }));
+    EXPECT_TRUE(p.client->tls->close_notify_received());
+    EXPECT_FALSE(p.client->probe.error);
+    EXPECT_FALSE(moved.probe.error);
+    EXPECT_TRUE(p.server->probe.received == "before");  // the old owner heard nothing more
+  }
+  expect_empty(loop);
+}
+
 TEST_F(TlsLayerTest, SniPicksTheCertificateThatCoversTheName) {
   Loop loop;
   {

@@ -5,6 +5,7 @@
 //   server.*      localhost and 127.0.0.1, signed by the CA
 //   other.*       other.test and *.other.test (the SNI certificate), signed by the CA
 //   expired.*     localhost, valid in January 2020 only
+// and RawEnd, one end of a connection (plain or TLS) that a test drives by hand.
 #pragma once
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -14,8 +15,14 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+
+#include "waitless/net/socket_address.hpp"
+#include "waitless/net/tls_layer.hpp"
+#include "waitless/net/transport.hpp"
 
 namespace waitless::net::test {
 
@@ -64,6 +71,91 @@ class TestCerts {
   }
   std::string dir_;
   bool ok_ = false;
+};
+
+// One end of a raw connection, plain or TLS: writes what the test says, keeps what it reads, reads only
+// while `reading` (the test's backpressure).
+class RawEnd final : public TransportHandler {
+ public:
+  // The new owner of a connection that switched protocols (http::Upgraded's parts): its fd, its TLS layer
+  // (or null), the wire's bytes not sent yet, the plaintext already read.
+  RawEnd(Loop& loop, int fd, std::unique_ptr<TlsLayer> tls, std::string_view unsent, std::string read,
+         bool reading)
+      : transport_(std::in_place, loop, fd, this), tls_(std::move(tls)), reading_(reading) {
+    received = std::move(read);
+    if (tls_) tls_->rebind(*transport_, *this);
+    if (!unsent.empty()) EXPECT_FALSE(transport_->write(unsent));  // the wire's bytes, as they are
+    EXPECT_FALSE(transport_->start());
+    connected = true;
+  }
+  // A client of 127.0.0.1:port, over TLS (verifying "localhost") with `tls`.
+  RawEnd(Loop& loop, uint16_t port, TlsContext* tls) {
+    auto address = SocketAddress::parse("127.0.0.1", port);
+    EXPECT_TRUE(address.ok());
+    auto c = Transport::start_connect(*address);
+    EXPECT_TRUE(c.ok());
+    if (!c) return;
+    transport_.emplace(loop, c->fd, this);
+    if (tls) {
+      auto layer = TlsLayer::client(*tls, *transport_, *this, "localhost");
+      EXPECT_TRUE(layer.ok());
+      if (layer) tls_ = std::move(*layer);
+    }
+    if (c->done) {
+      (void)on_connected();
+      if (tls_) EXPECT_FALSE(tls_->start_handshake());
+    } else {
+      EXPECT_FALSE(transport_->await_connected());
+    }
+  }
+  ~RawEnd() { close(); }
+
+  std::error_code write(std::string_view bytes) {
+    return tls_ ? tls_->write(bytes) : transport_->write(bytes);
+  }
+  std::size_t queued() const { return tls_ ? tls_->queued() : transport_->queued(); }
+  std::error_code shutdown() { return tls_ ? tls_->shutdown() : transport_->shutdown(); }
+  void close() {
+    if (transport_) transport_->close();
+  }
+  void set_reading(bool on) {
+    reading_ = on;
+    if (on) EXPECT_FALSE(transport_->resume());
+  }
+
+  std::string received;
+  bool connected = false;
+  bool eof = false;
+  std::error_code error;
+
+ private:
+  bool wants_bytes() noexcept override { return reading_; }
+  bool on_bytes(const char* data, std::size_t size) noexcept override {
+    received.append(data, size);
+    return true;
+  }
+  bool on_eof() noexcept override {
+    eof = true;
+    return true;
+  }
+  bool on_writable(std::size_t) noexcept override { return true; }
+  bool on_error(std::error_code ec) noexcept override {
+    error = ec;
+    return true;
+  }
+  bool on_hangup() noexcept override {
+    eof = true;
+    return true;
+  }
+  bool on_connected() noexcept override {
+    connected = true;
+    EXPECT_FALSE(transport_->start());
+    return true;
+  }
+
+  std::optional<Transport> transport_;
+  std::unique_ptr<TlsLayer> tls_;
+  bool reading_ = true;
 };
 
 }  // namespace waitless::net::test

@@ -394,22 +394,22 @@ Task<> ProxyLoop::tunnel(http::Response& res, http::ClientStream& from, const Pr
   TunnelOptions options;
   options.idle_timeout = cfg.tunnel_idle_timeout;
   const std::string head = switching_protocols_head(from.headers(), cfg.via);
-  http::Upgraded u = std::move(*upstream);
+  // Shared with the sink (a std::function, copyable): the upstream's connection, TLS layer included.
+  auto u = std::make_shared<http::Upgraded>(std::move(*upstream));
   auto sink = [u, options, server](Result<http::Upgraded> client) mutable {
     if (!client) {
-      ::close(u.fd);  // the client left before the switch
+      ::close(u->fd);  // the client left before the switch
       return;
     }
     server->tunnels.fetch_add(1, std::memory_order_relaxed);
     auto closed = [server] { server->tunnels.fetch_sub(1, std::memory_order_relaxed); };
-    if (std::error_code ec = start_tunnel(std::move(*client), std::move(u), options, std::move(closed))) {
+    if (std::error_code ec = start_tunnel(std::move(*client), std::move(*u), options, std::move(closed))) {
       log::warn("proxy: tunnel not started: {}", ec.message());
     }
   };
-  const int fd = u.fd;
   if (std::error_code ec = http::switch_protocols(res, head, std::move(sink))) {
-    ::close(fd);  // the sink was not kept: the upstream socket is still ours
-    // A TLS listener cannot hand its connection over yet (upgrade.hpp).
+    ::close(u->fd);  // the sink was not kept: the upstream socket is still ours
+    // The client's request cannot switch (it has a body, another request is in flight before it...).
     (void)send_text(res, 502, "502 bad gateway: this connection cannot switch protocols\n");
   }
   co_return;

@@ -7,6 +7,7 @@
 
 #include "waitless/base/log.hpp"
 #include "waitless/loop/timer.hpp"
+#include "waitless/net/tls_layer.hpp"
 #include "waitless/net/transport.hpp"
 
 namespace waitless::proxy {
@@ -17,10 +18,23 @@ thread_local TunnelStats tl_stats;
 
 class Tunnel;
 
-// One socket of the tunnel: what it reads goes to the other side's transport.
+// One connection of the tunnel, plain or TLS: what it reads goes to the other side. With a TLS layer, the
+// layer is the transport's handler and this side the layer's owner: bytes in and out are plaintext here,
+// and queued() counts the ciphertext waiting in the transport.
 class Side final : public net::TransportHandler {
  public:
-  Side(Tunnel& t, Loop& loop, int fd) noexcept : tunnel_(t), transport_(std::in_place, loop, fd, this) {}
+  Side(Tunnel& t, Loop& loop, http::Upgraded& up) noexcept
+      : tunnel_(t), transport_(std::in_place, loop, up.fd, this), tls_(std::move(up.tls)) {
+    up.fd = -1;  // the transport owns it now
+    if (tls_) tls_->rebind(*transport_, *this);
+  }
+
+  std::error_code write(std::string_view bytes) noexcept {
+    return tls_ ? tls_->write(bytes) : transport_->write(bytes);
+  }
+  std::size_t queued() const noexcept { return tls_ ? tls_->queued() : transport_->queued(); }
+  // Half-close: close_notify first over TLS, then FIN once the queue is out.
+  std::error_code shutdown() noexcept { return tls_ ? tls_->shutdown() : transport_->shutdown(); }
 
   bool wants_bytes() noexcept override;
   bool on_bytes(const char* data, std::size_t size) noexcept override;
@@ -31,17 +45,19 @@ class Side final : public net::TransportHandler {
   Tunnel& tunnel_;
   Side* peer = nullptr;
   std::optional<net::Transport> transport_;
+  std::unique_ptr<net::TlsLayer> tls_;  // null: plaintext
   bool eof = false;  // the peer of this socket sent FIN (passed on as a FIN to the other side)
 };
 
 class Tunnel final : public http::UpgradedSession {
  public:
-  Tunnel(Loop& loop, int client_fd, int upstream_fd, const TunnelOptions& o, std::function<void()> on_close)
+  Tunnel(Loop& loop, http::Upgraded& client, http::Upgraded& upstream, const TunnelOptions& o,
+         std::function<void()> on_close)
       : loop_(loop),
         options_(o),
         on_close_(std::move(on_close)),
-        client_(*this, loop, client_fd),
-        upstream_(*this, loop, upstream_fd),
+        client_(*this, loop, client),
+        upstream_(*this, loop, upstream),
         timer_(loop) {
     client_.peer = &upstream_;
     upstream_.peer = &client_;
@@ -54,10 +70,12 @@ class Tunnel final : public http::UpgradedSession {
 
   std::error_code start(const http::Upgraded& c, const http::Upgraded& u, http::detail::ServerLoop* server) {
     // What each side still owes the other: the end of the 101 toward the client, then the upstream's first
-    // bytes; toward the upstream, the rest of its request, then what the client sent behind its head.
-    std::error_code ec = send(client_, c.unsent);
+    // bytes; toward the upstream, the rest of its request, then what the client sent behind its head. The
+    // unsent bytes are already for the wire (ciphertext under TLS): they go to the transport as they are,
+    // before anything the layer encrypts.
+    std::error_code ec = send_wire(client_, c.unsent);
     if (!ec) ec = send(client_, u.received);
-    if (!ec) ec = send(upstream_, u.unsent);
+    if (!ec) ec = send_wire(upstream_, u.unsent);
     if (!ec) ec = send(upstream_, c.received);
     if (!ec) ec = client_.transport_->start();
     if (!ec) ec = upstream_.transport_->start();
@@ -70,22 +88,25 @@ class Tunnel final : public http::UpgradedSession {
 
   std::error_code send(Side& to, std::string_view bytes) noexcept {
     if (bytes.empty()) return {};
-    std::error_code ec = to.transport_->write(bytes);
-    tl_stats.max_queued = std::max(tl_stats.max_queued, to.transport_->queued());
+    std::error_code ec = to.write(bytes);
+    tl_stats.max_queued = std::max(tl_stats.max_queued, to.queued());
     return ec;
+  }
+  std::error_code send_wire(Side& to, std::string_view bytes) noexcept {
+    return bytes.empty() ? std::error_code() : to.transport_->write(bytes);
   }
 
   // Bytes `from` read: on to its peer; reading stops while the peer's queue is over the high-water mark.
   bool forward(Side& from, const char* data, std::size_t size) noexcept {
     touch();
     if (send(*from.peer, {data, size})) return finish();
-    if (from.peer->transport_->queued() > options_.high_water) from.transport_->pause();
+    if (from.peer->queued() > options_.high_water) from.transport_->pause();
     return true;
   }
 
   bool on_eof(Side& from) noexcept {
     from.eof = true;
-    if (from.peer->transport_->shutdown()) return finish();  // FIN once its queue is sent
+    if (from.peer->shutdown()) return finish();  // (close_notify and) FIN once its queue is sent
     return maybe_done();
   }
 
@@ -100,8 +121,7 @@ class Tunnel final : public http::UpgradedSession {
 
   // Both directions ended and everything was sent: close.
   bool maybe_done() noexcept {
-    if (client_.eof && upstream_.eof && client_.transport_->queued() == 0 &&
-        upstream_.transport_->queued() == 0) {
+    if (client_.eof && upstream_.eof && client_.queued() == 0 && upstream_.queued() == 0) {
       return finish();
     }
     return true;
@@ -122,7 +142,7 @@ class Tunnel final : public http::UpgradedSession {
 
   void on_server_shutdown() noexcept override {
     // Half-close both ways: each peer sees the end of its stream and closes its side.
-    if (client_.transport_->shutdown() || upstream_.transport_->shutdown()) (void)finish();
+    if (client_.shutdown() || upstream_.shutdown()) (void)finish();
   }
   void on_server_abort() noexcept override { (void)finish(); }
   std::size_t high_water() const noexcept { return options_.high_water; }
@@ -154,7 +174,7 @@ class Tunnel final : public http::UpgradedSession {
 };
 
 bool Side::wants_bytes() noexcept {
-  return !eof && peer->transport_->is_open() && peer->transport_->queued() <= tunnel_.high_water();
+  return !eof && peer->transport_->is_open() && peer->queued() <= tunnel_.high_water();
 }
 bool Side::on_bytes(const char* data, std::size_t size) noexcept {
   return tunnel_.forward(*this, data, size);
@@ -171,7 +191,7 @@ bool Side::on_error(std::error_code ec) noexcept {
 std::error_code start_tunnel(http::Upgraded client, http::Upgraded upstream, const TunnelOptions& options,
                              std::function<void()> on_close) {
   Loop& loop = client.loop ? *client.loop : Loop::current();
-  auto* t = new Tunnel(loop, client.fd, upstream.fd, options, std::move(on_close));
+  auto* t = new Tunnel(loop, client, upstream, options, std::move(on_close));
   if (std::error_code ec = t->start(client, upstream, client.server)) {
     (void)t->finish();  // closes both fds; frees the tunnel from a microtask
     return ec;
@@ -180,5 +200,6 @@ std::error_code start_tunnel(http::Upgraded client, http::Upgraded upstream, con
 }
 
 TunnelStats tunnel_stats() noexcept { return tl_stats; }
+void reset_tunnel_stats() noexcept { tl_stats.max_queued = 0; }
 
 }  // namespace waitless::proxy
