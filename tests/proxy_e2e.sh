@@ -8,7 +8,7 @@
 # back, SIGHUP reloads under load with no failed request (a bad file keeps the config in force), a bad
 # config exits 2 naming the field, curl uploads (chunked and sized) arrive intact, a Node `ws` client talks
 # WebSocket through the proxy to the waitless echo server (tests/websocket_test_server.cpp; ws installed
-# as tests/websocket_e2e.sh does); the edge: a route's rate limit (429 with exact fields, the upstream never
+# as tests/websocket_e2e.sh does), and wss:// through a TLS proxy whose upstream is a TLS proxy; the edge: a route's rate limit (429 with exact fields, the upstream never
 # asked), a route's cache (MISS then HIT with Age, no-store never HIT), an upstream over TLS (verified,
 # health-checked over TLS, a 502 and a log line for a certificate it cannot verify). Consistent hashing
 # (keys kept when a server is added) is a unit test:
@@ -233,6 +233,39 @@ CONF
     sleep 0.05
   done
   check "WebSocket: the tunnel is closed after the close handshake" "0" "$tunnels"
+  # wss:// through two proxies: Node ws (verifying the test CA) -> proxy A over TLS -> proxy B over TLS (A's
+  # https upstream) -> the plain echo server. A's tunnel joins two TLS sessions, B's a TLS one and a plain one.
+  if [ -f "$TMP/certs/server.crt" ]; then
+    PA=$(free_port)
+    PB=$(free_port)
+    TLS_LISTEN='"tls": { "cert": "'$TMP/certs/server.crt'", "key": "'$TMP/certs/server.key'" }'
+    cat >"$TMP/wssb.json" <<CONF
+{ "listen": { "addr": "127.0.0.1:$PB", $TLS_LISTEN }, "metrics_path": "/__metrics",
+  "upstreams": { "ws": { "servers": ["127.0.0.1:$WSP"] } },
+  "routes": [ { "prefix": "/", "upstream": "ws" } ] }
+CONF
+    cat >"$TMP/wssa.json" <<CONF
+{ "listen": { "addr": "127.0.0.1:$PA", $TLS_LISTEN }, "metrics_path": "/__metrics",
+  "upstreams": { "b": { "servers": ["https://127.0.0.1:$PB"], "tls": { "ca": "$TMP/certs/ca.crt" } } },
+  "routes": [ { "prefix": "/", "upstream": "b" } ] }
+CONF
+    "$BUILD/waitless" proxy --config "$TMP/wssb.json" >"$TMP/wssb.log" 2>&1 &
+    UP_PID[wssb]=$!
+    "$BUILD/waitless" proxy --config "$TMP/wssa.json" >"$TMP/wssa.log" 2>&1 &
+    UP_PID[wssa]=$!
+    for _ in $(seq 100); do curl -s -o /dev/null --cacert "$TMP/certs/ca.crt" "https://127.0.0.1:$PA/__metrics" && break; sleep 0.05; done
+    got=$(NODE_PATH="$PEERS/node_modules" timeout 30 node tests/proxy/ws_client.js "wss://127.0.0.1:$PA/echo" "$TMP/certs/ca.crt" 2>&1)
+    case "$got" in "ws ok "*) pass "wss:// through a TLS proxy to a TLS proxy (Node ws): $got" ;; *) failed "wss:// through TLS proxies" "$got $(tail -2 "$TMP/wssa.log")" ;; esac
+    tunnels=
+    for _ in $(seq 100); do
+      tunnels=$(for p in $PA $PB; do curl -s --cacert "$TMP/certs/ca.crt" "https://127.0.0.1:$p/__metrics" |
+        awk '$1 ~ /^waitless_proxy_tunnels_open\{/ {print $2}'; done | tr '\n' ' ')
+      [ "$tunnels" = "0 0 " ] && break
+      sleep 0.05
+    done
+    check "wss://: both tunnels are closed after the close handshake" "0 0 " "$tunnels"
+    kill "${UP_PID[wssa]}" "${UP_PID[wssb]}" 2>/dev/null
+  fi
   kill "${UP_PID[wsproxy]}" "${UP_PID[ws]}" 2>/dev/null
 else
   failed "WebSocket through the proxy" "no Node ws under $PEERS or no $WS_SERVER"

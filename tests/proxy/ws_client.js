@@ -1,9 +1,11 @@
 // A Node `ws` client through the proxy (tests/proxy_e2e.sh): text, binary and a 1 MiB message must come
 // back intact from the echo upstream, then a close handshake with 1000 must complete.
-// Usage: node ws_client.js URL   prints "ws ok ..." or "ws FAIL ..." (exit 1).
+// Usage: node ws_client.js URL [CA_FILE]   prints "ws ok ..." or "ws FAIL ..." (exit 1). A wss:// URL's
+// certificate is verified against CA_FILE.
 'use strict';
 const WebSocket = require('ws');
 const crypto = require('crypto');
+const fs = require('fs');
 
 const url = process.argv[2];
 const big = crypto.randomBytes(1 << 20);
@@ -19,7 +21,9 @@ const fail = (why) => {
 };
 setTimeout(() => fail('timed out'), 20000).unref();
 
-const ws = new WebSocket(url, { perMessageDeflate: false });
+const options = { perMessageDeflate: false };
+if (process.argv[3]) options.ca = fs.readFileSync(process.argv[3]);
+const ws = new WebSocket(url, options);
 let got = 0;
 ws.on('open', () => {
   for (const m of sent) ws.send(m.data, { binary: m.binary });

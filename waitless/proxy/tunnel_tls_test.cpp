@@ -199,12 +199,12 @@ TEST_F(ProxyTunnelTls, WebSocketEchoesThroughTlsOnEitherSideAndBoth) {
 }
 
 // Raw bytes (Upgrade: raw) through the tunnel: the client's first bytes ride in the same write as its
-// upgrade request; then 32 MiB each way while the receiving end reads nothing until the pipe is full (the
+// upgrade request; then 16 MiB each way while the receiving end reads nothing until the pipe is full (the
 // tunnel must stop reading at its high-water mark rather than queue the rest), byte for byte; then the
 // client half-closes (close_notify over TLS, FIN), the upstream sees the end, its answer still comes back,
 // and the tunnel closes.
 TEST_F(ProxyTunnelTls, RawBytesBothWaysWithBackpressureAndHalfClose) {
-  constexpr std::size_t kEachWay = std::size_t{32} << 20;
+  constexpr std::size_t kEachWay = std::size_t{16} << 20;
   const std::string up_data = pattern(kEachWay, 1), down_data = pattern(kEachWay, 2);
   for (const Sides sides : kSides) {
     SCOPED_TRACE(sides.name());
