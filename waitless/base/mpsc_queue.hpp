@@ -18,8 +18,9 @@
 //
 // Memory: a node per item, carved by the producing thread from its own block of kNodesPerBlock nodes (one
 // allocation per block, nodes of one thread side by side, so a drain walks memory in order). A block
-// counts the nodes not yet released; whoever releases the last one (the consumer after running an item,
-// or the producing thread at exit for the nodes it never used) frees the block. A malloc per item on the
+// counts the nodes not yet released; whoever releases the last one (the consumer after running its items,
+// one decrement per run of consecutive nodes of the block, or the producing thread at exit for the nodes
+// it never used) frees the block. A malloc per item on the
 // producer and a free on the consumer cost more than the queue itself: the two threads' arenas bounce.
 #pragma once
 #include <atomic>
@@ -94,15 +95,26 @@ class MpscQueue {
       oldest = top;
       top = next;
     }
+    // Nodes are released to their block a run at a time: one producer's consecutive pushes sit side by
+    // side in one block, so a batch costs an atomic decrement per run, not per item. A block whose nodes
+    // are still to be released stays allocated, so deferring is safe.
     std::size_t n = 0;
+    Block* run_block = nullptr;
+    std::size_t run_length = 0;
     while (oldest) {
       Node* next = oldest->next;
       fn(oldest->value);
       oldest->value.~T();
-      Block::release(oldest);
+      if (oldest->block != run_block) {
+        if (run_block) run_block->release_many(run_length);
+        run_block = oldest->block;
+        run_length = 0;
+      }
+      ++run_length;
       oldest = next;
       ++n;
     }
+    if (run_block) run_block->release_many(run_length);
     return n;
   }
 
