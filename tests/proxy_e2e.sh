@@ -282,7 +282,7 @@ if [ -f "$TMP/certs/server.crt" ]; then
   "metrics_path": "/__metrics",
   "upstreams": { "app": { "servers": ["127.0.0.1:${PORT[1]}"] },
                  "secure": { "servers": ["https://127.0.0.1:$PS"], "tls": { "ca": "$TMP/certs/ca.crt" },
-                             "health": { "path": "/healthz", "interval_ms": 100, "timeout_ms": 1000, "rise": 1, "fall": 1 } },
+                             "health": { "path": "/healthz", "interval_ms": 100, "timeout_ms": 2000, "rise": 1, "fall": 3 } },
                  "untrusted": { "servers": ["https://127.0.0.1:$PS"], "passive": { "max_fails": 0 } },
                  "checked_untrusted": { "servers": ["https://127.0.0.1:$PS"],
                              "health": { "path": "/healthz", "interval_ms": 100, "timeout_ms": 1000, "rise": 1, "fall": 1 } } },
