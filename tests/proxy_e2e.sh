@@ -277,6 +277,12 @@ if [ -f "$TMP/certs/server.crt" ]; then
   PS=$(free_port)
   python3 tests/proxy/upstream.py "$PS" s "$TMP/upstream.log" "$TMP/certs/server.crt" "$TMP/certs/server.key" >>"$TMP/upstream_s.out" 2>&1 &
   UP_PID[s]=$!
+  # Listening before the edge starts: else its first health checks find the port closed, take the server
+  # down, and the first request through it may still get 503 (seen once in CI, at load 2).
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null --cacert "$TMP/certs/ca.crt" "https://127.0.0.1:$PS/healthz" && break
+    sleep 0.05
+  done
   cat >"$TMP/edge.json" <<CONF
 { "listen": "127.0.0.1:$PE",
   "metrics_path": "/__metrics",

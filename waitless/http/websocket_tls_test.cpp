@@ -19,20 +19,8 @@ using net::test::RawEnd;
 using net::test::TestCerts;
 using testing::run_bounded;
 
-std::shared_ptr<net::TlsContext> server_tls() {
-  const auto& c = TestCerts::get();
-  auto ctx = net::TlsContext::server({.certificate = {c.path("server.crt"), c.path("server.key")}});
-  EXPECT_TRUE(ctx.ok());
-  return ctx ? ctx.value() : nullptr;
-}
-
-std::shared_ptr<net::TlsContext> client_tls() {
-  net::TlsClientConfig config;
-  config.ca_file = TestCerts::get().path("ca.crt");
-  auto ctx = net::TlsContext::client(config);
-  EXPECT_TRUE(ctx.ok());
-  return ctx ? ctx.value() : nullptr;
-}
+using net::test::client_tls;
+using net::test::server_tls;
 
 std::shared_ptr<WebSocketConfig> echo(bool deflate) {
   auto c = std::make_shared<WebSocketConfig>();

@@ -73,6 +73,22 @@ class TestCerts {
   bool ok_ = false;
 };
 
+// A server context with server.crt (localhost, 127.0.0.1), and a client context trusting ca.crt.
+inline std::shared_ptr<TlsContext> server_tls() {
+  const auto& c = TestCerts::get();
+  auto ctx = TlsContext::server({.certificate = {c.path("server.crt"), c.path("server.key")}});
+  EXPECT_TRUE(ctx.ok());
+  return ctx ? ctx.value() : nullptr;
+}
+
+inline std::shared_ptr<TlsContext> client_tls() {
+  TlsClientConfig config;
+  config.ca_file = TestCerts::get().path("ca.crt");
+  auto ctx = TlsContext::client(config);
+  EXPECT_TRUE(ctx.ok());
+  return ctx ? ctx.value() : nullptr;
+}
+
 // One end of a raw connection, plain or TLS: writes what the test says, keeps what it reads, reads only
 // while `reading` (the test's backpressure).
 class RawEnd final : public TransportHandler {

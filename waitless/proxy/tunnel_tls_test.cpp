@@ -26,20 +26,8 @@ using http::testing::run_bounded;
 using net::test::RawEnd;
 using net::test::TestCerts;
 
-std::shared_ptr<net::TlsContext> server_tls() {
-  const auto& c = TestCerts::get();
-  auto ctx = net::TlsContext::server({.certificate = {c.path("server.crt"), c.path("server.key")}});
-  EXPECT_TRUE(ctx.ok());
-  return ctx ? ctx.value() : nullptr;
-}
-
-std::shared_ptr<net::TlsContext> client_tls() {
-  net::TlsClientConfig config;
-  config.ca_file = TestCerts::get().path("ca.crt");
-  auto ctx = net::TlsContext::client(config);
-  EXPECT_TRUE(ctx.ok());
-  return ctx ? ctx.value() : nullptr;
-}
+using net::test::client_tls;
+using net::test::server_tls;
 
 // An http::Server on the loop, speaking TLS when given a context.
 class Listener {
