@@ -149,10 +149,13 @@ class RawServer {
 // A real Server attached to the test loop. finish() shuts it down and runs the loop until it is gone.
 class TestServer {
  public:
+  // Plain HTTP, or TLS with `tls`.
   template <typename F>
-  TestServer(Loop& loop, F&& handler, ServerOptions options = {}) : loop_(loop) {
+  TestServer(Loop& loop, F&& handler, ServerOptions options = {},
+             std::shared_ptr<net::TlsContext> tls = nullptr)
+      : loop_(loop) {
     server_.emplace(std::forward<F>(handler), std::move(options));
-    auto port = server_->attach(loop, net::ListenOptions{});
+    auto port = server_->attach(loop, net::ListenOptions{}, std::move(tls));
     EXPECT_TRUE(port.ok());
     port_ = port.value_or(0);
   }
@@ -162,6 +165,11 @@ class TestServer {
     return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
   }
   Server& server() { return *server_; }
+  // Starts the shutdown without running the loop (for several servers on one loop: shut each down, then
+  // run the loop once).
+  void shutdown() {
+    if (server_) server_->shutdown(std::chrono::milliseconds(200));
+  }
   void finish() {
     if (!server_) return;
     server_->shutdown(std::chrono::milliseconds(200));

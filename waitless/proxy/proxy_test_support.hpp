@@ -15,7 +15,7 @@ namespace waitless::proxy::testing {
 
 // Shuts every server down at once, then runs the loop until they are all gone.
 inline void finish_all(Loop& loop, std::initializer_list<http::testing::TestServer*> servers) {
-  for (http::testing::TestServer* s : servers) s->server().shutdown(std::chrono::milliseconds(200));
+  for (http::testing::TestServer* s : servers) s->shutdown();
   loop.run();
   for (http::testing::TestServer* s : servers) s->finish();
 }

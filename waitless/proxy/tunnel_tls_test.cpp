@@ -23,39 +23,12 @@ namespace {
 
 using namespace std::chrono_literals;
 using http::testing::run_bounded;
+using http::testing::TestServer;
 using net::test::RawEnd;
 using net::test::TestCerts;
 
 using net::test::client_tls;
 using net::test::server_tls;
-
-// An http::Server on the loop, speaking TLS when given a context.
-class Listener {
- public:
-  template <typename F>
-  Listener(Loop& loop, F&& handler, std::shared_ptr<net::TlsContext> tls) : loop_(loop) {
-    server_.emplace(std::forward<F>(handler));
-    auto port = server_->attach(loop, net::ListenOptions{}, std::move(tls));
-    EXPECT_TRUE(port.ok());
-    port_ = port.value_or(0);
-  }
-  ~Listener() { finish(); }
-  uint16_t port() const { return port_; }
-  void shutdown() {
-    if (server_) server_->shutdown(200ms);
-  }
-  void finish() {
-    if (!server_) return;
-    server_->shutdown(200ms);
-    loop_.run();
-    server_.reset();
-  }
-
- private:
-  Loop& loop_;
-  std::optional<http::Server> server_;
-  uint16_t port_ = 0;
-};
 
 // The proxy to one upstream server on `port`, over TLS (verified with the test CA) when `tls`.
 ProxyConfig config_for(uint16_t port, bool tls) {
@@ -137,13 +110,13 @@ TEST_F(ProxyTunnelTls, WebSocketEchoesThroughTlsOnEitherSideAndBoth) {
         }
         (void)ws.send(m, binary);
       };
-      Listener up(
+      TestServer up(
           loop,
           [echo](http::Request& req, http::Response& res) { (void)http::accept_websocket(req, res, echo); },
-          sides.upstream_tls ? server_tls() : nullptr);
+          {}, sides.upstream_tls ? server_tls() : nullptr);
       Proxy proxy(config_for(up.port(), sides.upstream_tls));
       ProxyLoop pl(proxy, loop);
-      Listener front(loop, proxy.handler(), sides.front_tls ? server_tls() : nullptr);
+      TestServer front(loop, proxy.handler(), {}, sides.front_tls ? server_tls() : nullptr);
       auto config = std::make_shared<http::WebSocketConfig>();
       config->handlers.open = [&](http::WebSocket& ws) {
         (void)ws.send("hello");
@@ -199,7 +172,7 @@ void raw_bytes_both_ways(const Sides sides) {
     Loop loop;
     {
       std::unique_ptr<RawEnd> upstream;
-      Listener up(
+      TestServer up(
           loop,
           [&](http::Request& req, http::Response& res) {
             EXPECT_EQ(req.header("upgrade"), "raw");
@@ -213,10 +186,10 @@ void raw_bytes_both_ways(const Sides sides) {
                 });
             EXPECT_FALSE(ec);
           },
-          sides.upstream_tls ? server_tls() : nullptr);
+          {}, sides.upstream_tls ? server_tls() : nullptr);
       Proxy proxy(config_for(up.port(), sides.upstream_tls));
       ProxyLoop pl(proxy, loop);
-      Listener front(loop, proxy.handler(), sides.front_tls ? server_tls() : nullptr);
+      TestServer front(loop, proxy.handler(), {}, sides.front_tls ? server_tls() : nullptr);
       auto ctls = client_tls();
       RawEnd client(loop, front.port(), sides.front_tls ? ctls.get() : nullptr);
       run_bounded(
@@ -300,7 +273,7 @@ TEST_F(ProxyTunnelTls, TheClientLeavingEndsTheUpstreamSide) {
     Loop loop;
     {
       std::unique_ptr<RawEnd> upstream;
-      Listener up(
+      TestServer up(
           loop,
           [&](http::Request&, http::Response& res) {
             (void)http::switch_protocols(
@@ -311,10 +284,10 @@ TEST_F(ProxyTunnelTls, TheClientLeavingEndsTheUpstreamSide) {
                                                         std::move(u->received), true);
                 });
           },
-          sides.upstream_tls ? server_tls() : nullptr);
+          {}, sides.upstream_tls ? server_tls() : nullptr);
       Proxy proxy(config_for(up.port(), sides.upstream_tls));
       ProxyLoop pl(proxy, loop);
-      Listener front(loop, proxy.handler(), sides.front_tls ? server_tls() : nullptr);
+      TestServer front(loop, proxy.handler(), {}, sides.front_tls ? server_tls() : nullptr);
       auto ctls = client_tls();
       auto client = std::make_unique<RawEnd>(loop, front.port(), sides.front_tls ? ctls.get() : nullptr);
       run_bounded(loop, [&]() -> Task<> {

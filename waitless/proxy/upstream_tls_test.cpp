@@ -17,6 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using http::testing::run_bounded;
+using http::testing::TestServer;
 using net::test::TestCerts;
 using testing::finish_all;
 using testing::Front;
@@ -28,42 +29,19 @@ Task<> whoami(http::Request& req, http::Response& res) {
   co_return;
 }
 
-// A TestServer-like server on the loop speaking TLS: `cert` by default, `extra` chosen by SNI.
-class TlsUpstream {
- public:
-  TlsUpstream(Loop& loop, const char* cert, const char* extra = nullptr) : loop_(loop) {
-    const auto& c = TestCerts::get();
-    net::TlsServerConfig config{.certificate = {c.path((std::string(cert) + ".crt").c_str()),
-                                                c.path((std::string(cert) + ".key").c_str())}};
-    if (extra) {
-      config.extra.push_back(
-          {c.path((std::string(extra) + ".crt").c_str()), c.path((std::string(extra) + ".key").c_str())});
-    }
-    auto tls = net::TlsContext::server(config);
-    EXPECT_TRUE(tls.ok());
-    server_.emplace(whoami);
-    auto port = server_->attach(loop, net::ListenOptions{}, tls.value());
-    EXPECT_TRUE(port.ok());
-    port_ = port.value_or(0);
+// A server context with `cert` by default and `extra` chosen by SNI (names from TestCerts).
+std::shared_ptr<net::TlsContext> upstream_tls(const char* cert, const char* extra = nullptr) {
+  const auto& c = TestCerts::get();
+  net::TlsServerConfig config{.certificate = {c.path((std::string(cert) + ".crt").c_str()),
+                                              c.path((std::string(cert) + ".key").c_str())}};
+  if (extra) {
+    config.extra.push_back(
+        {c.path((std::string(extra) + ".crt").c_str()), c.path((std::string(extra) + ".key").c_str())});
   }
-  ~TlsUpstream() { finish(); }
-  // Starts its shutdown without running the loop (finish_all runs it for every server at once).
-  void shutdown() {
-    if (server_) server_->shutdown(200ms);
-  }
-  void finish() {
-    if (!server_) return;
-    server_->shutdown(200ms);
-    loop_.run();
-    server_.reset();
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  Loop& loop_;
-  std::optional<http::Server> server_;
-  uint16_t port_ = 0;
-};
+  auto tls = net::TlsContext::server(config);
+  EXPECT_TRUE(tls.ok());
+  return tls ? tls.value() : nullptr;
+}
 
 ProxyConfig parse(const std::string& json) {
   std::string message;
@@ -97,7 +75,7 @@ Answer get(Loop& loop, http::Client& client, const std::string& url) {
 // thread: both made and gone here); one GET through them.
 Answer through(Loop& loop, const char* cert, const char* extra,
                const std::function<std::string(uint16_t)>& config_of) {
-  TlsUpstream up(loop, cert, extra);
+  TestServer up(loop, whoami, {}, upstream_tls(cert, extra));
   Front front(loop, parse(config_of(up.port())));
   http::Client client(loop);
   Answer a = get(loop, client, front.url("/"));
@@ -115,7 +93,7 @@ class ProxyUpstreamTls : public ::testing::Test {
 TEST_F(ProxyUpstreamTls, HttpsServersAreVerifiedAndTheirConnectionsPooled) {
   Loop loop;
   {
-    TlsUpstream up(loop, "server");
+    TestServer up(loop, whoami, {}, upstream_tls("server"));
     const std::string server = "\"https://127.0.0.1:" + std::to_string(up.port()) + "\"";
     Front front(loop, parse(config_json("[" + server + "]", R"(, "tls": {"ca": ")" + ca() + "\"}")));
     http::Client client(loop);
@@ -172,8 +150,8 @@ TEST_F(ProxyUpstreamTls, SniNamesTheCertificateToAskForAndToVerify) {
 TEST_F(ProxyUpstreamTls, ActiveHealthChecksSpeakTls) {
   Loop loop;
   {
-    TlsUpstream good(loop, "server");
-    http::testing::TestServer plain(loop, whoami);  // listed as https: its checks fail
+    TestServer good(loop, whoami, {}, upstream_tls("server"));
+    TestServer plain(loop, whoami);  // listed as https: its checks fail
     Proxy proxy(parse(config_json(
         "[\"127.0.0.1:" + std::to_string(good.port()) + "\", \"127.0.0.1:" + std::to_string(plain.port()) +
             "\"]",
