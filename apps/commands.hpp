@@ -1,8 +1,8 @@
 // The `waitless` command's subcommands. Each lives in its own file in apps/ and is listed once in
 // commands.cpp. Adding one: write `Runner define_NAME(CLI::App& cmd)` (declare the options on `cmd`, return
 // what runs the subcommand once they are parsed), declare it below and add a line to commands().
-// Arguments are parsed by CLI11 in main.cpp: `--help` on any command prints its usage and exits 0; an
-// unknown option or a bad value is named on stderr and exits 2.
+// Arguments are parsed by CLI11 in run_command_line (commands.cpp): `--help` on any command prints its usage
+// and exits 0; an unknown option or a bad value is named on stderr and exits 2.
 #pragma once
 #include <functional>
 #include <vector>
@@ -25,6 +25,11 @@ struct Command {
 };
 
 const std::vector<Command>& commands();
+
+// Parses the arguments and runs the subcommand they name: the `waitless` command's main (apps/main.cpp).
+// Usage goes to stdout with exit status 0 for --help; a parse error is named on stderr with exit status 2
+// (the shell convention for bad usage).
+int run_command_line(int argc, char** argv);
 
 // For an option's check(): a whole number in [lo, hi]; the error names the value and the range.
 CLI::Validator integer_in(long lo, long hi);
