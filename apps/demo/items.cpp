@@ -7,9 +7,6 @@
 namespace waitless::demo {
 namespace {
 
-constexpr std::array<std::string_view, 8> kCategories = {"books", "audio",  "kitchen", "garden",
-                                                         "toys",  "office", "outdoor", "games"};
-
 bool whole_in(const web::Json& v, int64_t lo, int64_t hi, int64_t& out) {
   if (v.is_int64()) {
     out = v.as_int64();

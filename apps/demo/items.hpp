@@ -1,6 +1,7 @@
 // The item resource's rules, apart from its routes so they can be tested alone: what a valid item body
 // is, and its validators (ETags).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,6 +26,9 @@ struct FieldError {
 // The item in a JSON body (an object with exactly these members), or the first field that is wrong.
 std::variant<ItemInput, FieldError> parse_item(const web::Json& body);
 
+// The shop's categories: what the seed data uses and what a written item may name.
+inline constexpr std::array<std::string_view, 8> kCategories = {"books", "audio",  "kitchen", "garden",
+                                                                "toys",  "office", "outdoor", "games"};
 bool valid_category(std::string_view category) noexcept;
 // "\"<id>.<version>\"": strong, changes with every write of the item.
 std::string item_etag(int64_t id, int64_t version);

@@ -10,19 +10,14 @@
 #include <charconv>
 
 #include "apps/demo/context.hpp"
+#include "apps/demo/item_rows.hpp"
 #include "apps/demo/items.hpp"
 #include "waitless/web/etag.hpp"
 
 namespace waitless::demo {
 namespace {
 
-using Kind = Column::Kind;
-constexpr Column kItem[] = {{"id", Kind::integer},     {"name", Kind::text},
-                            {"category", Kind::text},  {"price_cents", Kind::integer},
-                            {"stock", Kind::integer},  {"version", Kind::integer},
-                            {"updated_at", Kind::text}};
-constexpr Column kCount[] = {{"n", Kind::integer}};
-constexpr std::string_view kItemColumns = "id, name, category, price_cents, stock, version, updated_at";
+constexpr Column kCount[] = {{"n", Column::Kind::integer}};
 
 int64_t query_int(web::Request& req, std::string_view key, int64_t fallback, int64_t lo, int64_t hi) {
   auto q = req.query(key);
@@ -33,11 +28,6 @@ int64_t query_int(web::Request& req, std::string_view key, int64_t fallback, int
     bad_field(key, "must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
   }
   return v;
-}
-
-web::Json rows_or_throw(Result<web::Json> r) {
-  if (!r) throw web::HttpError::from(r.error());
-  return std::move(*r);
 }
 
 // 304 when the client's copy is current (GET); true when answered.
@@ -67,7 +57,7 @@ void add_items_read_routes(web::App& app, DemoContext& ctx) {
     paged.emplace_back((page - 1) * per_page);
     const std::string n = std::to_string(paged.size() - 1), m = std::to_string(paged.size());
     auto [items, count] =
-        co_await when_all(db.rows("SELECT " + std::string(kItemColumns) + " FROM items" + where +
+        co_await when_all(db.rows("SELECT " + std::string(kItemColumnList) + " FROM items" + where +
                                       " ORDER BY id DESC LIMIT $" + n + " OFFSET $" + m,
                                   std::move(paged), kItem),
                           db.rows("SELECT COUNT(*) AS n FROM items" + where, std::move(filter), kCount));
@@ -91,7 +81,7 @@ void add_items_read_routes(web::App& app, DemoContext& ctx) {
   app.get("/api/items/:id", [&ctx](web::Request& req, web::Response& res) -> Task<> {
     const int64_t id = req.param<int64_t>("id");
     web::Json rows = rows_or_throw(co_await ctx.store->rows(
-        "SELECT " + std::string(kItemColumns) + " FROM items WHERE id = $1", {id}, kItem));
+        "SELECT " + std::string(kItemColumnList) + " FROM items WHERE id = $1", {id}, kItem));
     const web::Json* item = first_row(rows);
     if (item == nullptr) throw web::HttpError(404, "no item " + std::to_string(id));
     if (not_modified(req, res, item_etag(id, item->as_object().at("version").as_int64()))) co_return;

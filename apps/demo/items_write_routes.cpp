@@ -10,19 +10,14 @@
 #include <variant>
 
 #include "apps/demo/context.hpp"
+#include "apps/demo/item_rows.hpp"
 #include "apps/demo/items.hpp"
 #include "waitless/web/etag.hpp"
 
 namespace waitless::demo {
 namespace {
 
-using Kind = Column::Kind;
-constexpr Column kItem[] = {{"id", Kind::integer},     {"name", Kind::text},
-                            {"category", Kind::text},  {"price_cents", Kind::integer},
-                            {"stock", Kind::integer},  {"version", Kind::integer},
-                            {"updated_at", Kind::text}};
-constexpr std::string_view kReturning =
-    " RETURNING id, name, category, price_cents, stock, version, updated_at";
+const std::string kReturning = " RETURNING " + std::string(kItemColumnList);
 
 std::string now_iso() {
   const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -37,11 +32,6 @@ ItemInput item_of(web::Request& req) {
   auto parsed = parse_item(req.json());
   if (auto* e = std::get_if<FieldError>(&parsed)) bad_field(e->field, e->problem);
   return std::get<ItemInput>(std::move(parsed));
-}
-
-web::Json rows_or_throw(Result<web::Json> r) {
-  if (!r) throw web::HttpError::from(r.error());
-  return std::move(*r);
 }
 
 void answer_item(web::Response& res, const web::Json& item) {
@@ -61,7 +51,7 @@ void add_items_write_routes(web::App& app, DemoContext& ctx, const web::Layer& a
         co_await ctx.store->rows("INSERT INTO items (name, category, price_cents, stock, version, "
                                  "updated_at) VALUES ($1, $2, $3, $4, 1, "
                                  "$5)" +
-                                     std::string(kReturning),
+                                     kReturning,
                                  {in.name, in.category, in.price_cents, in.stock, now_iso()}, kItem));
     const web::Json* item = first_row(rows);
     if (item == nullptr) throw web::HttpError(500, "the insert returned no row");
@@ -73,7 +63,7 @@ void add_items_write_routes(web::App& app, DemoContext& ctx, const web::Layer& a
   app.put("/api/items/:id", auth, body, [&ctx](web::Request& req, web::Response& res) -> Task<> {
     const int64_t id = req.param<int64_t>("id");
     const ItemInput in = item_of(req);
-    static constexpr Column kVersion[] = {{"version", Kind::integer}};
+    static constexpr Column kVersion[] = {{"version", Column::Kind::integer}};
     web::Json current =
         rows_or_throw(co_await ctx.store->rows("SELECT version FROM items WHERE id = $1", {id}, kVersion));
     const web::Json* row = first_row(current);
@@ -85,7 +75,7 @@ void add_items_write_routes(web::App& app, DemoContext& ctx, const web::Layer& a
     web::Json updated = rows_or_throw(co_await ctx.store->rows(
         "UPDATE items SET name = $1, category = $2, price_cents = $3, stock = $4, version = version + 1, "
         "updated_at = $5 WHERE id = $6 AND version = $7" +
-            std::string(kReturning),
+            kReturning,
         {in.name, in.category, in.price_cents, in.stock, now_iso(), id, version}, kItem));
     const web::Json* item = first_row(updated);
     if (item == nullptr) throw web::HttpError(412, "the item changed while it was being updated");

@@ -5,6 +5,7 @@
 #include <random>
 #include <string_view>
 
+#include "apps/demo/items.hpp"
 #include "apps/demo/pbkdf2.hpp"
 
 namespace waitless::demo {
@@ -21,8 +22,6 @@ constexpr std::array<std::string_view, 20> kLast = {
 constexpr std::array<std::string_view, 12> kCities = {"Lisbon",  "Berlin", "Nairobi", "Osaka",
                                                       "Toronto", "Lyon",   "Austin",  "Porto",
                                                       "Seoul",   "Krakow", "Bogota",  "Perth"};
-constexpr std::array<std::string_view, 8> kCategories = {"books", "audio",  "kitchen", "garden",
-                                                         "toys",  "office", "outdoor", "games"};
 constexpr std::array<std::string_view, 16> kAdjectives = {
     "Compact", "Solar",   "Wooden", "Wireless", "Folding", "Classic", "Smart",    "Travel",
     "Ceramic", "Vintage", "Quiet",  "Ultra",    "Modular", "Pocket",  "Electric", "Handmade"};

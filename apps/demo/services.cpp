@@ -6,9 +6,9 @@ namespace waitless::demo {
 namespace {
 
 using Kind = Column::Kind;
-constexpr Column kProfile[] = {
+constexpr Column kServiceProfile[] = {
     {"id", Kind::integer}, {"name", Kind::text}, {"email", Kind::text}, {"city", Kind::text}};
-constexpr Column kRecommendations[] = {
+constexpr Column kServiceRecommendations[] = {
     {"id", Kind::integer}, {"name", Kind::text}, {"price_cents", Kind::integer}, {"score", Kind::real}};
 
 }  // namespace
@@ -39,7 +39,8 @@ std::unique_ptr<web::App> Services::make_app(const std::string& name) {
   if (name == "profile") {
     app->get("/profile/:id", [&db](web::Request& req, web::Response& res) -> Task<> {
       const int64_t id = req.param<int64_t>("id");
-      auto rows = co_await db.rows("SELECT id, name, email, city FROM users WHERE id = $1", {id}, kProfile);
+      auto rows =
+          co_await db.rows("SELECT id, name, email, city FROM users WHERE id = $1", {id}, kServiceProfile);
       if (!rows) throw web::HttpError::from(rows.error());
       const web::Json* row = first_row(*rows);
       if (row == nullptr) throw web::HttpError(404, "no user " + std::to_string(id));
@@ -52,7 +53,7 @@ std::unique_ptr<web::App> Services::make_app(const std::string& name) {
           "SELECT i.id, i.name, i.price_cents, r.score FROM recommendations r JOIN items i ON i.id = "
           "r.item_id "
           "WHERE r.user_id = $1 ORDER BY r.score DESC LIMIT 3",
-          {id}, kRecommendations);
+          {id}, kServiceRecommendations);
       if (!rows) throw web::HttpError::from(rows.error());
       res.json(*rows);
     });

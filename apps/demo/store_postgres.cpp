@@ -11,7 +11,7 @@ namespace {
 
 namespace pg = data::pg;
 
-pg::Statement statement(std::string sql, const std::vector<Param>& params) {
+pg::Statement postgres_statement(std::string sql, const std::vector<Param>& params) {
   pg::Statement st{std::move(sql), {}, true};
   st.params.reserve(params.size());
   for (const auto& p : params) {
@@ -55,7 +55,7 @@ class PostgresStore final : public Store {
 
   Task<Result<web::Json>> rows(std::string sql, std::vector<Param> params,
                                std::span<const Column> columns) override {
-    auto r = co_await run(statement(std::move(sql), params));
+    auto r = co_await run(postgres_statement(std::move(sql), params));
     if (!r) co_return r.error();
     auto json = rows_to_json(*r, columns);
     if (!json) {
@@ -66,14 +66,14 @@ class PostgresStore final : public Store {
   }
 
   Task<Result<uint64_t>> exec(std::string sql, std::vector<Param> params) override {
-    auto r = co_await run(statement(std::move(sql), params));
+    auto r = co_await run(postgres_statement(std::move(sql), params));
     if (!r) co_return r.error();
     co_return r->affected();
   }
 
   Task<Result<void>> batch(std::vector<std::pair<std::string, std::vector<Param>>> statements) override {
     for (auto& [sql, params] : statements) {
-      auto r = co_await run(statement(std::move(sql), params));
+      auto r = co_await run(postgres_statement(std::move(sql), params));
       if (!r) co_return r.error();
     }
     co_return Result<void>{};

@@ -25,7 +25,7 @@ sq::Value to_sqlite(const Param& p) {
       p);
 }
 
-sq::Statement statement(std::string sql, const std::vector<Param>& params) {
+sq::Statement sqlite_statement(std::string sql, const std::vector<Param>& params) {
   sq::Statement st{std::move(sql), {}};
   st.params.reserve(params.size());
   for (const auto& p : params) st.params.push_back(to_sqlite(p));
@@ -41,7 +41,7 @@ class SqliteStore final : public Store {
   Task<Result<web::Json>> rows(std::string sql, std::vector<Param> params,
                                std::span<const Column> columns) override {
     Counted counted(metrics_);
-    auto r = co_await db_->run(statement(std::move(sql), params));
+    auto r = co_await db_->run(sqlite_statement(std::move(sql), params));
     if (!r) co_return counted.fail(r.error());
     auto json = rows_to_json(*r, columns);
     if (!json) co_return counted.fail(json.error());
@@ -50,14 +50,14 @@ class SqliteStore final : public Store {
 
   Task<Result<uint64_t>> exec(std::string sql, std::vector<Param> params) override {
     Counted counted(metrics_);
-    auto r = co_await db_->run(statement(std::move(sql), params));
+    auto r = co_await db_->run(sqlite_statement(std::move(sql), params));
     if (!r) co_return counted.fail(r.error());
     co_return r->affected();
   }
 
   Task<Result<void>> batch(std::vector<std::pair<std::string, std::vector<Param>>> statements) override {
     for (auto& [sql, params] : statements) {
-      auto r = co_await db_->run(statement(std::move(sql), params));
+      auto r = co_await db_->run(sqlite_statement(std::move(sql), params));
       if (!r) co_return r.error();
     }
     co_return Result<void>{};

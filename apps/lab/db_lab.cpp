@@ -10,16 +10,12 @@
 #include <functional>
 #include <memory>
 
+#include "waitless/base/clock.hpp"
+
 namespace waitless::lab {
 namespace {
 
 constexpr int kUsers = 100, kOrdersPerUser = 20, kItemsPerOrder = 3;
-
-int64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 struct DbCloser {
   void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
@@ -95,14 +91,14 @@ bool create(const std::string& path, std::string& error) {
 
 // Runs `request(i)` `count` times, timing each; a false return stops it with `error` set.
 void measure(DbRow& row, uint64_t count, const std::function<bool(uint64_t)>& request) {
-  const int64_t start = now_ns();
+  const int64_t start = monotonic_ns();
   for (uint64_t i = 0; i < count; ++i) {
-    const int64_t t0 = now_ns();
+    const int64_t t0 = monotonic_ns();
     if (!request(i)) break;
-    row.latency.record(static_cast<uint64_t>(now_ns() - t0));
+    row.latency.record(static_cast<uint64_t>(monotonic_ns() - t0));
     ++row.requests;
   }
-  row.seconds = static_cast<double>(now_ns() - start) / 1e9;
+  row.seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
 }
 
 }  // namespace

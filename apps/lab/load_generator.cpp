@@ -7,19 +7,10 @@
 #include "apps/lab/mini_http.hpp"
 #include "waitless/async/timeout.hpp"
 #include "waitless/async/when_all.hpp"
+#include "waitless/base/clock.hpp"
 #include "waitless/loop/timer.hpp"
 
 namespace waitless::lab {
-namespace {
-
-// Latency needs the time of this very response, not the loop's cached time of the iteration.
-int64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-}  // namespace
 
 struct LoadGenerator::Shared {
   std::string request;
@@ -100,7 +91,7 @@ Task<> LoadGenerator::drive(net::TcpStream& stream, Shared& sh) {
   bool warm = false;
   for (uint64_t sent = 0;; ++sent) {
     if (sh.per_connection && sent >= sh.per_connection) break;
-    const int64_t t0 = now_ns();
+    const int64_t t0 = monotonic_ns();
     if (sh.timed && sh.window_open && t0 >= sh.deadline_ns) break;
     if (!stream.write(std::string_view(sh.request)) && stream.error()) {
       ++sh.result.errors;
@@ -125,7 +116,7 @@ Task<> LoadGenerator::drive(net::TcpStream& stream, Shared& sh) {
       stream.close();
       break;
     }
-    const int64_t t1 = now_ns();
+    const int64_t t1 = monotonic_ns();
     if (sh.timed && !warm) {
       warm = true;
       sh.warm_up(t1);
@@ -142,7 +133,7 @@ Task<> LoadGenerator::drive(net::TcpStream& stream, Shared& sh) {
       break;
     }
   }
-  if (sh.timed && !warm) sh.warm_up(now_ns());  // failed before its first answer: nothing to wait for
+  if (sh.timed && !warm) sh.warm_up(monotonic_ns());  // failed before its first answer: nothing to wait for
 }
 
 Task<RunResult> LoadGenerator::run(RunSpec spec) {
@@ -155,7 +146,7 @@ Task<RunResult> LoadGenerator::run(RunSpec spec) {
   sh.planned = sh.per_connection * streams_.size();
   sh.window = spec.duration;
   sh.streams = streams_.size();
-  const int64_t begin_ns = now_ns();
+  const int64_t begin_ns = monotonic_ns();
   sh.warmup_deadline_ns = begin_ns + spec.warmup_limit.count();
   sh.start_ns = begin_ns;
   sh.last_response_ns = begin_ns;
@@ -167,7 +158,8 @@ Task<RunResult> LoadGenerator::run(RunSpec spec) {
         [&] {
           double f = 0;
           if (sh.timed && sh.window_open) {
-            f = static_cast<double>(now_ns() - sh.start_ns) / static_cast<double>(spec.duration.count());
+            f = static_cast<double>(monotonic_ns() - sh.start_ns) /
+                static_cast<double>(spec.duration.count());
           } else if (sh.planned) {
             f = static_cast<double>(sh.result.completed + sh.result.errors) / static_cast<double>(sh.planned);
           }

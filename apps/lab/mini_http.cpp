@@ -2,31 +2,16 @@
 
 #include <charconv>
 
+#include "waitless/http/header.hpp"
+
 namespace waitless::lab {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Whether a comma-separated Connection value lists `token`.
 bool lists_token(std::string_view value, std::string_view token) {
   while (!value.empty()) {
     const auto comma = value.find(',');
-    if (iequals(trim(value.substr(0, comma)), token)) return true;
+    if (http::iequals(http::trim_ows(value.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
@@ -55,17 +40,17 @@ HeadParse parse_common(std::string_view buf, MessageHead& out, bool http10) {
     }
     const std::string_view name = line.substr(0, colon);
     if (name.back() == ' ' || name.back() == '\t') return HeadParse::bad;
-    const std::string_view value = trim(line.substr(colon + 1));
-    if (iequals(name, "content-length")) {
+    const std::string_view value = http::trim_ows(line.substr(colon + 1));
+    if (http::iequals(name, "content-length")) {
       uint64_t n = 0;
       auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
       if (ec != std::errc() || p != value.data() + value.size() || value.empty()) return HeadParse::bad;
       if (seen_length && n != out.content_length) return HeadParse::bad;
       seen_length = true;
       out.content_length = n;
-    } else if (iequals(name, "transfer-encoding")) {
+    } else if (http::iequals(name, "transfer-encoding")) {
       return HeadParse::bad;
-    } else if (iequals(name, "connection")) {
+    } else if (http::iequals(name, "connection")) {
       if (lists_token(value, "close")) out.close = true;
       if (lists_token(value, "keep-alive")) keep_alive = true;
     }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "waitless/base/hex.hpp"
+
 namespace waitless::data::pg {
 namespace {
 
@@ -41,13 +43,6 @@ std::error_code decode_float(std::string_view text, F& out) noexcept {
   auto [p, ec] = std::from_chars(first, last, out);
   if (ec != std::errc() || p != last) return DbError::bad_value;
   return {};
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace

@@ -90,7 +90,7 @@ class RedisCommand {
   bool await_ready() const noexcept { return false; }
   template <typename P>
   bool await_suspend(std::coroutine_handle<P> h) {
-    return suspend(h, detail::loop_of(h), detail::token_of(h));
+    return suspend(h, waitless::detail::loop_of(h), waitless::detail::token_of(h));
   }
   Result<Reply> await_resume() { return std::move(*result_); }
 

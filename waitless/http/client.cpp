@@ -8,15 +8,13 @@
 #include "waitless/http/client_pool.hpp"
 #include "waitless/http/field_list.hpp"
 #include "waitless/http/url.hpp"
+#include "waitless/loop/deadline.hpp"
 
 namespace waitless::http {
 
 namespace detail {
 
 namespace {
-
-int64_t ns(Duration d) noexcept { return static_cast<int64_t>(d.count()); }
-int64_t earliest(int64_t a, int64_t b) noexcept { return a == 0 ? b : b == 0 ? a : std::min(a, b); }
 
 // A reference on the core for as long as a request task (or its frame) lives.
 class CoreRef {
@@ -147,7 +145,7 @@ Task<std::error_code> connect(ClientCore& core, Lease& lease, int64_t total) {
   const ClientOptions& o = core.options();
   const int64_t now = core.loop().now();
   const int64_t deadline =
-      earliest(o.connect_timeout > Duration::zero() ? now + ns(o.connect_timeout) : 0, total);
+      earliest_deadline(o.connect_timeout > Duration::zero() ? now + to_ns(o.connect_timeout) : 0, total);
   std::vector<net::SocketAddress> found;
   if (!pool.numeric) {
     auto r = core.resolver();
@@ -234,7 +232,7 @@ Task<std::error_code> perform(ClientCore& core, RequestParts r, ClientResponse* 
   if (std::error_code ec = validate(r, chk)) co_return ec;
   const ClientOptions& o = core.options();
   Loop& loop = core.loop();
-  const int64_t total = o.total_timeout > Duration::zero() ? loop.now() + ns(o.total_timeout) : 0;
+  const int64_t total = o.total_timeout > Duration::zero() ? loop.now() + to_ns(o.total_timeout) : 0;
   const bool inline_body = r.body.size() <= ClientConnection::kInlineBody;
   Pool& pool = core.pool_for(chk.url.host, chk.url.port, chk.url.tls);
   Lease lease(&core, &pool);
@@ -268,14 +266,14 @@ Task<std::error_code> perform(ClientCore& core, RequestParts r, ClientResponse* 
     spec.collect = keep == nullptr;
     spec.close = chk.close || !o.keep_alive;
     spec.body_limit = r.max_body ? r.max_body : keep ? ~uint64_t{0} : o.max_body;
-    spec.header_deadline = o.header_timeout > Duration::zero() ? loop.now() + ns(o.header_timeout) : 0;
+    spec.header_deadline = o.header_timeout > Duration::zero() ? loop.now() + to_ns(o.header_timeout) : 0;
     spec.total_deadline = total;
-    spec.body_idle_ns = ns(o.body_timeout);
+    spec.body_idle_ns = to_ns(o.body_timeout);
     spec.streamed_body = r.source != nullptr;
-    spec.header_timeout_ns = ns(o.header_timeout);
+    spec.header_timeout_ns = to_ns(o.header_timeout);
     bool source_failed = false;
     std::error_code ec = r.source ? co_await send_streamed(c, spec, *r.source, r.body_length,
-                                                           ns(o.body_timeout), &source_failed)
+                                                           to_ns(o.body_timeout), &source_failed)
                                   : co_await c.exchange(spec);
     if (!ec) {
       if (keep) *keep = std::move(lease);
@@ -313,7 +311,7 @@ struct ClientAccess {
     ClientStream s;
     const RequestParts parts = parts_of(req);
     if (std::error_code ec = co_await perform(*core, parts, &s.head_, &s.lease_)) co_return ec;
-    s.body_idle_ns_ = ns(core->options().body_timeout);
+    s.body_idle_ns_ = to_ns(core->options().body_timeout);
     if (!s.lease_.conn->head_has_body() && s.head_.status != 101) {
       // Nothing follows the head: take the end now (at once), so the connection goes back to the pool.
       auto end = co_await s.read();

@@ -5,16 +5,9 @@
 
 #include "waitless/http/client.hpp"
 #include "waitless/http/client_pool.hpp"
+#include "waitless/loop/deadline.hpp"
 
 namespace waitless::http::detail {
-
-namespace {
-int64_t earliest(int64_t a, int64_t b) noexcept {
-  if (a == 0) return b;
-  if (b == 0) return a;
-  return std::min(a, b);
-}
-}  // namespace
 
 ClientConnection::ClientConnection(ClientCore& core, const ResponseLimits& limits)
     : core_(core), loop_(core.loop()), timer_(core.loop()), parser_(limits) {
@@ -63,7 +56,7 @@ void ClientConnection::wake_writer() noexcept {
 
 int64_t ClientConnection::current_deadline() const noexcept {
   int64_t d = deadline_;
-  if (body_phase_ && body_idle_ns_ > 0) d = earliest(d, progress_ns_ + body_idle_ns_);
+  if (body_phase_ && body_idle_ns_ > 0) d = earliest_deadline(d, progress_ns_ + body_idle_ns_);
   return d;
 }
 
@@ -194,7 +187,7 @@ void ClientConnection::start_exchange(const ExchangeSpec& spec) noexcept {
   body_open_ = spec.streamed_body;
   header_timeout_ns_ = spec.header_timeout_ns;
   // A streamed body: the header deadline starts when the body ends (send_body("")).
-  deadline_ = body_open_ ? spec.total_deadline : earliest(spec.header_deadline, spec.total_deadline);
+  deadline_ = body_open_ ? spec.total_deadline : earliest_deadline(spec.header_deadline, spec.total_deadline);
   state_ = State::busy;
   transport_->watcher().ref();
   std::error_code ec = transport_->resume();
@@ -454,7 +447,8 @@ std::error_code ClientConnection::send_body(std::string_view piece, bool chunked
   if (piece.empty()) {  // the whole request is out (or queued): the wait for the head begins
     body_open_ = false;
     sending_ = queued() > 0;
-    deadline_ = earliest(header_timeout_ns_ > 0 ? loop_.now() + header_timeout_ns_ : 0, total_deadline_);
+    deadline_ =
+        earliest_deadline(header_timeout_ns_ > 0 ? loop_.now() + header_timeout_ns_ : 0, total_deadline_);
     arm(deadline_);
   }
   return {};

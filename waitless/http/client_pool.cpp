@@ -3,11 +3,9 @@
 #include <charconv>
 #include <utility>
 
-namespace waitless::http::detail {
+#include "waitless/loop/deadline.hpp"
 
-namespace {
-int64_t ns(Duration d) noexcept { return static_cast<int64_t>(d.count()); }
-}  // namespace
+namespace waitless::http::detail {
 
 // ---- Lease ----------------------------------------------------------------------------------------------
 
@@ -185,7 +183,7 @@ void ClientCore::give_back(Pool& pool, ClientConnection* c) noexcept {
     return;
   }
   const int64_t deadline =
-      options_.idle_timeout > Duration::zero() ? loop_.now() + ns(options_.idle_timeout) : 0;
+      options_.idle_timeout > Duration::zero() ? loop_.now() + to_ns(options_.idle_timeout) : 0;
   if (closed_ || !options_.keep_alive || !c->go_idle(deadline)) {
     discard(pool, c);
     return;

@@ -22,6 +22,14 @@ inline constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+// Without the optional whitespace (OWS: spaces and tabs, RFC 9110 5.6.3) around a field value or list
+// element.
+inline constexpr std::string_view trim_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 // Character classes, one table lookup per byte (these run on every request and every header set).
 namespace chars {
 inline constexpr unsigned char kToken = 1;  // tchar (RFC 9110 5.6.2): what a header name may contain

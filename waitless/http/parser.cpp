@@ -9,12 +9,6 @@ namespace {
 
 RequestParser& self(llhttp_t* p) noexcept { return *static_cast<RequestParser*>(p->data); }
 
-std::string_view trim_ows(std::string_view v) noexcept {
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  return v;
-}
-
 }  // namespace
 
 // llhttp calls these with the parser as argument; they forward to RequestParser's private state.

@@ -8,7 +8,7 @@ namespace waitless::http {
 
 namespace {
 
-ResponseParser& self(llhttp_t* p) noexcept { return *static_cast<ResponseParser*>(p->data); }
+ResponseParser& response_of(llhttp_t* p) noexcept { return *static_cast<ResponseParser*>(p->data); }
 
 bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 
@@ -20,7 +20,7 @@ struct ResponseCallbacks {
   using P = ResponseParser;
 
   static int on_message_begin(llhttp_t* p) {
-    P& s = self(p);
+    P& s = response_of(p);
     s.head_.clear();
     s.trailers_.clear();
     // The caller usually takes the header storage away with each head (client responses): reserve what
@@ -37,7 +37,7 @@ struct ResponseCallbacks {
     return HPE_PAUSED;
   }
   static int on_status(llhttp_t* p, const char* at, std::size_t len) {
-    P& s = self(p);
+    P& s = response_of(p);
     // reason-phrase is HTAB, SP, VCHAR and obs-text (RFC 9112 4): llhttp lets NUL and other controls in.
     if (!is_field_value(std::string_view(at, len))) {
       s.set_user_error(Error::protocol_error, "invalid reason phrase");
@@ -51,7 +51,7 @@ struct ResponseCallbacks {
     return 0;
   }
   static int on_header_field(llhttp_t* p, const char* at, std::size_t len) {
-    P& s = self(p);
+    P& s = response_of(p);
     if (s.phase_ == P::Phase::trailers) {
       if (s.field_ != P::Field::name && ++s.trailer_count_ > s.limits_->max_headers) {
         s.set_user_error(Error::limit_exceeded, "too many trailer fields");
@@ -75,7 +75,7 @@ struct ResponseCallbacks {
     return 0;
   }
   static int on_header_value(llhttp_t* p, const char* at, std::size_t len) {
-    P& s = self(p);
+    P& s = response_of(p);
     HeaderMap& h = s.section_map();
     if (s.field_ != P::Field::value) {
       h.fields_.back().value_off = static_cast<uint32_t>(h.data_.size());
@@ -86,7 +86,7 @@ struct ResponseCallbacks {
     return 0;
   }
   static int on_header_value_complete(llhttp_t* p) {
-    P& s = self(p);
+    P& s = response_of(p);
     s.field_ = P::Field::none;
     HeaderMap& h = s.section_map();
     if (h.fields_.empty()) return 0;
@@ -108,7 +108,7 @@ struct ResponseCallbacks {
     return 0;
   }
   static int on_headers_complete(llhttp_t* p) {
-    P& s = self(p);
+    P& s = response_of(p);
     if (s.phase_ == P::Phase::trailers) return 0;
     int status = p->status_code;
     if (status < 100) {  // llhttp takes "20" or "020": the status code is exactly three digits
@@ -136,7 +136,7 @@ struct ResponseCallbacks {
     return HPE_PAUSED;
   }
   static int on_body(llhttp_t* p, const char* at, std::size_t len) {
-    P& s = self(p);
+    P& s = response_of(p);
     if (len == 0) return 0;
     s.body_received_ += len;
     if (s.body_received_ > s.body_limit_) {
@@ -148,7 +148,7 @@ struct ResponseCallbacks {
     return HPE_PAUSED;
   }
   static int on_message_complete(llhttp_t* p) {
-    P& s = self(p);
+    P& s = response_of(p);
     if (s.interim_) {
       s.pause_ = P::Pause::interim_end;
     } else if (!s.head_reported_) {
@@ -159,7 +159,7 @@ struct ResponseCallbacks {
     return HPE_PAUSED;
   }
   static int on_chunk_header(llhttp_t* p) {
-    P& s = self(p);
+    P& s = response_of(p);
     s.ext_bytes_ = 0;
     if (p->content_length != 0) return 0;
     // The last chunk: the trailer section follows; pause to learn where it starts, for its checks.
@@ -168,7 +168,7 @@ struct ResponseCallbacks {
     return HPE_PAUSED;
   }
   static int on_chunk_extension(llhttp_t* p, const char*, std::size_t len) {
-    P& s = self(p);
+    P& s = response_of(p);
     s.ext_bytes_ += len;
     if (s.ext_bytes_ > s.limits_->max_chunk_extension) {
       s.set_user_error(Error::limit_exceeded, "chunk extensions too large");
@@ -196,7 +196,7 @@ struct ResponseCallbacks {
 };
 
 namespace {
-const llhttp_settings_t kSettings = ResponseCallbacks::make();
+const llhttp_settings_t kResponseSettings = ResponseCallbacks::make();
 }  // namespace
 
 const ResponseLimits& ResponseParser::default_limits() noexcept {
@@ -207,7 +207,7 @@ const ResponseLimits& ResponseParser::default_limits() noexcept {
 ResponseParser::ResponseParser(const ResponseLimits& limits) : limits_(&limits) { reset(); }
 
 void ResponseParser::reset() noexcept {
-  llhttp_init(&parser_, HTTP_RESPONSE, &kSettings);
+  llhttp_init(&parser_, HTTP_RESPONSE, &kResponseSettings);
   parser_.data = this;
   head_.clear();
   piece_ = {};

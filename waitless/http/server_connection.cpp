@@ -34,7 +34,7 @@ void ServerConnection::start(ServerLoop& sl, int fd) {
   c->wait_ = Wait::idle;
   Entry guard(c);
   if (net::TlsContext* tls = sl.tls()) {
-    c->transport_.set_deadline(sl.loop().now() + ns(sl.limits().tls_handshake_timeout));
+    c->transport_.set_deadline(sl.loop().now() + to_ns(sl.limits().tls_handshake_timeout));
     auto layer = net::TlsLayer::server(*tls, c->transport_, *c);
     if (!layer) {
       log::error("http: no TLS session for fd {}: {}", c->transport_.fd(), layer.error().message());
@@ -43,7 +43,7 @@ void ServerConnection::start(ServerLoop& sl, int fd) {
     }
     c->tls_ = std::move(layer.value());
   } else {
-    c->transport_.set_deadline(sl.loop().now() + ns(sl.limits().headers_timeout));
+    c->transport_.set_deadline(sl.loop().now() + to_ns(sl.limits().headers_timeout));
   }
   if (c->transport_.start()) {
     log::error("http: cannot watch connection fd {}", c->transport_.fd());

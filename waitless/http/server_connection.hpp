@@ -49,6 +49,7 @@
 #include "waitless/http/exchange.hpp"
 #include "waitless/http/parser.hpp"
 #include "waitless/http/upgrade.hpp"
+#include "waitless/loop/deadline.hpp"
 #include "waitless/net/tls_layer.hpp"
 #include "waitless/net/transport.hpp"
 
@@ -56,10 +57,6 @@ namespace waitless::http::detail {
 
 class ServerLoop;
 struct ConnListTag;
-
-inline int64_t ns(std::chrono::milliseconds d) noexcept {
-  return static_cast<int64_t>(d.count()) * 1'000'000;
-}
 
 // What a connection needs only while it is not at rest. Pooled by the loop.
 struct ConnState {

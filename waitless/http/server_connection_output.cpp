@@ -119,7 +119,7 @@ void ServerConnection::finish_batch() noexcept {
     sl_.release_state(st_);
     st_ = nullptr;
     wait_ = Wait::idle;
-    transport_.set_deadline(sl_.loop().now() + ns(sl_.limits().keep_alive_timeout));
+    transport_.set_deadline(sl_.loop().now() + to_ns(sl_.limits().keep_alive_timeout));
     return;
   }
   // A handler that wrote past the high-water mark during this read (its bytes counted in the shared
@@ -254,19 +254,19 @@ void ServerConnection::update_deadline(bool progress) noexcept {
   int64_t timeout = 0;
   if (!st_) {
     w = Wait::idle;
-    timeout = ns(limits.keep_alive_timeout);
+    timeout = to_ns(limits.keep_alive_timeout);
   } else if (queued() > 0 || transport_.write_blocked()) {
     w = Wait::send;
-    timeout = ns(limits.send_timeout);
+    timeout = to_ns(limits.send_timeout);
   } else if ((st_->body_ex || st_->discard) && input_wanted()) {
     w = Wait::body;
-    timeout = ns(limits.body_timeout);
+    timeout = to_ns(limits.body_timeout);
   } else if (st_->parser.in_head() && st_->inflight.empty()) {
     w = Wait::headers;
-    timeout = ns(limits.headers_timeout);
+    timeout = to_ns(limits.headers_timeout);
   } else if (st_->live.empty() && !st_->parser.in_message()) {
     w = Wait::idle;
-    timeout = ns(limits.keep_alive_timeout);
+    timeout = to_ns(limits.keep_alive_timeout);
   } else {
     w = Wait::none;  // a handler runs: its own business
   }

@@ -6,14 +6,13 @@
 
 #include "waitless/base/log.hpp"
 #include "waitless/http/websocket_topics.hpp"
+#include "waitless/loop/deadline.hpp"
 
 namespace waitless::http {
 
 namespace {
 constexpr int64_t kLingerNs = 2'000'000'000;  // how long a finished connection drains the peer's input
 constexpr std::size_t kKeepScratch = 1u << 20;
-
-int64_t ns(std::chrono::milliseconds d) noexcept { return static_cast<int64_t>(d.count()) * 1'000'000; }
 
 // Per thread (reads and sends never nest within one connection's call): the frame being written and the
 // inflated message being delivered.
@@ -121,7 +120,7 @@ WebSocket* WebSocket::start(Upgraded up, std::shared_ptr<const WebSocketConfig> 
 void WebSocket::refresh_idle() noexcept {
   ping_sent_ = false;
   if (state_ == State::open && config_->options.idle_timeout.count() > 0) {
-    transport_.set_deadline(loop().now() + ns(config_->options.idle_timeout));
+    transport_.set_deadline(loop().now() + to_ns(config_->options.idle_timeout));
   }
 }
 
@@ -413,7 +412,7 @@ void WebSocket::close(uint16_t code, std::string_view reason) {
   if (code != 0 && !ws::is_valid_close_code(code)) code = ws::close_code::internal_error;
   if (!write_frame(ws::Opcode::close, ws::close_payload(code, reason), false)) return;
   state_ = State::closing;
-  transport_.set_deadline(loop().now() + ns(config_->options.close_timeout));
+  transport_.set_deadline(loop().now() + to_ns(config_->options.close_timeout));
 }
 
 void WebSocket::terminate() noexcept {
@@ -474,7 +473,7 @@ void WebSocket::on_sweep(int64_t now) noexcept {
       if (!ping_sent_) {
         if (ping() == SendStatus::closed) return;
         ping_sent_ = true;
-        transport_.set_deadline(now + ns(config_->options.idle_timeout));
+        transport_.set_deadline(now + to_ns(config_->options.idle_timeout));
         return;
       }
       fail(ws::close_code::going_away, "idle timeout");

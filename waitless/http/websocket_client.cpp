@@ -19,12 +19,6 @@ struct Answer {
   std::string rest;  // bytes after the head: the first frames
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Checks the server's answer head (status line and fields, without the blank line).
 Result<Answer> check_answer(std::string_view head, std::string_view key,
                             const WebSocketClientOptions& options, const ws::DeflateOptions& deflate) {
@@ -45,7 +39,7 @@ Result<Answer> check_answer(std::string_view head, std::string_view key,
     const std::string_view line = head.substr(0, eol);
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return Error::protocol_error;
-    const std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
+    const std::string_view name = line.substr(0, colon), value = trim_ows(line.substr(colon + 1));
     if (iequals(name, "upgrade")) {
       upgrade = upgrade || ws::has_token(value, "websocket");
     } else if (iequals(name, "connection")) {
@@ -116,7 +110,7 @@ Task<Result<Answer>> handshake_tls(Loop& loop, std::string url, std::string_view
     fields.remove_prefix(eol == std::string_view::npos ? fields.size() : eol + 2);
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    req.headers.add(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+    req.headers.add(trim_ows(line.substr(0, colon)), trim_ows(line.substr(colon + 1)));
   }
   auto s = co_await client.stream(std::move(req));
   if (!s) co_return s.error();

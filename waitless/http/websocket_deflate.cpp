@@ -7,29 +7,14 @@
 #include <cstring>
 #include <vector>
 
+#include "waitless/http/header.hpp"
+
 namespace waitless::http::ws {
 
 namespace {
 
 constexpr char kTail[4] = {0, 0, '\xff', '\xff'};  // what a sync flush ends with; not sent (RFC 7692 7.2.1)
 constexpr std::size_t kInflateStep = 16 * 1024;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // One extension offer: its name and parameters (values unquoted; empty for a parameter without one).
 struct Param {
@@ -51,17 +36,17 @@ std::vector<Offer> parse_offers(std::string_view header) {
     bool first = true;
     while (true) {
       std::size_t semi = item.find(';');
-      std::string_view part = trim(item.substr(0, semi));
+      std::string_view part = trim_ows(item.substr(0, semi));
       if (first) {
         offer.name = part;
         first = false;
       } else if (!part.empty()) {
         Param p;
         std::size_t eq = part.find('=');
-        p.name = trim(part.substr(0, eq));
+        p.name = trim_ows(part.substr(0, eq));
         if (eq != std::string_view::npos) {
           p.has_value = true;
-          p.value = trim(part.substr(eq + 1));
+          p.value = trim_ows(part.substr(eq + 1));
           if (p.value.size() >= 2 && p.value.front() == '"' && p.value.back() == '"') {
             p.value = p.value.substr(1, p.value.size() - 2);
           }

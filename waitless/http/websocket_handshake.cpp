@@ -5,26 +5,12 @@
 
 #include <cstring>
 
+#include "waitless/http/header.hpp"
+
 namespace waitless::http::ws {
 
 namespace {
 constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::string base64(const unsigned char* data, std::size_t n) {
   std::string out(4 * ((n + 2) / 3), '\0');
@@ -63,7 +49,7 @@ Handshake refuse(int status, const char* why) {
 bool has_token(std::string_view list, std::string_view token) noexcept {
   while (!list.empty()) {
     std::size_t comma = list.find(',');
-    if (iequals(trim(list.substr(0, comma)), token)) return true;
+    if (iequals(trim_ows(list.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -106,10 +92,10 @@ Handshake server_handshake(const Request& req, const HandshakeOptions& options,
   if (req.version_minor() < 1) return refuse(400, "a WebSocket handshake needs HTTP/1.1");
   if (!any_field_has_token(req, "upgrade", "websocket")) return refuse(400, "Upgrade: websocket missing");
   if (!any_field_has_token(req, "connection", "upgrade")) return refuse(400, "Connection: upgrade missing");
-  if (trim(req.header("sec-websocket-version")) != "13") {
+  if (trim_ows(req.header("sec-websocket-version")) != "13") {
     return refuse(426, "Sec-WebSocket-Version must be 13");
   }
-  const std::string_view key = trim(req.header("sec-websocket-key"));
+  const std::string_view key = trim_ows(req.header("sec-websocket-key"));
   if (!valid_client_key(key)) return refuse(400, "Sec-WebSocket-Key is not 16 bytes in base64");
   const std::string_view origin = req.header("origin");
   if (options.check_origin) {

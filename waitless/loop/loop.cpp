@@ -12,6 +12,7 @@
 #include <limits>
 #include <thread>
 
+#include "waitless/base/clock.hpp"
 #include "waitless/base/error.hpp"
 #include "waitless/base/log.hpp"
 #include "waitless/base/mpsc_queue.hpp"
@@ -21,12 +22,6 @@
 namespace waitless {
 
 namespace {
-
-int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 thread_local Loop* t_running = nullptr;
 

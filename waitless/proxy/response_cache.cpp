@@ -14,12 +14,6 @@ namespace {
 
 constexpr int64_t kNsPerSecond = 1'000'000'000;
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // A delta-seconds value (RFC 9111 1.2.2): digits, saturated; -1 when malformed.
 int64_t delta_seconds(std::string_view v) noexcept {
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
@@ -43,7 +37,7 @@ template <typename F>
 void for_each_element(std::string_view list, F&& f) {
   while (!list.empty()) {
     const std::size_t comma = list.find(',');
-    const std::string_view item = trim(list.substr(0, comma));
+    const std::string_view item = http::trim_ows(list.substr(0, comma));
     if (!item.empty()) f(item);
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
@@ -145,9 +139,9 @@ CacheControl parse_cache_control(std::string_view value) noexcept {
   CacheControl cc;
   for_each_element(value, [&](std::string_view item) {
     const std::size_t eq = item.find('=');
-    const std::string_view name = trim(item.substr(0, eq));
+    const std::string_view name = http::trim_ows(item.substr(0, eq));
     const std::string_view arg =
-        eq == std::string_view::npos ? std::string_view{} : trim(item.substr(eq + 1));
+        eq == std::string_view::npos ? std::string_view{} : http::trim_ows(item.substr(eq + 1));
     if (http::iequals(name, "no-store")) {
       cc.no_store = true;
     } else if (http::iequals(name, "no-cache")) {

@@ -94,13 +94,13 @@ void append_ms(std::string& out, int64_t ns) {
   out.append(digits, sizeof digits);
 }
 
-struct Entry {
+struct LogEntry {
   int status;
   uint64_t bytes;
   int64_t ns;  // the duration
 };
 
-void format_line(std::string& line, LogFormat format, Request& req, const Entry& e) {
+void format_line(std::string& line, LogFormat format, Request& req, const LogEntry& e) {
   const std::string_view ip = req.ip();
   const std::string_view id = req.id();
   if (format == LogFormat::json) {
@@ -159,7 +159,7 @@ struct State {
   AccessLogOptions options;
 
   void log(Request& req, Response& res, Clock::time_point t0, const std::exception_ptr& err) {
-    Entry e;
+    LogEntry e;
     if (err) {
       e.status = 500;
       try {

@@ -13,7 +13,7 @@
 namespace waitless::web {
 namespace {
 
-constexpr const char* kMessages[] = {
+constexpr const char* kBasicAuthMessages[] = {
     "ok",
     "no Basic credentials",
     "malformed Basic credentials",
@@ -42,7 +42,7 @@ bool append_quoted_param(std::string& out, std::string_view name, std::string_vi
 }  // namespace
 
 const std::error_category& auth_category() noexcept {
-  static const detail::TableCategory category("auth", kMessages);
+  static const detail::TableCategory category("auth", kBasicAuthMessages);
   return category;
 }
 

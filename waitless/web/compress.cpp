@@ -15,7 +15,7 @@
 namespace waitless::web {
 namespace {
 
-struct Config {
+struct CompressConfig {
   CompressionOptions options;
   CompressionPolicy policy;
   EncodingSupport support;
@@ -23,7 +23,7 @@ struct Config {
 
 class CompressionFilter final : public http::BodyFilter {
  public:
-  CompressionFilter(const Config& cfg, Encoding encoding) noexcept : cfg_(cfg), encoding_(encoding) {}
+  CompressionFilter(const CompressConfig& cfg, Encoding encoding) noexcept : cfg_(cfg), encoding_(encoding) {}
 
   Mode on_head(http::Response& res, std::optional<uint64_t> length) override {
     if (res.has("Content-Encoding") || res.has("Content-Range") || res.status() == 206) return Mode::pass;
@@ -81,7 +81,7 @@ class CompressionFilter final : public http::BodyFilter {
     }
   }
 
-  const Config& cfg_;
+  const CompressConfig& cfg_;
   Encoding encoding_;
   std::optional<Compressor> compressor_;
   std::string out_;  // one input's compressed output (at most about the input's size)
@@ -90,7 +90,7 @@ class CompressionFilter final : public http::BodyFilter {
 }  // namespace
 
 Layer compression(CompressionOptions options) {
-  auto cfg = std::make_shared<Config>();
+  auto cfg = std::make_shared<CompressConfig>();
   cfg->options = std::move(options);
   cfg->policy.min_size = cfg->options.threshold;
   cfg->policy.skip_types = cfg->options.skip_types;

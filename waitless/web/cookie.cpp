@@ -10,7 +10,7 @@
 namespace waitless::web {
 namespace {
 
-constexpr const char* kMessages[] = {
+constexpr const char* kCookieMessages[] = {
     "ok",
     "invalid cookie name",
     "invalid cookie value",
@@ -43,7 +43,7 @@ bool valid_attribute(std::string_view v) noexcept {
 }  // namespace
 
 const std::error_category& cookie_category() noexcept {
-  static const detail::TableCategory category("cookie", kMessages);
+  static const detail::TableCategory category("cookie", kCookieMessages);
   return category;
 }
 

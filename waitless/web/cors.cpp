@@ -12,7 +12,7 @@
 namespace waitless::web {
 namespace {
 
-struct Config {
+struct CorsConfig {
   CorsOptions options;
   std::string methods;  // joined with ", "
   std::string allowed_headers;
@@ -32,7 +32,7 @@ std::string join_tokens(const std::vector<std::string>& items, const char* what)
 }
 
 // The origin headers for `origin` (non-empty); false when the origin is not allowed.
-bool set_origin(const Config& cfg, Response& res, std::string_view origin) {
+bool set_origin(const CorsConfig& cfg, Response& res, std::string_view origin) {
   const CorsOptions& o = cfg.options;
   if (cfg.any_origin && !o.credentials) {
     res.set_header("Access-Control-Allow-Origin", "*");
@@ -59,7 +59,7 @@ bool set_origin(const Config& cfg, Response& res, std::string_view origin) {
 }  // namespace
 
 Layer cors(CorsOptions options) {
-  auto cfg = std::make_shared<Config>();
+  auto cfg = std::make_shared<CorsConfig>();
   cfg->methods = join_tokens(options.methods, "method");
   cfg->allowed_headers = join_tokens(options.allowed_headers, "header name");
   cfg->exposed_headers = join_tokens(options.exposed_headers, "header name");

@@ -5,14 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "waitless/http/header.hpp"
+
 namespace waitless::web {
 
 // A header value or list element without the optional whitespace (SP, HTAB) around it.
-constexpr std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using http::trim_ows;
 
 struct HeaderParam {
   std::string_view name;       // a token, case as written (compare with http::iequals)

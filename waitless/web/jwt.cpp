@@ -15,7 +15,7 @@
 namespace waitless::web {
 namespace {
 
-constexpr const char* kMessages[] = {
+constexpr const char* kJwtMessages[] = {
     "ok",
     "malformed token",
     "token algorithm not allowed",
@@ -43,7 +43,7 @@ using detail::JsonMember;
 }  // namespace
 
 const std::error_category& jwt_category() noexcept {
-  static const detail::TableCategory category("jwt", kMessages);
+  static const detail::TableCategory category("jwt", kJwtMessages);
   return category;
 }
 

@@ -5,13 +5,13 @@
 namespace waitless::web {
 namespace {
 
-struct Entry {
+struct MimeEntry {
   std::string_view extension;  // lower case, without the dot
   std::string_view type;
 };
 
 // Sorted by extension (checked below) for a binary search.
-constexpr Entry kTypes[] = {
+constexpr MimeEntry kTypes[] = {
     {"7z", "application/x-7z-compressed"},
     {"aac", "audio/aac"},
     {"apng", "image/apng"},
@@ -90,7 +90,7 @@ std::string_view content_type_for_path(std::string_view path) noexcept {
   }
   const std::string_view key(lower, ext.size());
   const auto it = std::lower_bound(std::begin(kTypes), std::end(kTypes), key,
-                                   [](const Entry& e, std::string_view k) { return e.extension < k; });
+                                   [](const MimeEntry& e, std::string_view k) { return e.extension < k; });
   return it != std::end(kTypes) && it->extension == key ? it->type : kDefault;
 }
 

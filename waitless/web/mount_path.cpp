@@ -4,17 +4,11 @@
 #include <stdexcept>
 #include <utility>
 
+#include "waitless/base/hex.hpp"
 #include "waitless/web/request.hpp"
 
 namespace waitless::web {
 namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = static_cast<char>(c | 0x20);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 
 // Whether the raw (encoded) segment decodes to exactly `want`. A bad escape never matches.
 bool decoded_equals(std::string_view raw, std::string_view want) noexcept {

@@ -9,7 +9,7 @@
 namespace waitless::web {
 namespace {
 
-constexpr const char* kMessages[] = {
+constexpr const char* kMultipartMessages[] = {
     "ok",
     "not multipart/form-data",
     "multipart Content-Type without boundary",
@@ -40,7 +40,7 @@ bool valid_boundary(std::string_view b) noexcept {
 }  // namespace
 
 const std::error_category& multipart_category() noexcept {
-  static const detail::TableCategory category("multipart", kMessages);
+  static const detail::TableCategory category("multipart", kMultipartMessages);
   return category;
 }
 

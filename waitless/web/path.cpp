@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "waitless/base/hex.hpp"
+
 namespace waitless::web {
 namespace {
 
@@ -26,13 +28,6 @@ class PathCategory final : public std::error_category {
     return "unknown path error";
   }
 };
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // Length of the valid UTF-8 sequence starting at s[i] (a non-ASCII lead byte), or 0 when invalid
 // (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).

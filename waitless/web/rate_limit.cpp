@@ -107,24 +107,24 @@ std::string rate_limit_policy(const RateLimitRule& rule) {
 
 namespace {
 
-struct Config {
+struct RateLimitConfig {
   RateLimitOptions options;
   RateLimitRule rule;
   std::string policy;
   std::string limit;
 };
 
-RateLimitStore::Clock::time_point now(const Config& cfg) {
+RateLimitStore::Clock::time_point now(const RateLimitConfig& cfg) {
   return cfg.options.clock ? cfg.options.clock() : RateLimitStore::Clock::now();
 }
 
-std::string key_of(const Config& cfg, Request& req) {
+std::string key_of(const RateLimitConfig& cfg, Request& req) {
   if (cfg.options.key) return cfg.options.key(req);
   return std::string(req.ip());
 }
 
 // The headers, and the 429 when refused.
-void apply(const Config& cfg, Response& res, const RateDecision& d) {
+void apply(const RateLimitConfig& cfg, Response& res, const RateDecision& d) {
   if (cfg.options.headers) {
     res.set_header("RateLimit-Policy", cfg.policy);
     res.set_header("RateLimit-Limit", cfg.limit);
@@ -140,7 +140,7 @@ void apply(const Config& cfg, Response& res, const RateDecision& d) {
 }  // namespace
 
 Layer rate_limit(RateLimitOptions options) {
-  auto cfg = std::make_shared<Config>();
+  auto cfg = std::make_shared<RateLimitConfig>();
   if (!options.store) options.store = std::make_shared<MemoryRateLimitStore>(options.max_keys);
   if (options.limit == 0) options.limit = 1;
   if (options.window.count() <= 0) options.window = std::chrono::milliseconds(1000);

@@ -68,7 +68,7 @@ std::string cache_control_for(const StaticOptions& o) {
   return v;
 }
 
-struct Config {
+struct StaticConfig {
   std::string root;
   StaticOptions options;
   std::string cache_control;
@@ -87,7 +87,7 @@ std::optional<std::string_view> header_opt(const Request& req, std::string_view 
   throw HttpError(404, "not found", ec);
 }
 
-Task<> serve(const Config& cfg, Request& req, Response& res, Next next) {
+Task<> serve(const StaticConfig& cfg, Request& req, Response& res, Next next) {
   const StaticOptions& o = cfg.options;
   const bool head = req.method_id() == http::Method::head;
   if (req.method_id() != http::Method::get && !head) {
@@ -229,7 +229,7 @@ Task<> serve(const Config& cfg, Request& req, Response& res, Next next) {
 }  // namespace
 
 Layer serve_static(std::string root, StaticOptions options) {
-  auto cfg = std::make_shared<Config>(Config{std::move(root), std::move(options), {}});
+  auto cfg = std::make_shared<StaticConfig>(StaticConfig{std::move(root), std::move(options), {}});
   cfg->cache_control = cache_control_for(cfg->options);
   Layer layer;
   layer.async = [cfg](Request& req, Response& res, Next next) -> Task<> {

@@ -11,7 +11,7 @@
 namespace waitless::web {
 namespace {
 
-constexpr const char* kMessages[] = {
+constexpr const char* kStaticPathMessages[] = {
     "ok",      "invalid path", "path traversal",   "double percent-encoding",
     "dotfile", "not found",    "outside the root",
 };
@@ -28,7 +28,7 @@ Result<std::string> real_path(const std::string& path) {
 }  // namespace
 
 const std::error_category& static_path_category() noexcept {
-  static const detail::TableCategory category("static_path", kMessages);
+  static const detail::TableCategory category("static_path", kStaticPathMessages);
   return category;
 }
 

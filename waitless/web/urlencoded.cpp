@@ -2,29 +2,23 @@
 
 #include <algorithm>
 
+#include "waitless/base/hex.hpp"
 #include "waitless/web/error_table.hpp"
 
 namespace waitless::web {
 namespace {
 
-constexpr const char* kMessages[] = {
+constexpr const char* kFormMessages[] = {
     "ok",
     "invalid percent-encoding",
     "too many form fields",
     "form data too large",
 };
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 const std::error_category& form_category() noexcept {
-  static const detail::TableCategory category("form", kMessages);
+  static const detail::TableCategory category("form", kFormMessages);
   return category;
 }
 

@@ -6,15 +6,7 @@
 #include "waitless/http/response.hpp"
 
 namespace waitless::web {
-namespace {
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void add_vary(http::Response& res, std::string_view field) {
   std::string joined;
@@ -26,7 +18,7 @@ void add_vary(http::Response& res, std::string_view field) {
     std::string_view list = h.value;
     while (true) {
       const std::size_t comma = list.find(',');
-      const std::string_view item = trim(list.substr(0, comma));
+      const std::string_view item = http::trim_ows(list.substr(0, comma));
       if (item == "*") return;
       if (!item.empty()) {
         if (http::iequals(item, field)) named = true;
