@@ -21,8 +21,8 @@ struct Request {
   std::vector<PGresult*> results;
   // Per libpq entry (a Parse, a Bind/Execute: each ends with a NULL result), the statement it belongs to.
   std::vector<uint32_t> entry_statement;
-  // The entries that Parse a statement new to the cache, with its SQL: a Parse that fails or is skipped
-  // (an earlier statement of the segment failed) is dropped from the cache, so the next use prepares again.
+  // The entries that Parse a statement new to the cache, with its SQL. The cache takes the name when the
+  // Parse's own result arrives; until then only this segment uses it (Connection::submit says why).
   std::vector<std::pair<uint32_t, std::string>> prepares;
   std::error_code error;  // the first error in this segment
   std::string message;    // the server's message for `error`
@@ -236,17 +236,25 @@ Result<Request*> Connection::submit(std::span<Statement> statements) {
       values[i] = st.params[i] ? st.params[i]->c_str() : nullptr;
     const int n = static_cast<int>(values.size());
     if (st.prepare) {
-      auto it = statements_.find(st.sql);
-      if (it == statements_.end() && statements_.size() < options_.statement_cache) {
-        std::string name = "w" + std::to_string(++statement_seq_);
-        if (!PQsendPrepare(conn_, name.c_str(), st.sql.c_str(), n, nullptr)) return false;
+      const std::string* name = nullptr;
+      if (auto it = statements_.find(st.sql); it != statements_.end()) {
+        name = &it->second;
+      } else if (auto p = pending_prepares_.find(st.sql); p != pending_prepares_.end()) {
+        // Prepared by a segment whose Parse has not been answered yet. Only that segment may use the name:
+        // if its Parse is skipped (an earlier statement of the segment failed), so are its own later uses,
+        // but another segment's would fail with 26000 (no such prepared statement). Others go unprepared.
+        if (p->second.owner == req.get()) name = &p->second.name;
+      } else if (statements_.size() + pending_prepares_.size() < options_.statement_cache) {
+        std::string fresh = "w" + std::to_string(++statement_seq_);
+        if (!PQsendPrepare(conn_, fresh.c_str(), st.sql.c_str(), n, nullptr)) return false;
         req->prepares.emplace_back(static_cast<uint32_t>(req->entry_statement.size()), st.sql);
         req->entry_statement.push_back(index);
-        it = statements_.emplace(st.sql, std::move(name)).first;
+        name = &pending_prepares_.emplace(st.sql, PendingPrepare{std::move(fresh), req.get()})
+                    .first->second.name;
       }
-      if (it != statements_.end()) {
+      if (name) {
         req->entry_statement.push_back(index);
-        return PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr, 0) == 1;
+        return PQsendQueryPrepared(conn_, name->c_str(), n, values.data(), nullptr, nullptr, 0) == 1;
       }
     }
     req->entry_statement.push_back(index);
@@ -373,17 +381,18 @@ void Connection::read_results() noexcept {
           req.error = state ? sqlstate_code(state) : make_error_code(DbError::server_error);
           req.message = detail::trimmed(PQresultErrorMessage(r));
         }
-        forget_prepare(req);
+        settle_prepare(req, false);
         PQclear(r);
         break;
       case PGRES_PIPELINE_ABORTED:  // skipped: an earlier entry of the segment failed
         if (!req.error) req.error = DbError::server_error;
-        forget_prepare(req);
+        settle_prepare(req, false);
         PQclear(r);
         break;
       case PGRES_TUPLES_OK:
       case PGRES_COMMAND_OK:
       case PGRES_EMPTY_QUERY: {
+        settle_prepare(req, true);
         PGresult*& slot = req.results[req.entry < req.entry_statement.size() ? req.entry_statement[req.entry]
                                                                              : req.results.size() - 1];
         PQclear(slot);
@@ -426,14 +435,17 @@ void Connection::complete_front() noexcept {
   }
 }
 
-// The entry being read failed or was skipped: if it was the Parse of a statement new to the cache, the
-// server has no such prepared statement, so the cache forgets it.
-void Connection::forget_prepare(const Request& req) noexcept {
+// The entry being read has its result: if it is the Parse of a statement new to the cache, the name joins
+// the cache when the Parse succeeded; when it failed or was skipped the server has no such statement, and
+// the next use prepares again.
+void Connection::settle_prepare(const Request& req, bool prepared) noexcept {
   for (const auto& [entry, sql] : req.prepares) {
-    if (entry == req.entry) {
-      statements_.erase(sql);
-      return;
-    }
+    if (entry != req.entry) continue;
+    auto p = pending_prepares_.find(sql);
+    if (p == pending_prepares_.end() || p->second.owner != &req) return;
+    if (prepared) statements_.emplace(sql, std::move(p->second.name));
+    pending_prepares_.erase(p);
+    return;
   }
 }
 
@@ -454,6 +466,7 @@ void Connection::fail_all(std::error_code ec) noexcept {
   if (watcher_) watcher_->stop();
   auto requests = std::move(requests_);
   requests_.clear();
+  pending_prepares_.clear();  // their segments are gone with the connection
   for (auto& r : requests) {
     // A statement the server already failed (57P01 when it was terminated) keeps its own error.
     if (r->waiter) r->waiter->complete(r->error ? r->error : ec);

@@ -154,7 +154,7 @@ class Connection {
   void read_results() noexcept;
   void read_notifications() noexcept;
   void complete_front() noexcept;
-  void forget_prepare(const detail::Request& request) noexcept;
+  void settle_prepare(const detail::Request& request, bool prepared) noexcept;
   void fail_all(std::error_code ec) noexcept;
   void abandon(detail::Request& request) noexcept;
   void send_cancel() noexcept;
@@ -180,7 +180,13 @@ class Connection {
   uint64_t statement_seq_ = 0;
   std::string last_error_;
   std::unordered_map<std::string, std::string> statements_;  // SQL text -> prepared statement name
-  std::deque<std::unique_ptr<detail::Request>> requests_;    // in pipeline order
+  // Parses sent and not yet answered: SQL text -> the name and the segment that prepares it.
+  struct PendingPrepare {
+    std::string name;
+    const detail::Request* owner;
+  };
+  std::unordered_map<std::string, PendingPrepare> pending_prepares_;
+  std::deque<std::unique_ptr<detail::Request>> requests_;  // in pipeline order
   EventEmitter<NotifyEvent> notifications_;
   std::shared_ptr<bool> alive_;  // false once destroyed: a cancel completing later touches nothing
 };

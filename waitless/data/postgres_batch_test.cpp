@@ -86,6 +86,32 @@ TEST(PostgresBatch, ASyntaxErrorDropsTheFailedParseFromTheCache) {
   });
 }
 
+// A batch's new statement whose Parse is skipped (an earlier statement failed) must not cost a statement
+// sent meanwhile with the same text: that one does not use the batch's name, and succeeds.
+TEST(PostgresBatch, ASkippedParseDoesNotFailTheSameStatementSentMeanwhile) {
+  WAITLESS_PG_OR_SKIP();
+  testing::with_connection(conninfo, [&](Connection& conn) -> Task<> {
+    const std::string sql = "SELECT $1::int + 1 AS n";
+    std::vector<Statement> batch;
+    batch.push_back(statement("SELECT 1 / $1::int AS n", 0));  // 22012, at execution
+    batch.push_back(statement(sql, 1));                        // its Parse is skipped
+    auto [failed, single] = co_await when_all(conn.batch(std::move(batch)), conn.query(sql, 41));
+    CO_ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(sqlstate_of(failed.error()), "22012");
+    EXPECT_TRUE(single.ok()) << conn.last_error_message();
+    CO_ASSERT_TRUE(single.ok());
+    EXPECT_EQ((*single)[0].get<int32_t>("n").value(), 42);
+    // Only what the server really prepared is cached: the division's text. The skipped one prepares anew.
+    EXPECT_EQ(conn.prepared_count(), 1u);
+    auto again = co_await conn.query(sql, 1);
+    EXPECT_TRUE(again.ok()) << conn.last_error_message();
+    CO_ASSERT_TRUE(again.ok());
+    EXPECT_EQ((*again)[0].get<int32_t>("n").value(), 2);
+    EXPECT_EQ(conn.prepared_count(), 2u);
+    EXPECT_TRUE(conn.is_usable());
+  });
+}
+
 // Batches and single statements share the pipeline: issued together, each gets its own results.
 TEST(PostgresBatch, SharesThePipelineWithSingleStatements) {
   WAITLESS_PG_OR_SKIP();
