@@ -16,7 +16,13 @@
 // no producer touches the queue again, so the consumer may free whatever the wake-up uses (the eventfd).
 // Items are destroyed outside any critical section: a dropped item's destructor may push (and be refused).
 //
-// Memory: a node per item, carved by the producing thread from its own block of kNodesPerBlock nodes (one
+// Intrusive items (MpscQueue<T, Item>): push_item() queues an object of the producer's that derives from
+// MpscLink, with no allocation and no copy; the items share the queue (and its order and wake-ups) with
+// the T values. drain() hands them to fn as Item&; a dropped one (close, destructor) gets item.drop(). The
+// item is the consumer's from its push until fn or drop() returns: drain reads the link before calling fn,
+// so fn may free the item.
+//
+// Memory: a node per T value, carved by the producing thread from its own block of kNodesPerBlock nodes (one
 // allocation per block, nodes of one thread side by side, so a drain walks memory in order). A block
 // counts the nodes not yet released; whoever releases the last one (the consumer after running its items,
 // one decrement per run of consecutive nodes of the block, or the producing thread at exit for the nodes
@@ -33,7 +39,15 @@
 
 namespace waitless {
 
-template <typename T>
+// The link inside an item pushed without allocation (MpscQueue::push_item). `block` stays nullptr: it tells
+// intrusive items from the queue's own nodes.
+struct MpscLink {
+  MpscLink* mpsc_next = nullptr;
+  void* mpsc_block = nullptr;
+};
+
+// Item: void (T values only), or a type deriving from MpscLink with `void drop() noexcept`.
+template <typename T, typename Item = void>
 class MpscQueue {
  public:
   enum class Push {
@@ -46,7 +60,7 @@ class MpscQueue {
   MpscQueue(const MpscQueue&) = delete;
   MpscQueue& operator=(const MpscQueue&) = delete;
   ~MpscQueue() {
-    Node* top = head_.load(std::memory_order_acquire);
+    MpscLink* top = head_.load(std::memory_order_acquire);
     if (top != closed_mark()) destroy(top);
   }
 
@@ -55,27 +69,22 @@ class MpscQueue {
   Push push(U&& value) {
     Node* node = Block::allocate();
     ::new (static_cast<void*>(&node->value)) T(std::forward<U>(value));
-    Node* old = head_.load(std::memory_order_relaxed);
-    bool announced = false;
-    for (;;) {
-      if (old == closed_mark()) break;
-      // About to be the first of a batch: count ourselves as a waker BEFORE the node is visible, so a
-      // close() that sees the node also sees the count (the release CAS publishes both).
-      if (old == nullptr && !announced) {
-        wakers_.fetch_add(1, std::memory_order_relaxed);
-        announced = true;
-      }
-      node->next = old;
-      if (head_.compare_exchange_weak(old, node, std::memory_order_release, std::memory_order_relaxed)) {
-        if (old == nullptr) return Push::first;
-        if (announced) end_wake();  // someone else's push made the queue non-empty first
-        return Push::queued;
-      }
+    const Push r = link(node);
+    if (r == Push::closed) {
+      node->value.~T();
+      Block::release(node);
     }
-    if (announced) end_wake();
-    node->value.~T();
-    Block::release(node);
-    return Push::closed;
+    return r;
+  }
+
+  // Any thread: queues the producer's own item, without allocating. On Push::closed the item was not
+  // queued and is still the caller's (drop() is not called).
+  template <typename I = Item>
+  requires(!std::is_void_v<I>) Push push_item(I& item)
+  noexcept {
+    MpscLink& l = item;
+    l.mpsc_block = nullptr;
+    return link(&l);
   }
 
   // By the producer that got Push::first, once it has woken the consumer.
@@ -87,11 +96,11 @@ class MpscQueue {
   std::size_t drain(F&& fn) noexcept {
     static_assert(std::is_nothrow_invocable_v<F&, T&>, "fn must not throw: the batch would leak");
     if (head_.load(std::memory_order_relaxed) == closed_mark()) return 0;  // only the consumer closes
-    Node* top = head_.exchange(nullptr, std::memory_order_acquire);
-    Node* oldest = nullptr;  // reverse the stack: newest-first becomes oldest-first
+    MpscLink* top = head_.exchange(nullptr, std::memory_order_acquire);
+    MpscLink* oldest = nullptr;  // reverse the stack: newest-first becomes oldest-first
     while (top) {
-      Node* next = top->next;
-      top->next = oldest;
+      MpscLink* next = top->mpsc_next;
+      top->mpsc_next = oldest;
       oldest = top;
       top = next;
     }
@@ -102,17 +111,26 @@ class MpscQueue {
     Block* run_block = nullptr;
     std::size_t run_length = 0;
     while (oldest) {
-      Node* next = oldest->next;
-      fn(oldest->value);
-      oldest->value.~T();
-      if (oldest->block != run_block) {
+      MpscLink* next = oldest->mpsc_next;
+      ++n;
+      if constexpr (!std::is_void_v<Item>) {
+        if (!oldest->mpsc_block) {  // an intrusive item: fn may free it
+          fn(static_cast<Item&>(*oldest));
+          oldest = next;
+          continue;
+        }
+      }
+      Node* node = static_cast<Node*>(oldest);
+      fn(node->value);
+      node->value.~T();
+      Block* block = static_cast<Block*>(node->mpsc_block);
+      if (block != run_block) {
         if (run_block) run_block->release_many(run_length);
-        run_block = oldest->block;
+        run_block = block;
         run_length = 0;
       }
       ++run_length;
       oldest = next;
-      ++n;
     }
     if (run_block) run_block->release_many(run_length);
     return n;
@@ -120,23 +138,21 @@ class MpscQueue {
 
   // Consumer thread; see the header comment. Closing twice is harmless.
   void close() noexcept {
-    Node* top = head_.exchange(closed_mark(), std::memory_order_acquire);
+    MpscLink* top = head_.exchange(closed_mark(), std::memory_order_acquire);
     while (wakers_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
     if (top != closed_mark()) destroy(top);
   }
 
   // A hint from any thread; exact on the consumer's thread while no producer runs.
   bool empty() const noexcept {
-    Node* top = head_.load(std::memory_order_relaxed);
+    MpscLink* top = head_.load(std::memory_order_relaxed);
     return top == nullptr || top == closed_mark();
   }
   bool closed() const noexcept { return head_.load(std::memory_order_relaxed) == closed_mark(); }
 
  private:
   struct Block;
-  struct Node {
-    Node* next;
-    Block* block;
+  struct Node : MpscLink {  // mpsc_block: the Block it was carved from
     union {
       T value;  // constructed by push(), destroyed by drain(), close(), the destructor or a refused push
     };
@@ -171,7 +187,7 @@ class MpscQueue {
       if (cursor.gone) {
         Block* b = new Block;
         b->release_many(kNodesPerBlock - 1);
-        b->nodes[0].block = b;
+        b->nodes[0].mpsc_block = b;
         return &b->nodes[0];
       }
       if (!cursor.block || cursor.used == kNodesPerBlock) {
@@ -179,28 +195,58 @@ class MpscQueue {
         cursor.used = 0;
       }
       Node* n = &cursor.block->nodes[cursor.used++];
-      n->block = cursor.block;
+      n->mpsc_block = cursor.block;
       return n;
     }
-    static void release(Node* n) noexcept { n->block->release_many(1); }
+    static void release(Node* n) noexcept { static_cast<Block*>(n->mpsc_block)->release_many(1); }
     void release_many(std::size_t k) noexcept {
       if (k != 0 && unreleased.fetch_sub(k, std::memory_order_acq_rel) == k) delete this;
     }
   };
 
-  // Never a node's address (nodes are aligned): marks the queue closed.
-  static Node* closed_mark() noexcept { return reinterpret_cast<Node*>(std::uintptr_t{1}); }
+  // Links `l` on top; on Push::closed it was not linked.
+  Push link(MpscLink* l) noexcept {
+    MpscLink* old = head_.load(std::memory_order_relaxed);
+    bool announced = false;
+    for (;;) {
+      if (old == closed_mark()) break;
+      // About to be the first of a batch: count ourselves as a waker BEFORE the item is visible, so a
+      // close() that sees the item also sees the count (the release CAS publishes both).
+      if (old == nullptr && !announced) {
+        wakers_.fetch_add(1, std::memory_order_relaxed);
+        announced = true;
+      }
+      l->mpsc_next = old;
+      if (head_.compare_exchange_weak(old, l, std::memory_order_release, std::memory_order_relaxed)) {
+        if (old == nullptr) return Push::first;
+        if (announced) end_wake();  // someone else's push made the queue non-empty first
+        return Push::queued;
+      }
+    }
+    if (announced) end_wake();
+    return Push::closed;
+  }
+
+  // Never an item's address (items are aligned): marks the queue closed.
+  static MpscLink* closed_mark() noexcept { return reinterpret_cast<MpscLink*>(std::uintptr_t{1}); }
   // Drops the items of a detached stack (their destructors may push: a new push takes a new node).
-  static void destroy(Node* top) noexcept {
+  static void destroy(MpscLink* top) noexcept {
     while (top) {
-      Node* n = std::exchange(top, top->next);
+      MpscLink* l = std::exchange(top, top->mpsc_next);
+      if constexpr (!std::is_void_v<Item>) {
+        if (!l->mpsc_block) {
+          static_cast<Item*>(l)->drop();
+          continue;
+        }
+      }
+      Node* n = static_cast<Node*>(l);
       n->value.~T();
       Block::release(n);
     }
   }
 
-  std::atomic<Node*> head_{nullptr};  // the newest item; nullptr when empty; closed_mark() when closed
-  std::atomic<int> wakers_{0};        // producers between Push::first (announced) and end_wake()
+  std::atomic<MpscLink*> head_{nullptr};  // the newest item; nullptr when empty; closed_mark() when closed
+  std::atomic<int> wakers_{0};            // producers between Push::first (announced) and end_wake()
 };
 
 }  // namespace waitless

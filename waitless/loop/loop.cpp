@@ -11,6 +11,7 @@
 #include <exception>
 #include <limits>
 #include <thread>
+#include <type_traits>
 
 #include "waitless/base/clock.hpp"
 #include "waitless/base/error.hpp"
@@ -36,16 +37,24 @@ thread_local Loop* t_running = nullptr;
 // before post() returns: so after its push a poster touches the State only to write the eventfd, and the
 // loop's destructor (close()) waits for such writes before it closes the fd and drops the State.
 struct LoopRemote::State {
-  MpscQueue<std::function<void()>> queue;
+  using Queue = MpscQueue<std::function<void()>, PostedItem>;
+  Queue queue;
   int eventfd = -1;
 
-  std::error_code post(std::function<void()> fn) {
-    switch (queue.push(std::move(fn))) {
-      case MpscQueue<std::function<void()>>::Push::closed:
+  std::error_code post(std::function<void()> fn) { return pushed(queue.push(std::move(fn))); }
+  std::error_code post_item(PostedItem& item) {
+    const Queue::Push r = queue.push_item(item);
+    if (r == Queue::Push::closed) item.drop();
+    return pushed(r);
+  }
+  // After a push: the first of a batch wakes the loop.
+  std::error_code pushed(Queue::Push push) {
+    switch (push) {
+      case Queue::Push::closed:
         return Error::loop_closed;
-      case MpscQueue<std::function<void()>>::Push::queued:
+      case Queue::Push::queued:
         return {};
-      case MpscQueue<std::function<void()>>::Push::first:
+      case Queue::Push::first:
         break;
     }
     uint64_t one = 1;
@@ -64,6 +73,16 @@ struct LoopRemote::State {
 std::error_code LoopRemote::post(std::function<void()> fn) const {
   if (!state_) return Error::loop_closed;
   return state_->post(std::move(fn));
+}
+
+std::error_code LoopRemote::post_item(PostedItem& item) const {
+  // The item may hold this remote and be freed by the loop before the push returns: read state_ first.
+  State* state = state_.get();
+  if (!state) {
+    item.drop();
+    return Error::loop_closed;
+  }
+  return state->post_item(item);
 }
 
 // ---- Handle ---------------------------------------------------------------------------------------------
@@ -276,6 +295,8 @@ void Loop::defer(std::function<void()> fn) { pending_.push(std::move(fn)); }
 
 std::error_code Loop::post(std::function<void()> fn) const { return posted_->post(std::move(fn)); }
 
+std::error_code Loop::post_item(PostedItem& item) const { return posted_->post_item(item); }
+
 LoopRemote Loop::remote() const {
   LoopRemote r;
   r.state_ = posted_;
@@ -289,9 +310,13 @@ void Loop::drain_posted() noexcept {
   }
   // The batch is one callback for the watchdog; microtasks still drain after each function.
   begin_callback(SourceLocation::current());
-  posted_->queue.drain([this](std::function<void()>& fn) noexcept {
+  posted_->queue.drain([this](auto& posted) noexcept {
     try {
-      fn();
+      if constexpr (std::is_same_v<std::decay_t<decltype(posted)>, PostedItem>) {
+        posted.run();
+      } else {
+        posted();
+      }
     } catch (...) {
       report_exception(SourceLocation::current());
     }

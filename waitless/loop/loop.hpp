@@ -37,6 +37,7 @@
 #include "waitless/base/error.hpp"
 #include "waitless/base/intrusive_heap.hpp"
 #include "waitless/base/intrusive_list.hpp"
+#include "waitless/base/mpsc_queue.hpp"
 #include "waitless/base/ring_queue.hpp"
 #include "waitless/loop/poller.hpp"
 
@@ -109,11 +110,29 @@ struct LoopUtilization {
   double utilization = 0;  // active / (active + idle)
 };
 
+// Work posted to a loop without allocating (post_item): an object of the poster's, deriving from this,
+// whose link sits in the loop's post queue. The loop calls run() on its thread, in post order with the
+// posted functions (what run() throws is caught and logged like theirs), or drop() instead if the loop is
+// closed or destroyed first (on the thread doing so). The item belongs to the loop from post_item() until
+// run() or drop() returns: either may free it.
+class PostedItem : public MpscLink {
+ public:
+  virtual void run() = 0;
+  virtual void drop() noexcept = 0;
+
+ protected:
+  PostedItem() = default;
+  PostedItem(const PostedItem&) = default;
+  PostedItem& operator=(const PostedItem&) = default;
+  ~PostedItem() = default;
+};
+
 // Handle to post work to a loop from any thread, safe to keep after the loop is gone: post() then returns
-// Error::loop_closed and drops the function.
+// Error::loop_closed and drops the function (post_item() drops the item).
 class LoopRemote {
  public:
   std::error_code post(std::function<void()> fn) const;
+  std::error_code post_item(PostedItem& item) const;
   bool valid() const noexcept { return state_ != nullptr; }
 
  private:
@@ -183,6 +202,8 @@ class Loop {
   // (base/mpsc_queue.hpp); work posted in a burst is drained in one go after one eventfd write. Posted work
   // alone does not keep the loop alive (hold a pending request for that).
   std::error_code post(std::function<void()> fn) const;
+  // The same for an item of the poster's: queued without allocation (see PostedItem).
+  std::error_code post_item(PostedItem& item) const;
   LoopRemote remote() const;
 
   // Requests in flight elsewhere (thread pool jobs, DNS queries) keep the loop alive.

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -231,6 +232,83 @@ TEST(Loop, PostToDestroyedLoopIsAnError) {
   }
   EXPECT_EQ(remote.post([] {}), make_error_code(Error::loop_closed));
   EXPECT_EQ(LoopRemote{}.post([] {}), make_error_code(Error::loop_closed));
+}
+
+// An item posted without allocation runs on the loop's thread, in order with the posted functions; a
+// loop gone (or going) drops it instead.
+struct CountedItem final : PostedItem {
+  std::vector<int>* order = nullptr;
+  std::thread::id* ran_on = nullptr;
+  int id = 0;
+  int dropped = 0;
+  void run() override {
+    order->push_back(id);
+    *ran_on = std::this_thread::get_id();
+  }
+  void drop() noexcept override { ++dropped; }
+};
+
+TEST(Loop, PostedItemRunsOnTheLoopInOrderWithPostedFunctions) {
+  Loop loop;
+  std::vector<int> order;
+  std::thread::id ran_on;
+  CountedItem item;
+  item.order = &order, item.ran_on = &ran_on, item.id = 2;
+  loop.add_pending_request();  // until the last function has run
+  std::thread poster([&] {
+    ASSERT_FALSE(loop.post([&] { order.push_back(1); }));
+    ASSERT_FALSE(loop.remote().post_item(item));
+    ASSERT_FALSE(loop.post([&] {
+      order.push_back(3);
+      loop.remove_pending_request();
+    }));
+  });
+  loop.run();
+  poster.join();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  EXPECT_EQ(item.dropped, 0);
+  expect_empty(loop);
+}
+
+TEST(Loop, PostedItemIsDroppedByAGoneLoop) {
+  std::vector<int> order;
+  std::thread::id ran_on;
+  CountedItem queued, late;
+  queued.order = late.order = &order;
+  queued.ran_on = late.ran_on = &ran_on;
+  LoopRemote remote;
+  {
+    Loop loop;
+    remote = loop.remote();
+    ASSERT_FALSE(remote.post_item(queued));  // never run: the loop is destroyed first
+  }
+  EXPECT_EQ(queued.dropped, 1);
+  EXPECT_EQ(remote.post_item(late), make_error_code(Error::loop_closed));
+  EXPECT_EQ(late.dropped, 1);
+  EXPECT_EQ(LoopRemote{}.post_item(late), make_error_code(Error::loop_closed));
+  EXPECT_EQ(late.dropped, 2);
+  EXPECT_TRUE(order.empty());
+}
+
+// An item whose run() throws is logged like a posted function; the items after it still run.
+TEST(Loop, PostedItemThatThrowsIsReported) {
+  struct Throwing final : PostedItem {
+    void run() override { throw std::runtime_error("item"); }
+    void drop() noexcept override {}
+  } throwing;
+  Loop loop;
+  bool after = false;
+  loop.add_pending_request();
+  ASSERT_FALSE(loop.post_item(throwing));
+  ASSERT_FALSE(loop.post([&] {
+    after = true;
+    loop.remove_pending_request();
+  }));
+  loop.run();
+  EXPECT_TRUE(after);
+  EXPECT_EQ(loop.metrics().exceptions, 1u);
+  expect_empty(loop);
 }
 
 TEST(Loop, CloseTwiceIsAnErrorValue) {

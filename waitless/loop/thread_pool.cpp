@@ -92,14 +92,11 @@ bool PoolCore::cancel(PoolJob& job) {
 void PoolCore::post_completion(JobRef<> job) noexcept {
   // Posted through the job's own remote, not a copy: copying would make the count shared by every
   // remote of the loop bounce between the workers and the loop thread on each job. Safe although the job
-  // (and the remote in it) may be gone before post() returns: post() needs the state only while the loop
-  // is alive, and a loop being destroyed waits for posters still inside post().
-  const LoopRemote& remote = job->remote;
-  // If the loop is gone, post() drops the function and with it the last reference to the job.
-  (void)remote.post([job = std::move(job)] {
-    job->loop->remove_pending_request();
-    job->deliver();
-  });
+  // (and the remote in it) may be gone before post_item() returns: it reads the remote before the push,
+  // and a loop being destroyed waits for posters still inside it. The pool's reference goes with the job;
+  // if the loop is gone, post_item() drops it.
+  PoolJob* j = job.leak();
+  (void)j->remote.post_item(*j);
 }
 
 void PoolCore::work(Worker& self) noexcept {

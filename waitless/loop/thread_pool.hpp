@@ -1,6 +1,7 @@
 // ThreadPool: named, bounded pools of threads for work the kernel cannot do asynchronously (file I/O,
-// CPU-heavy work, user code that blocks). Results return to the submitting loop through Loop::post (one
-// eventfd write per batch); while a job is outstanding it holds a pending request, so the loop stays alive.
+// CPU-heavy work, user code that blocks). A finished job returns to the submitting loop as itself, queued on
+// the loop's post queue without allocation (LoopRemote::post_item; one eventfd write per batch); while a job
+// is outstanding it holds a pending request, so the loop stays alive.
 //
 // libuv runs everything on one shared pool, so slow DNS lookups can starve file I/O. waitless keeps
 // separate pools with their own threads and queues: pools::fs(), pools::cpu(), pools::blocking().
@@ -143,11 +144,12 @@ class Bound {
   std::tuple<Args...> args_;
 };
 
-// One unit of work, with an intrusive count (one allocation per job, 64 bytes of bookkeeping). References:
+// One unit of work, with an intrusive count (one allocation per job, 80 bytes of bookkeeping). References:
 // the creator's (an awaiter keeps it; submit() hands it to the pool), and the pool's, held from enqueue
-// until the job leaves the queue (cancelled, closed) or its completion is handed to Loop::post, whose
-// queue then owns it and frees it even if the loop is gone before running it.
-struct PoolJob : ListHook<> {
+// until the job leaves the queue (cancelled, closed) or the job itself is posted back to its loop as its
+// completion (PostedItem: the job is the node of the loop's post queue, nothing is allocated for it), and
+// the loop drops it after running it, or unrun if the loop is gone.
+struct PoolJob : ListHook<>, PostedItem {
   enum class State : uint8_t { queued, running, finished };
   enum class Fate : uint8_t { ran, cancelled, closed };
 
@@ -155,6 +157,11 @@ struct PoolJob : ListHook<> {
   virtual void execute() noexcept = 0;  // on a worker thread
   // On the submitting loop's thread, inside a posted callback (which catches and logs what it throws).
   virtual void deliver() = 0;
+
+  // The completion, on the loop's thread: the pool's reference is dropped after delivery, even if it threw.
+  void run() final;
+  // The loop was gone: the pool's reference is dropped, undelivered.
+  void drop() noexcept final { release(); }
 
   void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -216,6 +223,12 @@ class JobRef {
   J* job_ = nullptr;
 };
 
+inline void PoolJob::run() {
+  JobRef<> pool_ref = JobRef<>::adopt(this);
+  loop->remove_pending_request();
+  deliver();
+}
+
 // The pool's shared state. Awaiters keep it alive, so a cancellation that fires after the ThreadPool
 // object is gone still finds a valid lock (and a job that is no longer queued).
 struct PoolCore {
@@ -261,7 +274,7 @@ struct PoolCore {
   PoolJob* start_locked() noexcept;
   // After start_locked, outside the lock: records the job's queue wait if it is measured.
   void record_wait(const PoolJob& job) noexcept;
-  // Hands a finished job's completion to its loop (drops it if the loop is gone).
+  // Hands a finished job to its loop as its own completion (drops it if the loop is gone).
   static void post_completion(JobRef<> job) noexcept;
 };
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <latch>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "waitless/loop/test_support.hpp"
 #include "waitless/loop/timer.hpp"
@@ -122,6 +124,85 @@ TEST(ThreadPool, DestroyingThePoolClosesQueuedSubmissions) {
   EXPECT_EQ(queued->error(), make_error_code(Error::closed));
   EXPECT_FALSE(queued_ran);
   expect_empty(loop);
+}
+
+// Many loops on their own threads share one pool, each submitting a burst: every completion comes back to
+// the loop that submitted it, none lost or doubled, and the pool's counts add up.
+TEST(ThreadPool, ManyLoopsOnManyThreadsShareOnePool) {
+  constexpr int kLoops = 4, kJobs = 20'000;
+  ThreadPool pool("shared", 3, 1 << 20);
+  std::atomic<long> total{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kLoops; ++t) {
+    threads.emplace_back([&] {
+      Loop loop;
+      const std::thread::id self = std::this_thread::get_id();
+      long done = 0, wrong_thread = 0;
+      for (int i = 0; i < kJobs; ++i) {
+        ASSERT_FALSE(pool.submit(
+            loop, [i] { return i; },
+            [&, i](Result<int> r, std::exception_ptr) {
+              if (r.ok() && r.value() == i) ++done;
+              if (std::this_thread::get_id() != self) ++wrong_thread;
+            }));
+      }
+      loop.run();
+      EXPECT_EQ(done, kJobs);
+      EXPECT_EQ(wrong_thread, 0);
+      expect_empty(loop);
+      total += done;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(total.load(), long{kLoops} * kJobs);
+  EXPECT_EQ(pool.metrics().completed, uint64_t{kLoops} * kJobs);
+}
+
+// Each completion submits the next job: every completion arrives while the loop is between draining the
+// previous one and going back to sleep (the window where a wake-up could be lost), and none is.
+TEST(ThreadPool, ChainedJobsAreNotLostWhileTheLoopWakes) {
+  constexpr int kChain = 20'000;
+  Loop loop;
+  ThreadPool pool("chain", 2);
+  int done = 0;
+  std::function<void()> next = [&] {
+    ASSERT_FALSE(pool.submit(
+        loop, [] {},
+        [&](Result<void> r, std::exception_ptr) {
+          ASSERT_TRUE(r.ok());
+          if (++done < kChain) next();
+        }));
+  };
+  next();
+  loop.run();
+  EXPECT_EQ(done, kChain);
+  expect_empty(loop);
+}
+
+// A job that finishes after its loop is gone is dropped (its on_done and what it owns freed, unrun), not
+// leaked and not run on a dead loop.
+TEST(ThreadPool, JobFinishingAfterItsLoopIsGoneIsDropped) {
+  auto pool = std::make_unique<ThreadPool>("orphan", 1);
+  std::binary_semaphore started(0);
+  std::latch release(1);
+  auto owned = std::make_shared<int>(0);
+  bool called = false;
+  {
+    Loop loop;
+    ASSERT_FALSE(pool->submit(
+        loop,
+        [&] {
+          started.release();
+          release.wait();
+        },
+        [&called, owned](Result<void>, std::exception_ptr) { called = true; }));
+    started.acquire();
+  }
+  release.count_down();
+  EXPECT_EQ(pool->metrics().submitted, 1u);
+  pool.reset();                     // joins the worker, which has posted the job to the closed loop by then
+  EXPECT_EQ(owned.use_count(), 1);  // on_done's copy went with the job
+  EXPECT_FALSE(called);
 }
 
 TEST(ThreadPool, DefaultPoolsHaveSeparateSizes) {
