@@ -1,6 +1,9 @@
 #include "waitless/loop/thread_pool.hpp"
 
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,16 +18,46 @@ int64_t steady_ns() noexcept {
       .count();
 }
 
+constexpr uint32_t kParkIdle = 0, kParkReleased = 1, kParkSleeping = 2;
+
+void park_futex(std::atomic<uint32_t>& word, int op, uint32_t value) noexcept {
+  (void)syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), op | FUTEX_PRIVATE_FLAG, value, nullptr,
+                nullptr, 0);
+}
+
 }  // namespace
+
+// One parker (the worker) and at most one unpark per park (the pool's accounting), so three states do:
+// the worker sleeps only after announcing it (kParkSleeping), and only then does unpark() make a system call.
+void PoolCore::Worker::park() noexcept {
+  for (;;) {
+    uint32_t seen = kParkReleased;
+    if (state.compare_exchange_strong(seen, kParkIdle, std::memory_order_acquire)) return;  // consumed
+    // kParkIdle: announce the sleep (unless released meanwhile); kParkSleeping: woken spuriously.
+    if (seen == kParkIdle && !state.compare_exchange_strong(seen, kParkSleeping, std::memory_order_relaxed)) {
+      continue;
+    }
+    park_futex(state, FUTEX_WAIT, kParkSleeping);  // returns at once if no longer kParkSleeping
+  }
+}
+
+void PoolCore::Worker::unpark() noexcept {
+  if (state.exchange(kParkReleased, std::memory_order_release) == kParkSleeping)
+    park_futex(state, FUTEX_WAKE, 1);
+}
 
 std::error_code PoolCore::enqueue(JobRef<> job, Loop& loop) {
   job->loop = &loop;
   job->remote = loop.remote();
-  // Read outside the lock, and only for the jobs whose queue wait is measured.
+  // Read outside the lock, and only for the jobs whose queue wait is measured: those that find every
+  // thread busy (see ThreadPoolMetrics).
   thread_local unsigned t_unmeasured = 0;
-  int64_t now_ns = 0;
-  if (queued_hint.load(std::memory_order_relaxed) < ThreadPoolMetrics::kMeasureAllBelow ||
-      ++t_unmeasured >= ThreadPoolMetrics::kMeasureEvery) {
+  int64_t now_ns = PoolJob::kNotSampled;
+  const std::size_t outstanding = outstanding_hint.load(std::memory_order_relaxed);
+  if (outstanding < threads) {
+    now_ns = PoolJob::kFoundThreadFree;
+  } else if (outstanding < threads + ThreadPoolMetrics::kMeasureAllBelow ||
+             ++t_unmeasured >= ThreadPoolMetrics::kMeasureEvery) {
     t_unmeasured = 0;
     now_ns = steady_ns();
   }
@@ -41,11 +74,12 @@ std::error_code PoolCore::enqueue(JobRef<> job, Loop& loop) {
     job->state = PoolJob::State::queued;
     job->enqueued_ns = now_ns;
     queue.push_back(*job.leak());  // the queue holds the pool's reference
-    queued_hint.store(++queued, std::memory_order_relaxed);
+    ++queued;
+    update_hints_locked();
     ++submitted;
     wake = wake_one_locked();
   }
-  if (wake) wake->wake.release();
+  if (wake) wake->unpark();
   // The completion can only run on this (busy) thread, so holding the request after the push is safe.
   loop.add_pending_request();
   return {};
@@ -60,14 +94,21 @@ PoolCore::Worker* PoolCore::wake_one_locked() noexcept {
 
 PoolJob* PoolCore::start_locked() noexcept {
   PoolJob* job = queue.pop_front();
-  queued_hint.store(--queued, std::memory_order_relaxed);
+  --queued;
   ++busy;
+  update_hints_locked();
   job->state = PoolJob::State::running;
   return job;
 }
 
 void PoolCore::record_wait(const PoolJob& job) noexcept {
-  if (job.enqueued_ns == 0) return;
+  if (job.enqueued_ns == PoolJob::kNotSampled) return;
+  if (job.enqueued_ns == PoolJob::kFoundThreadFree) {
+    // A pool that was saturated and no longer is reads 0 again (a load first, so that workers do not
+    // write the shared line on every job).
+    if (last_wait_ns.load(std::memory_order_relaxed) != 0) last_wait_ns.store(0, std::memory_order_relaxed);
+    return;
+  }
   const int64_t wait = steady_ns() - job.enqueued_ns;
   last_wait_ns.store(wait, std::memory_order_relaxed);
   int64_t max = max_wait_ns.load(std::memory_order_relaxed);
@@ -80,7 +121,8 @@ bool PoolCore::cancel(PoolJob& job) {
     std::lock_guard lock(mutex);
     if (job.state != PoolJob::State::queued) return false;
     queue.remove(job);
-    queued_hint.store(--queued, std::memory_order_relaxed);
+    --queued;
+    update_hints_locked();
     ++cancelled;
     job.state = PoolJob::State::finished;
   }
@@ -107,7 +149,7 @@ void PoolCore::work(Worker& self) noexcept {
       self.next_idle = idle;
       idle = &self;
       lock.unlock();
-      self.wake.acquire();
+      self.park();
       lock.lock();
       --waking;  // whoever took us off the stack counted us
       continue;
@@ -115,7 +157,7 @@ void PoolCore::work(Worker& self) noexcept {
     PoolJob* job = start_locked();
     Worker* next = wake_one_locked();  // more work than this thread: bring up another one
     lock.unlock();
-    if (next) next->wake.release();
+    if (next) next->unpark();
     record_wait(*job);
     // While the queue has work, one lock per job: finishing a job and taking the next share it.
     while (job) {
@@ -126,9 +168,10 @@ void PoolCore::work(Worker& self) noexcept {
       ++completed;
       ref->state = PoolJob::State::finished;
       job = queue.empty() ? nullptr : start_locked();
+      if (!job) update_hints_locked();
       next = job ? wake_one_locked() : nullptr;
       lock.unlock();
-      if (next) next->wake.release();
+      if (next) next->unpark();
       if (job) record_wait(*job);
       // Counters first, then the completion: whoever awaits the result sees the metrics already updated.
       post_completion(std::move(ref));
@@ -163,7 +206,8 @@ ThreadPool::~ThreadPool() {
     std::lock_guard lock(core_->mutex);
     core_->closed = true;
     while (detail::PoolJob* job = core_->queue.pop_front()) {
-      core_->queued_hint.store(--core_->queued, std::memory_order_relaxed);
+      --core_->queued;
+      core_->update_hints_locked();
       job->state = detail::PoolJob::State::finished;
       job->fate = detail::PoolJob::Fate::closed;
       dropped.push_back(detail::JobRef<>::adopt(job));
@@ -174,7 +218,7 @@ ThreadPool::~ThreadPool() {
       ++core_->waking;
     }
   }
-  for (detail::PoolCore::Worker* w : parked) w->wake.release();
+  for (detail::PoolCore::Worker* w : parked) w->unpark();
   for (std::thread& t : workers_) {
     // exit() called inside a job runs the default pools' destructors on that worker: it cannot join itself.
     if (t.get_id() == std::this_thread::get_id()) {

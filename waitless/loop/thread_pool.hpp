@@ -28,7 +28,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <semaphore>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -45,10 +44,12 @@ namespace waitless {
 
 // A snapshot, taken under the pool's lock (the queue waits are read next to it, not under it).
 //
-// Queue wait is measured job by job while fewer than kMeasureAllBelow jobs are waiting, and for one job in
-// kMeasureEvery beyond that: a measurement reads the clock twice, once on the submitting loop's thread,
-// and in a burst of small jobs those reads took a fifth of the loop thread's time, while the jobs of a
-// deep queue wait about as long as their neighbours.
+// Queue wait is measured for the jobs that find every thread busy: job by job while fewer than
+// kMeasureAllBelow jobs are waiting, and for one job in kMeasureEvery beyond that. A measurement reads the
+// clock twice (about 50 ns each on a VM's kvm-clock), once on the submitting loop's thread: in a burst of
+// small jobs those reads took a fifth of the loop thread's time, while the jobs of a deep queue wait about
+// as long as their neighbours. A job that finds a thread free waits only for its wake-up: it is not
+// measured, and it sets last_queue_wait_ns back to 0 (a pool that was saturated and no longer is).
 struct ThreadPoolMetrics {
   static constexpr std::size_t kMeasureAllBelow = 32;
   static constexpr unsigned kMeasureEvery = 16;
@@ -182,7 +183,9 @@ struct PoolJob : ListHook<>, PostedItem {
 
   Loop* loop = nullptr;
   LoopRemote remote;
-  int64_t enqueued_ns = 0;        // 0: queue wait not measured for this job (see ThreadPoolMetrics)
+  // Queue wait (see ThreadPoolMetrics): kFoundThreadFree, kNotSampled, or when the job was queued.
+  static constexpr int64_t kFoundThreadFree = -1, kNotSampled = 0;
+  int64_t enqueued_ns = kNotSampled;
   std::atomic<uint32_t> refs{1};  // the creator's
   State state = State::queued;    // guarded by PoolCore::mutex
   Fate fate = Fate::ran;          // written before delivery
@@ -241,15 +244,20 @@ struct PoolCore {
   // releases the semaphore after unlocking, so the woken thread does not block on the lock it was woken
   // by. The accounting is exact: no spurious wake-ups, no lost ones.
   struct Worker {
-    std::binary_semaphore wake{0};
-    Worker* next_idle = nullptr;  // guarded by mutex
+    // A binary semaphore on a futex of its own: std::binary_semaphore's acquire first spins through a
+    // dozen sched_yield calls (libstdc++'s atomic wait), a system call each, before it sleeps.
+    void park() noexcept;
+    void unpark() noexcept;
+    std::atomic<uint32_t> state{0};  // kParkIdle, kParkReleased or kParkSleeping (see thread_pool.cpp)
+    Worker* next_idle = nullptr;     // guarded by mutex
   };
 
   std::mutex mutex;
   IntrusiveList<PoolJob> queue;  // guarded by mutex, as everything below
   std::size_t queued = 0;
-  std::atomic<std::size_t> queued_hint{0};  // `queued`, readable without the lock (to decide on measuring)
   std::size_t busy = 0;
+  // `queued + busy`, readable without the lock (to decide on measuring a job's queue wait).
+  std::atomic<std::size_t> outstanding_hint{0};
   // At most one wake-up is in flight at a time: a worker woken for a job wakes the next one if it leaves
   // work behind, so a burst brings threads up one by one, as many as the work keeps busy, instead of a
   // futex wake (and a context switch) per submission while awake workers would have taken it anyway.
@@ -272,6 +280,7 @@ struct PoolCore {
   Worker* wake_one_locked() noexcept;
   // Under the lock: takes the front job off the queue for a worker.
   PoolJob* start_locked() noexcept;
+  void update_hints_locked() noexcept { outstanding_hint.store(queued + busy, std::memory_order_relaxed); }
   // After start_locked, outside the lock: records the job's queue wait if it is measured.
   void record_wait(const PoolJob& job) noexcept;
   // Hands a finished job to its loop as its own completion (drops it if the loop is gone).

@@ -205,6 +205,44 @@ TEST(ThreadPool, JobFinishingAfterItsLoopIsGoneIsDropped) {
   EXPECT_FALSE(called);
 }
 
+// Queue wait is measured for a job that finds every thread busy; one that finds a thread free is not, and
+// sets the last wait back to 0 (the pool is no longer saturated), leaving the worst one.
+TEST(ThreadPool, QueueWaitIsMeasuredWhenEveryThreadIsBusy) {
+  Loop loop;
+  ThreadPool pool("wait", 1);
+  std::binary_semaphore started(0);
+  std::latch release(1);
+  int done = 0;
+  auto on_done = [&](Result<void> r, std::exception_ptr) {
+    EXPECT_TRUE(r.ok());
+    ++done;
+  };
+  ASSERT_FALSE(pool.submit(
+      loop,
+      [&] {
+        started.release();
+        release.wait();
+      },
+      on_done));
+  started.acquire();
+  ASSERT_FALSE(pool.submit(
+      loop, [] {}, on_done));  // waits for the busy thread: measured
+  std::this_thread::sleep_for(5ms);
+  release.count_down();
+  loop.run();
+  ThreadPoolMetrics m = pool.metrics();
+  EXPECT_GE(m.max_queue_wait_ns, 5'000'000);
+  EXPECT_EQ(m.last_queue_wait_ns, m.max_queue_wait_ns);
+  ASSERT_FALSE(pool.submit(
+      loop, [] {}, on_done));  // the thread is free: not measured
+  loop.run();
+  EXPECT_EQ(done, 3);
+  m = pool.metrics();
+  EXPECT_EQ(m.last_queue_wait_ns, 0);
+  EXPECT_GE(m.max_queue_wait_ns, 5'000'000);
+  expect_empty(loop);
+}
+
 TEST(ThreadPool, DefaultPoolsHaveSeparateSizes) {
   EXPECT_EQ(pools::fs().name(), "fs");
   EXPECT_EQ(pools::fs().threads(), 4u);
