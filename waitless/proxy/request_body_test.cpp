@@ -187,5 +187,54 @@ TEST(ProxyRequestBody, AnIdempotentUploadIsRetriedOnAnotherServerWithItsBody) {
   net::test::expect_empty(loop);
 }
 
+// The first server takes the whole body, then resets the connection without an answer. An idempotent
+// upload that the proxy still holds (at most kReplayLimit bytes) goes again to the other server; a larger
+// one cannot be sent again, so it is a 502 and the other server never sees it.
+TEST(ProxyRequestBody, AnUploadPastTheReplayLimitIsNotRetried) {
+  for (const std::size_t total : {std::size_t{30'000}, std::size_t{160'000}}) {  // under, over 64 KiB
+    SCOPED_TRACE(total);
+    const bool replayable = total <= RequestBody::kReplayLimit;
+    Loop loop;
+    {
+      Counts counts;
+      TestServer up(loop, checking_upstream(&counts));
+      http::testing::RawServer dying(
+          loop, [](http::testing::RawServer::Conn& c, const std::string&) { c.reset(); });
+      ProxyConfig c = config_for(up.port());
+      c.upstreams[0].servers.insert(
+          c.upstreams[0].servers.begin(),
+          ServerSpec{"127.0.0.1:" + std::to_string(dying.port()), "127.0.0.1", dying.port(), 1});
+      Proxy proxy(c);
+      ProxyLoop pl(proxy, loop);
+      TestServer front(loop, proxy.handler());
+      http::Client client(loop);
+      const std::string whole = std::to_string(total) + " ok length";
+      int ok = 0, bad_gateway = 0;
+      for (int i = 0; i < 2; ++i) {  // round robin: one of the two goes to the dying server first
+        auto r = run_bounded(
+            loop, upload(client, front.url("/up"), 10, total / 10, static_cast<int64_t>(total), "PUT"));
+        EXPECT_TRUE(r.ok()) << r.error().message();  // no ASSERT: the servers must still be finished
+        if (!r.ok()) continue;
+        if (r->status == 200 && r->body == whole) ++ok;
+        if (r->status == 502) ++bad_gateway;
+      }
+      EXPECT_EQ(dying.accepts(), 1u);  // the dying server saw exactly one of the two, whole
+      if (replayable) {
+        EXPECT_EQ(ok, 2);
+        EXPECT_EQ(counts.requests, 2);
+        EXPECT_EQ(proxy.snapshot()->upstreams[0]->retries(), 1u);
+      } else {
+        EXPECT_EQ(ok, 1);
+        EXPECT_EQ(bad_gateway, 1);
+        EXPECT_EQ(counts.requests, 1);
+        EXPECT_EQ(proxy.snapshot()->upstreams[0]->retries(), 0u);
+      }
+      dying.stop();
+      finish_servers(loop, front, up);
+    }
+    net::test::expect_empty(loop);
+  }
+}
+
 }  // namespace
 }  // namespace waitless::proxy
