@@ -38,7 +38,7 @@ int LeastConn::pick(std::span<const Candidate> servers, uint64_t) {
   const std::size_t n = servers.size();
   if (n == 0) return -1;
   int best = -1;
-  // Compare in_flight / weight without division: a.in_flight * b.weight < b.in_flight * a.weight.
+  // Compare load / weight without division: a.load * b.weight < b.load * a.weight.
   for (std::size_t k = 0; k < n; ++k) {
     std::size_t i = (start_ + k) % n;
     const Candidate& c = servers[i];
@@ -48,7 +48,7 @@ int LeastConn::pick(std::span<const Candidate> servers, uint64_t) {
       continue;
     }
     const Candidate& b = servers[std::size_t(best)];
-    if (uint64_t(c.in_flight) * b.weight < uint64_t(b.in_flight) * c.weight) best = int(i);
+    if (uint64_t(c.load) * b.weight < uint64_t(b.load) * c.weight) best = int(i);
   }
   start_ = (start_ + 1) % n;
   return best;
@@ -72,7 +72,7 @@ int ConsistentHash::pick(std::span<const Candidate> servers, uint64_t key) {
   std::size_t available = 0;
   for (const Candidate& c : servers) {
     if (c.weight == 0) continue;
-    total += c.in_flight;
+    total += c.load;
     ++available;
   }
   if (available == 0) return -1;
@@ -85,7 +85,7 @@ int ConsistentHash::pick(std::span<const Candidate> servers, uint64_t key) {
     const uint32_t s = it->server;
     if (s >= servers.size() || servers[s].weight == 0) continue;
     if (fallback < 0) fallback = int(s);
-    if (servers[s].in_flight < bound) return int(s);
+    if (servers[s].load < bound) return int(s);
   }
   return fallback;
 }

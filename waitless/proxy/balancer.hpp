@@ -24,7 +24,9 @@ namespace waitless::proxy {
 
 struct Candidate {
   unsigned weight = 1;  // 0: not available (ejected, down, or excluded for a retry)
-  uint32_t in_flight = 0;
+  // What the server carries now: its requests in flight and its open tunnels (an upgraded connection, a
+  // WebSocket, holds one of its connections for as long as it lasts, as a request does).
+  uint32_t load = 0;
 };
 
 // 64-bit hash of a key (FNV-1a, then a final mix so that close keys land far apart on the ring).

@@ -127,10 +127,10 @@ TEST(ProxyBalancer, ConsistentHashSkipsUnavailableAndOverloadedServers) {
   EXPECT_GE(next, 0);
   c[std::size_t(home)].weight = 1;
   // Bounded load: the home server holds 10 in flight, the others 0; the bound is ceil(1.25*11/3) = 5.
-  c[std::size_t(home)].in_flight = 10;
+  c[std::size_t(home)].load = 10;
   const int spilled = ch.pick(c, key);
   EXPECT_NE(spilled, home);
-  for (auto& x : c) x.in_flight = 4;  // evenly loaded: 4 < ceil(1.25*13/3) = 6, the key stays home
+  for (auto& x : c) x.load = 4;  // evenly loaded: 4 < ceil(1.25*13/3) = 6, the key stays home
   EXPECT_EQ(ch.pick(c, key), home);
   EXPECT_EQ(ch.pick(std::vector<Candidate>(3, Candidate{0, 0}), key), -1);
 }

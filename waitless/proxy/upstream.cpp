@@ -52,7 +52,8 @@ int Upstream::acquire(uint64_t key, int exclude, int64_t now) {
   for (std::size_t i = 0; i < servers_.size(); ++i) {
     const ServerState& s = *servers_[i];
     candidates_[i].weight = int(i) == exclude || !s.usable(now) ? 0 : effective_weight(s, now);
-    candidates_[i].in_flight = s.in_flight.load(std::memory_order_relaxed);
+    candidates_[i].load =
+        s.in_flight.load(std::memory_order_relaxed) + s.tunnels.load(std::memory_order_relaxed);
   }
   int chosen = balancer_->pick(candidates_, key);
   if (chosen < 0) {

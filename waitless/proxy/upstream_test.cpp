@@ -40,6 +40,18 @@ TEST(ProxyUpstream, AcquireCountsInFlightAndRequests) {
   }
 }
 
+// least_conn counts open tunnels (WebSockets) as load, like requests in flight: long-lived tunnels on two
+// servers send the next requests to the third until it carries as much.
+TEST(ProxyUpstream, LeastConnCountsOpenTunnels) {
+  Upstream up(three(Balance::least_conn));
+  const int64_t now = 1000 * kMs;
+  up.server(0).tunnels.store(5);
+  up.server(1).tunnels.store(3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(up.acquire(0, -1, now), 2);  // loads 5, 3, 0 -> 5, 3, 3
+  up.server(0).tunnels.store(0);                                     // its tunnels closed: 0, 3, 3
+  EXPECT_EQ(up.acquire(0, -1, now), 0);
+}
+
 TEST(ProxyUpstream, PassiveFailuresEjectForTheBackOffPeriod) {
   Upstream up(three());
   const int64_t t0 = 1000 * kMs;
