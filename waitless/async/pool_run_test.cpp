@@ -7,7 +7,6 @@
 #include <latch>
 #include <memory>
 #include <optional>
-#include <semaphore>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -108,20 +107,12 @@ TEST(PoolRun, ExceptionIsRethrownAtTheAwait) {
 TEST(PoolRun, FullQueueAnswersAtOnce) {
   Loop loop;
   ThreadPool pool("sat", 1, 2);
-  std::binary_semaphore started(0);
-  std::latch release(1);
+  test::ThreadHolder holder;
   std::optional<Result<int>> r1, r2, r3, r4;
   {
     Loop::Scope scope(loop);
-    spawn(await_into<int>(
-        pool,
-        [&] {
-          started.release();
-          release.wait();
-          return 1;
-        },
-        r1));
-    started.acquire();  // job 1 holds the only thread
+    spawn(await_into<int>(pool, holder.job(1), r1));
+    holder.wait_until_running();  // job 1 holds the only thread
     spawn(await_into<int>(
         pool, [] { return 2; }, r2));
     spawn(await_into<int>(
@@ -139,7 +130,7 @@ TEST(PoolRun, FullQueueAnswersAtOnce) {
     EXPECT_EQ(pool.metrics().rejected, 1u);
   }
   EXPECT_EQ(loop.pending_requests(), 3u);
-  release.count_down();
+  holder.let_go();
   loop.run();
   ASSERT_TRUE(r1 && r2 && r3);
   EXPECT_EQ(r1->value(), 1);
@@ -152,22 +143,14 @@ TEST(PoolRun, FullQueueAnswersAtOnce) {
 TEST(PoolRun, CancellingRemovesQueuedWork) {
   Loop loop;
   ThreadPool pool("cancel", 1, 8);
-  std::binary_semaphore started(0);
-  std::latch release(1);
+  test::ThreadHolder holder;
   std::atomic<bool> second_ran{false};
   std::optional<Result<int>> r1, r2;
   CancelSource source;
   {
     Loop::Scope scope(loop);
-    spawn(await_into<int>(
-        pool,
-        [&] {
-          started.release();
-          release.wait();
-          return 1;
-        },
-        r1));
-    started.acquire();
+    spawn(await_into<int>(pool, holder.job(1), r1));
+    holder.wait_until_running();
     spawn(await_into<int>(
               pool,
               [&] {
@@ -185,7 +168,7 @@ TEST(PoolRun, CancellingRemovesQueuedWork) {
   loop.run_nowait();                       // the cancelled task resumes as a microtask
   ASSERT_TRUE(r2.has_value());
   EXPECT_EQ(r2->error(), make_error_code(Error::cancelled));
-  release.count_down();
+  holder.let_go();
   loop.run();
   EXPECT_EQ(r1->value(), 1);
   EXPECT_FALSE(second_ran);
@@ -195,27 +178,18 @@ TEST(PoolRun, CancellingRemovesQueuedWork) {
 TEST(PoolRun, CancellingRunningWorkDeliversItsResult) {
   Loop loop;
   ThreadPool pool("running", 1);
-  std::binary_semaphore started(0);
-  std::latch release(1);
+  test::ThreadHolder holder;
   std::optional<Result<int>> r;
   CancelSource source;
   {
     Loop::Scope scope(loop);
-    spawn(await_into<int>(
-              pool,
-              [&] {
-                started.release();
-                release.wait();
-                return 5;
-              },
-              r),
-          source.token());
+    spawn(await_into<int>(pool, holder.job(5), r), source.token());
   }
-  started.acquire();
+  holder.wait_until_running();
   source.cancel();
   loop.run_nowait();
   EXPECT_FALSE(r.has_value());  // still waiting for the running job
-  release.count_down();
+  holder.let_go();
   loop.run();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->value(), 5);
@@ -238,20 +212,12 @@ TEST(PoolRun, AlreadyCancelledTokenNeverQueues) {
 TEST(PoolRun, DestroyingTheAwaitingTaskLeavesTheQueue) {
   Loop loop;
   ThreadPool pool("destroy", 1);
-  std::binary_semaphore started(0);
-  std::latch release(1);
+  test::ThreadHolder holder;
   std::optional<Result<int>> r1, r2;
   {
     Loop::Scope scope(loop);
-    spawn(await_into<int>(
-        pool,
-        [&] {
-          started.release();
-          release.wait();
-          return 1;
-        },
-        r1));
-    started.acquire();
+    spawn(await_into<int>(pool, holder.job(1), r1));
+    holder.wait_until_running();
     Task<> queued = await_into<int>(
         pool, [] { return 2; }, r2);
     auto h = queued.handle();
@@ -262,7 +228,7 @@ TEST(PoolRun, DestroyingTheAwaitingTaskLeavesTheQueue) {
   }  // destroyed mid-wait
   EXPECT_EQ(loop.pending_requests(), 1u);
   EXPECT_EQ(pool.metrics().cancelled, 1u);
-  release.count_down();
+  holder.let_go();
   loop.run();
   EXPECT_EQ(r1->value(), 1);
   EXPECT_FALSE(r2.has_value());
@@ -272,20 +238,12 @@ TEST(PoolRun, DestroyingTheAwaitingTaskLeavesTheQueue) {
 TEST(PoolRun, DestroyingThePoolClosesQueuedWork) {
   Loop loop;
   auto* pool = new ThreadPool("close", 1);
-  std::binary_semaphore started(0);
-  std::latch release(1);
+  test::ThreadHolder holder;
   std::optional<Result<int>> r1, r2;
   {
     Loop::Scope scope(loop);
-    spawn(await_into<int>(
-        *pool,
-        [&] {
-          started.release();
-          release.wait();
-          return 1;
-        },
-        r1));
-    started.acquire();
+    spawn(await_into<int>(*pool, holder.job(1), r1));
+    holder.wait_until_running();
     spawn(await_into<int>(
         *pool, [] { return 2; }, r2));
   }
@@ -296,7 +254,7 @@ TEST(PoolRun, DestroyingThePoolClosesQueuedWork) {
     std::this_thread::yield();
   }
   EXPECT_EQ(pool->metrics().queue_depth, 0u);
-  release.count_down();
+  holder.let_go();
   destroyer.join();
   loop.run();
   EXPECT_EQ(r1->value(), 1);  // was running: delivered

@@ -5,10 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <latch>
 #include <memory>
 #include <optional>
-#include <semaphore>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -50,22 +48,14 @@ TEST(ThreadPool, SubmitCallsBackOnTheLoop) {
 TEST(ThreadPool, SubmitPastTheBoundIsRefusedAtOnce) {
   Loop loop;
   ThreadPool pool("bound", 1, 1);
-  std::binary_semaphore started(0);
-  std::latch release(1);
+  test::ThreadHolder holder;
   int done = 0;
   auto on_done = [&](Result<int> r, std::exception_ptr) {
     EXPECT_TRUE(r.ok());
     ++done;
   };
-  ASSERT_FALSE(pool.submit(
-      loop,
-      [&] {
-        started.release();
-        release.wait();
-        return 1;
-      },
-      on_done));
-  started.acquire();  // the only thread is busy
+  ASSERT_FALSE(pool.submit(loop, holder.job(1), on_done));
+  holder.wait_until_running();  // the only thread is busy
   ASSERT_FALSE(pool.submit(
       loop, [] { return 2; }, on_done));  // the one queue slot
   EXPECT_EQ(pool.submit(
@@ -76,7 +66,7 @@ TEST(ThreadPool, SubmitPastTheBoundIsRefusedAtOnce) {
   EXPECT_EQ(m.queue_depth, 1u);
   EXPECT_EQ(m.rejected, 1u);
   EXPECT_EQ(loop.pending_requests(), 2u);  // the refused job holds nothing
-  release.count_down();
+  holder.let_go();
   loop.run();
   EXPECT_EQ(done, 2);
   EXPECT_EQ(pool.metrics().completed, 2u);
@@ -88,19 +78,11 @@ TEST(ThreadPool, SubmitPastTheBoundIsRefusedAtOnce) {
 TEST(ThreadPool, DestroyingThePoolClosesQueuedSubmissions) {
   Loop loop;
   auto* pool = new ThreadPool("close", 1);
-  std::binary_semaphore started(0);
-  std::latch release(1);
+  test::ThreadHolder holder;
   std::optional<Result<int>> running, queued;
   std::atomic<bool> queued_ran{false};
-  ASSERT_FALSE(pool->submit(
-      loop,
-      [&] {
-        started.release();
-        release.wait();
-        return 1;
-      },
-      [&](Result<int> r, std::exception_ptr) { running = r; }));
-  started.acquire();
+  ASSERT_FALSE(pool->submit(loop, holder.job(1), [&](Result<int> r, std::exception_ptr) { running = r; }));
+  holder.wait_until_running();
   ASSERT_FALSE(pool->submit(
       loop,
       [&] {
@@ -115,7 +97,7 @@ TEST(ThreadPool, DestroyingThePoolClosesQueuedSubmissions) {
     std::this_thread::yield();
   }
   EXPECT_EQ(pool->metrics().queue_depth, 0u);
-  release.count_down();
+  holder.let_go();
   destroyer.join();
   loop.run();
   ASSERT_TRUE(running.has_value());
@@ -183,22 +165,16 @@ TEST(ThreadPool, ChainedJobsAreNotLostWhileTheLoopWakes) {
 // leaked and not run on a dead loop.
 TEST(ThreadPool, JobFinishingAfterItsLoopIsGoneIsDropped) {
   auto pool = std::make_unique<ThreadPool>("orphan", 1);
-  std::binary_semaphore started(0);
-  std::latch release(1);
+  test::ThreadHolder holder;
   auto owned = std::make_shared<int>(0);
   bool called = false;
   {
     Loop loop;
-    ASSERT_FALSE(pool->submit(
-        loop,
-        [&] {
-          started.release();
-          release.wait();
-        },
-        [&called, owned](Result<void>, std::exception_ptr) { called = true; }));
-    started.acquire();
+    ASSERT_FALSE(pool->submit(loop, holder.job(),
+                              [&called, owned](Result<void>, std::exception_ptr) { called = true; }));
+    holder.wait_until_running();
   }
-  release.count_down();
+  holder.let_go();
   EXPECT_EQ(pool->metrics().submitted, 1u);
   pool.reset();                     // joins the worker, which has posted the job to the closed loop by then
   EXPECT_EQ(owned.use_count(), 1);  // on_done's copy went with the job
@@ -210,25 +186,18 @@ TEST(ThreadPool, JobFinishingAfterItsLoopIsGoneIsDropped) {
 TEST(ThreadPool, QueueWaitIsMeasuredWhenEveryThreadIsBusy) {
   Loop loop;
   ThreadPool pool("wait", 1);
-  std::binary_semaphore started(0);
-  std::latch release(1);
+  test::ThreadHolder holder;
   int done = 0;
   auto on_done = [&](Result<void> r, std::exception_ptr) {
     EXPECT_TRUE(r.ok());
     ++done;
   };
-  ASSERT_FALSE(pool.submit(
-      loop,
-      [&] {
-        started.release();
-        release.wait();
-      },
-      on_done));
-  started.acquire();
+  ASSERT_FALSE(pool.submit(loop, holder.job(), on_done));
+  holder.wait_until_running();
   ASSERT_FALSE(pool.submit(
       loop, [] {}, on_done));  // waits for the busy thread: measured
   std::this_thread::sleep_for(5ms);
-  release.count_down();
+  holder.let_go();
   loop.run();
   ThreadPoolMetrics m = pool.metrics();
   EXPECT_GE(m.max_queue_wait_ns, 5'000'000);
