@@ -248,8 +248,8 @@ class MpscQueue {
   // On a cache line of their own: every producer's push writes them, and whatever the queue is embedded
   // next to (Loop's State shares its allocation with a shared_ptr's count, which the loop's thread changes
   // on each pool job) would otherwise bounce between the producers and the consumer with them.
-  alignas(64) std::atomic<MpscLink*> head_{
-      nullptr};                 // the newest item; nullptr when empty; closed_mark() when closed
+  // head_: the newest item; nullptr when empty; closed_mark() when closed.
+  alignas(64) std::atomic<MpscLink*> head_{nullptr};
   std::atomic<int> wakers_{0};  // producers between Push::first (announced) and end_wake()
   char pad_[64 - sizeof(std::atomic<MpscLink*>) - sizeof(std::atomic<int>)];
 };
