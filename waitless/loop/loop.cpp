@@ -13,6 +13,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "waitless/base/block_cache.hpp"
 #include "waitless/base/clock.hpp"
 #include "waitless/base/error.hpp"
 #include "waitless/base/log.hpp"
@@ -153,8 +154,14 @@ Loop& Loop::current() {
 
 Loop* Loop::running() noexcept { return t_running; }
 
-Loop::Scope::Scope(Loop& loop) noexcept : outer_(t_running) { t_running = &loop; }
-Loop::Scope::~Scope() { t_running = outer_; }
+Loop::Scope::Scope(Loop& loop) noexcept : outer_(t_running) {
+  t_running = &loop;
+  detail::block_cache_enter_loop();
+}
+Loop::Scope::~Scope() {
+  t_running = outer_;
+  detail::block_cache_leave_loop();
+}
 
 void Loop::update_time() noexcept { now_ = monotonic_ns(); }
 
@@ -181,6 +188,7 @@ bool Loop::run_nowait() {
 bool Loop::run_once() {
   Scope scope(*this);
   update_time();
+  detail::trim_block_cache(now_);
   if (!microtasks_.empty()) drain_microtasks();  // work queued before run() (e.g. by a spawn) goes first
   run_timers();
   run_pending();

@@ -27,6 +27,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -36,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "waitless/base/block_cache.hpp"
 #include "waitless/base/intrusive_list.hpp"
 #include "waitless/base/result.hpp"
 #include "waitless/loop/loop.hpp"
@@ -155,6 +157,15 @@ struct PoolJob : ListHook<>, PostedItem {
   enum class Fate : uint8_t { ran, cancelled, closed };
 
   virtual ~PoolJob() = default;
+  // Jobs come from the thread's block cache (base/block_cache.hpp): a burst of jobs, once freed, serves the
+  // next burst without malloc. The virtual destructor hands the most derived job's size to delete.
+  static void* operator new(std::size_t size) { return allocate_block(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { free_block(p, size); }
+  static void* operator new(std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
+  static void operator delete(void* p, std::size_t, std::align_val_t align) noexcept {
+    ::operator delete(p, align);
+  }
+
   virtual void execute() noexcept = 0;  // on a worker thread
   // On the submitting loop's thread, inside a posted callback (which catches and logs what it throws).
   virtual void deliver() = 0;
