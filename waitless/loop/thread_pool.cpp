@@ -47,48 +47,90 @@ void PoolCore::Worker::unpark() noexcept {
 }
 
 std::error_code PoolCore::enqueue(JobRef<> job, Loop& loop) {
+  if (inbox.load(std::memory_order_relaxed) == closed_inbox()) return Error::closed;
+  // The bound counts jobs waiting and running: exact from the loop's point of view, whatever the workers
+  // have picked up yet.
+  const std::size_t outstanding = admitted.fetch_add(1, std::memory_order_relaxed);
+  if (outstanding >= threads + max_queue) {
+    admitted.fetch_sub(1, std::memory_order_relaxed);
+    rejected.fetch_add(1, std::memory_order_relaxed);
+    return Error::queue_full;
+  }
   job->loop = &loop;
   job->remote = loop.remote();
-  // Read outside the lock, and only for the jobs whose queue wait is measured: those that find every
-  // thread busy (see ThreadPoolMetrics).
+  job->state = PoolJob::State::queued;
+  // Read only for the jobs whose queue wait is measured: those that find every thread busy (see
+  // ThreadPoolMetrics).
   thread_local unsigned t_unmeasured = 0;
-  int64_t now_ns = PoolJob::kNotSampled;
-  const std::size_t outstanding = outstanding_hint.load(std::memory_order_relaxed);
+  job->enqueued_ns = PoolJob::kNotSampled;
   if (outstanding < threads) {
-    now_ns = PoolJob::kFoundThreadFree;
+    job->enqueued_ns = PoolJob::kFoundThreadFree;
   } else if (outstanding < threads + ThreadPoolMetrics::kMeasureAllBelow ||
              ++t_unmeasured >= ThreadPoolMetrics::kMeasureEvery) {
     t_unmeasured = 0;
-    now_ns = steady_ns();
+    job->enqueued_ns = steady_ns();
   }
-  Worker* wake = nullptr;
-  {
-    std::lock_guard lock(mutex);
-    if (closed) return Error::closed;
-    // Outstanding = waiting + running. Counting both makes the bound exact from the loop's point of view,
-    // whatever the workers have picked up yet.
-    if (queued + busy >= threads + max_queue) {
-      ++rejected;
-      return Error::queue_full;
+  PoolJob* raw = job.leak();  // the inbox, then the queue, hold the pool's reference
+  PoolJob* head = inbox.load(std::memory_order_relaxed);
+  do {
+    if (head == closed_inbox()) {
+      admitted.fetch_sub(1, std::memory_order_relaxed);
+      JobRef<>::adopt(raw);  // dropped: never queued
+      return Error::closed;
     }
-    job->state = PoolJob::State::queued;
-    job->enqueued_ns = now_ns;
-    queue.push_back(*job.leak());  // the queue holds the pool's reference
-    ++queued;
-    update_hints_locked();
-    ++submitted;
-    wake = wake_one_locked();
-  }
-  if (wake) wake->unpark();
+    raw->inbox_next = head;
+  } while (!inbox.compare_exchange_weak(head, raw, std::memory_order_seq_cst, std::memory_order_relaxed));
   // The completion can only run on this (busy) thread, so holding the request after the push is safe.
   loop.add_pending_request();
+  // Awake workers absorb the inbox when they come back for work. Only a parked one needs the lock taken
+  // for it; if somebody holds the lock, their release_lock absorbs this job (the push above comes first,
+  // and a release looks at the inbox after it unlocks).
+  if (can_wake.load(std::memory_order_seq_cst) && mutex.try_lock()) release_lock();
   return {};
+}
+
+void PoolCore::absorb_locked(PoolJob* jobs) noexcept {
+  PoolJob* oldest_first = nullptr;
+  std::size_t n = 0;
+  while (jobs) {
+    PoolJob* next = jobs->inbox_next;
+    jobs->inbox_next = oldest_first;
+    oldest_first = jobs;
+    jobs = next;
+    ++n;
+  }
+  for (PoolJob* j = oldest_first; j; j = j->inbox_next) queue.push_back(*j);
+  queued += n;
+  submitted += n;
+}
+
+void PoolCore::absorb_inbox_locked() noexcept {
+  PoolJob* head = inbox.load(std::memory_order_relaxed);
+  // closed_inbox() is only set under the lock: it cannot appear between this load and the exchange.
+  if (head == nullptr || head == closed_inbox()) return;
+  absorb_locked(inbox.exchange(nullptr, std::memory_order_acquire));
+}
+
+void PoolCore::release_lock() noexcept {
+  for (;;) {
+    absorb_inbox_locked();
+    Worker* wake = wake_one_locked();
+    mutex.unlock();
+    if (wake) wake->unpark();
+    // A submitter pushes, then reads `can_wake`; this reads `can_wake`, then the inbox (all seq_cst):
+    // either it saw `can_wake` set (and tried the lock itself, failing only while someone held it), or
+    // this sees its job. With no worker to wake, the awake ones absorb the job when they come back.
+    if (!can_wake.load(std::memory_order_seq_cst)) return;
+    PoolJob* head = inbox.load(std::memory_order_seq_cst);
+    if (head == nullptr || head == closed_inbox() || !mutex.try_lock()) return;
+  }
 }
 
 PoolCore::Worker* PoolCore::wake_one_locked() noexcept {
   if (waking != 0 || idle == nullptr || queue.empty()) return nullptr;
   Worker* w = std::exchange(idle, idle->next_idle);
   ++waking;
+  update_can_wake_locked();
   return w;
 }
 
@@ -96,7 +138,6 @@ PoolJob* PoolCore::start_locked() noexcept {
   PoolJob* job = queue.pop_front();
   --queued;
   ++busy;
-  update_hints_locked();
   job->state = PoolJob::State::running;
   return job;
 }
@@ -117,15 +158,18 @@ void PoolCore::record_wait(const PoolJob& job) noexcept {
 }
 
 bool PoolCore::cancel(PoolJob& job) {
-  {
-    std::lock_guard lock(mutex);
-    if (job.state != PoolJob::State::queued) return false;
-    queue.remove(job);
-    --queued;
-    update_hints_locked();
-    ++cancelled;
-    job.state = PoolJob::State::finished;
+  mutex.lock();
+  absorb_inbox_locked();  // a job still in the inbox is queued too
+  if (job.state != PoolJob::State::queued) {
+    release_lock();
+    return false;
   }
+  queue.remove(job);
+  --queued;
+  ++cancelled;
+  job.state = PoolJob::State::finished;
+  release_lock();
+  admitted.fetch_sub(1, std::memory_order_relaxed);
   job.loop->remove_pending_request();
   job.release();  // the pool's reference, after the lock (the caller holds another one)
   return true;
@@ -142,41 +186,44 @@ void PoolCore::post_completion(JobRef<> job) noexcept {
 }
 
 void PoolCore::work(Worker& self) noexcept {
-  std::unique_lock lock(mutex);
+  mutex.lock();
   for (;;) {
+    absorb_inbox_locked();
     if (queue.empty()) {
-      if (closed) return;  // the destructor took what was queued
+      if (closed) {  // the destructor took what was queued
+        mutex.unlock();
+        return;
+      }
       self.next_idle = idle;
       idle = &self;
-      lock.unlock();
+      update_can_wake_locked();
+      release_lock();  // may take us off the stack at once, if a job came in meanwhile
       self.park();
-      lock.lock();
+      mutex.lock();
       --waking;  // whoever took us off the stack counted us
+      update_can_wake_locked();
       continue;
     }
     PoolJob* job = start_locked();
-    Worker* next = wake_one_locked();  // more work than this thread: bring up another one
-    lock.unlock();
-    if (next) next->unpark();
+    release_lock();  // wakes another worker if work is left behind
     record_wait(*job);
     // While the queue has work, one lock per job: finishing a job and taking the next share it.
     while (job) {
       JobRef<> ref = JobRef<>::adopt(job);  // the pool's reference, from the queue
       ref->execute();
-      lock.lock();
+      admitted.fetch_sub(1, std::memory_order_relaxed);
+      mutex.lock();
       --busy;
       ++completed;
       ref->state = PoolJob::State::finished;
+      absorb_inbox_locked();
       job = queue.empty() ? nullptr : start_locked();
-      if (!job) update_hints_locked();
-      next = job ? wake_one_locked() : nullptr;
-      lock.unlock();
-      if (next) next->unpark();
+      release_lock();
       if (job) record_wait(*job);
       // Counters first, then the completion: whoever awaits the result sees the metrics already updated.
       post_completion(std::move(ref));
     }
-    lock.lock();
+    mutex.lock();
   }
 }
 
@@ -205,9 +252,11 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(core_->mutex);
     core_->closed = true;
+    // From here on a submission finds the inbox closed and fails with Error::closed.
+    core_->absorb_locked(core_->inbox.exchange(detail::PoolCore::closed_inbox(), std::memory_order_acquire));
     while (detail::PoolJob* job = core_->queue.pop_front()) {
       --core_->queued;
-      core_->update_hints_locked();
+      core_->admitted.fetch_sub(1, std::memory_order_relaxed);
       job->state = detail::PoolJob::State::finished;
       job->fate = detail::PoolJob::Fate::closed;
       dropped.push_back(detail::JobRef<>::adopt(job));
@@ -217,6 +266,7 @@ ThreadPool::~ThreadPool() {
       parked.push_back(std::exchange(core_->idle, core_->idle->next_idle));
       ++core_->waking;
     }
+    core_->update_can_wake_locked();
   }
   for (detail::PoolCore::Worker* w : parked) w->unpark();
   for (std::thread& t : workers_) {
@@ -232,16 +282,18 @@ ThreadPool::~ThreadPool() {
 }
 
 ThreadPoolMetrics ThreadPool::metrics() const {
-  std::lock_guard lock(core_->mutex);
   ThreadPoolMetrics m;
+  core_->mutex.lock();
+  core_->absorb_inbox_locked();
   m.threads = core_->threads;
   m.max_queue = core_->max_queue;
   m.queue_depth = core_->queued;
   m.busy_threads = core_->busy;
   m.submitted = core_->submitted;
   m.completed = core_->completed;
-  m.rejected = core_->rejected;
   m.cancelled = core_->cancelled;
+  core_->release_lock();
+  m.rejected = core_->rejected.load(std::memory_order_relaxed);
   m.last_queue_wait_ns = core_->last_wait_ns.load(std::memory_order_relaxed);
   m.max_queue_wait_ns = core_->max_wait_ns.load(std::memory_order_relaxed);
   return m;

@@ -194,11 +194,12 @@ struct PoolJob : ListHook<>, PostedItem {
 
   Loop* loop = nullptr;
   LoopRemote remote;
+  PoolJob* inbox_next = nullptr;  // the next older job in PoolCore::inbox
   // Queue wait (see ThreadPoolMetrics): kFoundThreadFree, kNotSampled, or when the job was queued.
   static constexpr int64_t kFoundThreadFree = -1, kNotSampled = 0;
   int64_t enqueued_ns = kNotSampled;
   std::atomic<uint32_t> refs{1};  // the creator's
-  State state = State::queued;    // guarded by PoolCore::mutex
+  State state = State::queued;    // set before the job is pushed, then guarded by PoolCore::mutex
   Fate fate = Fate::ran;          // written before delivery
 };
 
@@ -245,15 +246,23 @@ inline void PoolJob::run() {
 
 // The pool's shared state. Awaiters keep it alive, so a cancellation that fires after the ThreadPool
 // object is gone still finds a valid lock (and a job that is no longer queued).
+//
+// Submitting never blocks the loop on the pool's lock. A job is pushed onto `inbox`, a lock-free stack; a
+// thread that holds the lock moves the inbox into `queue` (absorb_inbox_locked) before it looks at the
+// queue and again as it releases the lock (release_lock), after which it looks at the inbox once more:
+// a push that raced with the release is absorbed by whoever holds the lock next, or by the releaser
+// itself. The submitting loop takes the lock only when a parked worker is to be woken (`can_wake`) and
+// nobody holds it; the workers, which come back for work anyway, absorb everything else. Under a burst of
+// submissions the loop thread therefore neither waits for the lock nor pays for waking its waiters.
 struct PoolCore {
   std::string name;
   std::size_t threads = 0;
   std::size_t max_queue = 0;
 
-  // A worker thread's parking spot. It sleeps on its own semaphore, outside the lock, and only once the
-  // queue is empty; whoever takes it off the idle stack (under the lock) counts it in `waking` and
-  // releases the semaphore after unlocking, so the woken thread does not block on the lock it was woken
-  // by. The accounting is exact: no spurious wake-ups, no lost ones.
+  // A worker thread's parking spot. It sleeps on its own futex, outside the lock, and only once the queue
+  // is empty; whoever takes it off the idle stack (under the lock) counts it in `waking` and releases it
+  // after unlocking, so the woken thread does not block on the lock it was woken by. The accounting is
+  // exact: no spurious wake-ups, no lost ones.
   struct Worker {
     // A binary semaphore on a futex of its own: std::binary_semaphore's acquire first spins through a
     // dozen sched_yield calls (libstdc++'s atomic wait), a system call each, before it sleeps.
@@ -263,12 +272,19 @@ struct PoolCore {
     Worker* next_idle = nullptr;     // guarded by mutex
   };
 
+  // Pushed by submitting loops, newest first; nullptr when empty, closed_inbox() once the pool is closed.
+  std::atomic<PoolJob*> inbox{nullptr};
+  // Jobs accepted and not yet ended (queued, in the inbox, or running): the bound, checked without the
+  // lock.
+  std::atomic<std::size_t> admitted{0};
+  // `idle != nullptr && waking == 0`, readable without the lock: a submission may need to wake a worker.
+  std::atomic<bool> can_wake{false};
+  std::atomic<uint64_t> rejected{0};
+
   std::mutex mutex;
   IntrusiveList<PoolJob> queue;  // guarded by mutex, as everything below
   std::size_t queued = 0;
   std::size_t busy = 0;
-  // `queued + busy`, readable without the lock (to decide on measuring a job's queue wait).
-  std::atomic<std::size_t> outstanding_hint{0};
   // At most one wake-up is in flight at a time: a worker woken for a job wakes the next one if it leaves
   // work behind, so a burst brings threads up one by one, as many as the work keeps busy, instead of a
   // futex wake (and a context switch) per submission while awake workers would have taken it anyway.
@@ -276,9 +292,11 @@ struct PoolCore {
   Worker* idle = nullptr;  // parked workers
   std::size_t waking = 0;  // taken off `idle` and released, not yet back under the lock
   bool closed = false;
-  uint64_t submitted = 0, completed = 0, rejected = 0, cancelled = 0;
+  uint64_t submitted = 0, completed = 0, cancelled = 0;
   // Written by workers outside the lock, right after they take a measured job.
   std::atomic<int64_t> last_wait_ns{0}, max_wait_ns{0};
+
+  static PoolJob* closed_inbox() noexcept { return reinterpret_cast<PoolJob*>(alignof(PoolJob)); }
 
   // On the loop's thread: queues the job (`job` becomes the pool's reference) and holds a pending request.
   std::error_code enqueue(JobRef<> job, Loop& loop);
@@ -286,12 +304,21 @@ struct PoolCore {
   // false (and changes nothing) if the job already started or finished.
   bool cancel(PoolJob& job);
   void work(Worker& self) noexcept;
-  // Under the lock: the parked worker to wake (release its semaphore after unlocking) if jobs are queued
-  // and no wake-up is already on its way; else nullptr.
+  // Under the lock: moves what the inbox holds (a stack of `jobs`, newest first) to the end of the queue,
+  // oldest first.
+  void absorb_locked(PoolJob* jobs) noexcept;
+  void absorb_inbox_locked() noexcept;
+  // Absorbs the inbox, picks the worker to wake (if any), unlocks, wakes it; then, if the inbox is not
+  // empty and the lock is free, does it again.
+  void release_lock() noexcept;
+  // Under the lock: the parked worker to wake (release it after unlocking) if jobs are queued and no
+  // wake-up is already on its way; else nullptr.
   Worker* wake_one_locked() noexcept;
+  void update_can_wake_locked() noexcept {
+    can_wake.store(idle != nullptr && waking == 0, std::memory_order_seq_cst);
+  }
   // Under the lock: takes the front job off the queue for a worker.
   PoolJob* start_locked() noexcept;
-  void update_hints_locked() noexcept { outstanding_hint.store(queued + busy, std::memory_order_relaxed); }
   // After start_locked, outside the lock: records the job's queue wait if it is measured.
   void record_wait(const PoolJob& job) noexcept;
   // Hands a finished job to its loop as its own completion (drops it if the loop is gone).

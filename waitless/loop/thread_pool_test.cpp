@@ -161,6 +161,36 @@ TEST(ThreadPool, ChainedJobsAreNotLostWhileTheLoopWakes) {
   expect_empty(loop);
 }
 
+// The same chain while another thread keeps taking the pool's lock (metrics()): a submission that finds
+// the lock held leaves its job in the inbox for the holder, whose release must absorb it and wake a parked
+// worker. A lost one would stall the chain for good (the test would hang).
+TEST(ThreadPool, ChainedJobsAreNotLostWhileAnotherThreadHoldsTheLock) {
+  constexpr int kChain = 20'000;
+  Loop loop;
+  ThreadPool pool("chain", 2);
+  std::atomic<bool> stop{false};
+  std::thread prober([&] {
+    while (!stop.load(std::memory_order_relaxed)) (void)pool.metrics();
+  });
+  int done = 0;
+  std::function<void()> next = [&] {
+    ASSERT_FALSE(pool.submit(
+        loop, [] {},
+        [&](Result<void> r, std::exception_ptr) {
+          ASSERT_TRUE(r.ok());
+          if (++done < kChain) next();
+        }));
+  };
+  next();
+  loop.run();
+  stop = true;
+  prober.join();
+  EXPECT_EQ(done, kChain);
+  EXPECT_EQ(pool.metrics().completed, uint64_t{kChain});
+  EXPECT_EQ(pool.metrics().queue_depth, 0u);
+  expect_empty(loop);
+}
+
 // A job that finishes after its loop is gone is dropped (its on_done and what it owns freed, unrun), not
 // leaked and not run on a dead loop.
 TEST(ThreadPool, JobFinishingAfterItsLoopIsGoneIsDropped) {
