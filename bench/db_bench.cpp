@@ -175,7 +175,7 @@ Task<int> bench(std::string conninfo, int rounds) {
   std::printf("ratio db_20_pipeline_vs_sequential %.2f   (when_all: a Sync per statement)\n", median(r_pipe));
   std::printf("ratio db_20_batch_vs_sequential %.2f   (goal >= 5: pipeline mode, one Sync)\n",
               median(r_batch));
-  co_await conn.query_unprepared("DROP TABLE world");
+  (void)co_await conn.query_unprepared("DROP TABLE world");
   co_return 0;
 }
 
