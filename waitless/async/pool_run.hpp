@@ -111,12 +111,12 @@ class [[nodiscard]] PoolRunAwaiter {
   }
 
   std::shared_ptr<detail::PoolCore> core_;
-  F fn_;
   detail::JobRef<Job> job_;
   std::coroutine_handle<> awaiting_;
   std::error_code status_;
-  bool pending_ = false;
   CancelCallback cancel_;
+  bool pending_ = false;
+  [[no_unique_address]] F fn_;
 };
 
 // Found by argument-dependent lookup: `co_await pool.run(fn)` awaits the PoolRun through this.

@@ -48,37 +48,48 @@ void PoolCore::Worker::unpark() noexcept {
 
 std::error_code PoolCore::enqueue(JobRef<> job, Loop& loop) {
   if (inbox.load(std::memory_order_relaxed) == closed_inbox()) return Error::closed;
-  // The bound counts jobs waiting and running: exact from the loop's point of view, whatever the workers
-  // have picked up yet.
-  const std::size_t outstanding = admitted.fetch_add(1, std::memory_order_relaxed);
-  if (outstanding >= threads + max_queue) {
-    admitted.fetch_sub(1, std::memory_order_relaxed);
+  // The bound counts jobs waiting and running: accepted minus ended. `ended` is written by the workers on
+  // every job, so it is read only when the count from the last reading says every thread may be busy:
+  // per job near the thread count (where the queue wait is measured job by job) and at the bound (before
+  // refusing), every kMeasureEvery jobs in between. A stale reading only overstates the count.
+  const uint64_t before = accepted.fetch_add(1, std::memory_order_relaxed);
+  int64_t outstanding = static_cast<int64_t>(before - ended_seen.load(std::memory_order_relaxed));
+  thread_local unsigned t_unread = 0;
+  const auto busy_threads = static_cast<int64_t>(threads);
+  const auto bound = static_cast<int64_t>(threads + max_queue);
+  if (outstanding >= busy_threads &&
+      (outstanding < busy_threads + int64_t{ThreadPoolMetrics::kMeasureAllBelow} || outstanding >= bound ||
+       ++t_unread >= ThreadPoolMetrics::kMeasureEvery)) {
+    t_unread = 0;
+    const uint64_t e = ended.load(std::memory_order_relaxed);
+    ended_seen.store(e, std::memory_order_relaxed);
+    outstanding = std::max<int64_t>(static_cast<int64_t>(before - e), 0);
+  }
+  if (outstanding >= bound) {
+    accepted.fetch_sub(1, std::memory_order_relaxed);
     rejected.fetch_add(1, std::memory_order_relaxed);
     return Error::queue_full;
   }
   job->loop = &loop;
   job->remote = loop.remote();
   job->state = PoolJob::State::queued;
-  // Read only for the jobs whose queue wait is measured: those that find every thread busy (see
-  // ThreadPoolMetrics).
-  thread_local unsigned t_unmeasured = 0;
+  // The clock is read only for the jobs whose queue wait is measured: those that find every thread busy
+  // (see ThreadPoolMetrics).
   job->enqueued_ns = PoolJob::kNotSampled;
-  if (outstanding < threads) {
+  if (outstanding < busy_threads) {
     job->enqueued_ns = PoolJob::kFoundThreadFree;
-  } else if (outstanding < threads + ThreadPoolMetrics::kMeasureAllBelow ||
-             ++t_unmeasured >= ThreadPoolMetrics::kMeasureEvery) {
-    t_unmeasured = 0;
+  } else if (outstanding < busy_threads + int64_t{ThreadPoolMetrics::kMeasureAllBelow} || t_unread == 0) {
     job->enqueued_ns = steady_ns();
   }
   PoolJob* raw = job.leak();  // the inbox, then the queue, hold the pool's reference
   PoolJob* head = inbox.load(std::memory_order_relaxed);
   do {
     if (head == closed_inbox()) {
-      admitted.fetch_sub(1, std::memory_order_relaxed);
+      accepted.fetch_sub(1, std::memory_order_relaxed);
       JobRef<>::adopt(raw);  // dropped: never queued
       return Error::closed;
     }
-    raw->inbox_next = head;
+    raw->mpsc_next = head;
   } while (!inbox.compare_exchange_weak(head, raw, std::memory_order_seq_cst, std::memory_order_relaxed));
   // The completion can only run on this (busy) thread, so holding the request after the push is safe.
   loop.add_pending_request();
@@ -93,13 +104,13 @@ void PoolCore::absorb_locked(PoolJob* jobs) noexcept {
   PoolJob* oldest_first = nullptr;
   std::size_t n = 0;
   while (jobs) {
-    PoolJob* next = jobs->inbox_next;
-    jobs->inbox_next = oldest_first;
+    auto* next = static_cast<PoolJob*>(jobs->mpsc_next);
+    jobs->mpsc_next = oldest_first;
     oldest_first = jobs;
     jobs = next;
     ++n;
   }
-  for (PoolJob* j = oldest_first; j; j = j->inbox_next) queue.push_back(*j);
+  for (PoolJob* j = oldest_first; j; j = static_cast<PoolJob*>(j->mpsc_next)) queue.push_back(*j);
   queued += n;
   submitted += n;
 }
@@ -113,7 +124,7 @@ void PoolCore::absorb_inbox_locked() noexcept {
 
 void PoolCore::release_lock() noexcept {
   for (;;) {
-    absorb_inbox_locked();
+    if (queue.empty()) absorb_inbox_locked();
     Worker* wake = wake_one_locked();
     mutex.unlock();
     if (wake) wake->unpark();
@@ -167,9 +178,9 @@ bool PoolCore::cancel(PoolJob& job) {
   queue.remove(job);
   --queued;
   ++cancelled;
+  count_ended_locked();
   job.state = PoolJob::State::finished;
   release_lock();
-  admitted.fetch_sub(1, std::memory_order_relaxed);
   job.loop->remove_pending_request();
   job.release();  // the pool's reference, after the lock (the caller holds another one)
   return true;
@@ -188,7 +199,9 @@ void PoolCore::post_completion(JobRef<> job) noexcept {
 void PoolCore::work(Worker& self) noexcept {
   mutex.lock();
   for (;;) {
-    absorb_inbox_locked();
+    // The inbox holds newer jobs than the queue: it is absorbed when the queue runs dry, so that while
+    // there is work the workers leave its cache line to the submitters.
+    if (queue.empty()) absorb_inbox_locked();
     if (queue.empty()) {
       if (closed) {  // the destructor took what was queued
         mutex.unlock();
@@ -211,12 +224,12 @@ void PoolCore::work(Worker& self) noexcept {
     while (job) {
       JobRef<> ref = JobRef<>::adopt(job);  // the pool's reference, from the queue
       ref->execute();
-      admitted.fetch_sub(1, std::memory_order_relaxed);
       mutex.lock();
       --busy;
       ++completed;
+      count_ended_locked();
       ref->state = PoolJob::State::finished;
-      absorb_inbox_locked();
+      if (queue.empty()) absorb_inbox_locked();
       job = queue.empty() ? nullptr : start_locked();
       release_lock();
       if (job) record_wait(*job);
@@ -256,7 +269,7 @@ ThreadPool::~ThreadPool() {
     core_->absorb_locked(core_->inbox.exchange(detail::PoolCore::closed_inbox(), std::memory_order_acquire));
     while (detail::PoolJob* job = core_->queue.pop_front()) {
       --core_->queued;
-      core_->admitted.fetch_sub(1, std::memory_order_relaxed);
+      core_->count_ended_locked();
       job->state = detail::PoolJob::State::finished;
       job->fate = detail::PoolJob::Fate::closed;
       dropped.push_back(detail::JobRef<>::adopt(job));

@@ -194,7 +194,6 @@ struct PoolJob : ListHook<>, PostedItem {
 
   Loop* loop = nullptr;
   LoopRemote remote;
-  PoolJob* inbox_next = nullptr;  // the next older job in PoolCore::inbox
   // Queue wait (see ThreadPoolMetrics): kFoundThreadFree, kNotSampled, or when the job was queued.
   static constexpr int64_t kFoundThreadFree = -1, kNotSampled = 0;
   int64_t enqueued_ns = kNotSampled;
@@ -272,16 +271,22 @@ struct PoolCore {
     Worker* next_idle = nullptr;     // guarded by mutex
   };
 
-  // Pushed by submitting loops, newest first; nullptr when empty, closed_inbox() once the pool is closed.
-  std::atomic<PoolJob*> inbox{nullptr};
-  // Jobs accepted and not yet ended (queued, in the inbox, or running): the bound, checked without the
-  // lock.
-  std::atomic<std::size_t> admitted{0};
-  // `idle != nullptr && waking == 0`, readable without the lock: a submission may need to wake a worker.
-  std::atomic<bool> can_wake{false};
+  // The fields a submission touches come first, each group on a cache line of its own: the inbox (written
+  // by submitters, and by workers when they take it), the counts only submitters write, and `can_wake`
+  // (written by workers as they park and wake). The lock and what it guards follow, on lines of their own.
+  //
+  // Pushed by submitting loops, newest first, linked through their PostedItem links (free until the job
+  // is posted back); nullptr when empty, closed_inbox() once the pool is closed.
+  alignas(64) std::atomic<PoolJob*> inbox{nullptr};
+  // The bound is the jobs accepted (by submitters) minus the jobs ended (ran, cancelled or closed: `ended`,
+  // below, written under the lock); `ended_seen` is a submitter's last reading of `ended` (see enqueue).
+  alignas(64) std::atomic<uint64_t> accepted{0};
+  std::atomic<uint64_t> ended_seen{0};
   std::atomic<uint64_t> rejected{0};
+  // `idle != nullptr && waking == 0`, readable without the lock: a submission may need to wake a worker.
+  alignas(64) std::atomic<bool> can_wake{false};
 
-  std::mutex mutex;
+  alignas(64) std::mutex mutex;
   IntrusiveList<PoolJob> queue;  // guarded by mutex, as everything below
   std::size_t queued = 0;
   std::size_t busy = 0;
@@ -293,6 +298,7 @@ struct PoolCore {
   std::size_t waking = 0;  // taken off `idle` and released, not yet back under the lock
   bool closed = false;
   uint64_t submitted = 0, completed = 0, cancelled = 0;
+  std::atomic<uint64_t> ended{0};
   // Written by workers outside the lock, right after they take a measured job.
   std::atomic<int64_t> last_wait_ns{0}, max_wait_ns{0};
 
@@ -314,6 +320,9 @@ struct PoolCore {
   // Under the lock: the parked worker to wake (release it after unlocking) if jobs are queued and no
   // wake-up is already on its way; else nullptr.
   Worker* wake_one_locked() noexcept;
+  void count_ended_locked() noexcept {
+    ended.store(ended.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   void update_can_wake_locked() noexcept {
     can_wake.store(idle != nullptr && waking == 0, std::memory_order_seq_cst);
   }
