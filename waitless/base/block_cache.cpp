@@ -47,8 +47,6 @@ struct FreeList {
 
 struct Cache {
   FreeList lists[kClasses];
-  int loops = 0;          // Loop::Scopes open on this thread: while there is one, lists are uncapped
-  int64_t last_trim = 0;  // the loop time of the last trim
 
   ~Cache() {
     for (FreeList& l : lists) l.release(l.count);
@@ -56,6 +54,9 @@ struct Cache {
 };
 
 thread_local Cache t_cache;
+// Loop::Scopes open on this thread: while there is one, the lists are uncapped. Apart from t_cache, which
+// has a destructor: entering and leaving a scope (every loop iteration) then costs no TLS guard check.
+thread_local int t_loops = 0;
 
 std::size_t class_of(std::size_t size) noexcept { return (size + kBlockGranule - 1) / kBlockGranule - 1; }
 
@@ -74,19 +75,17 @@ void free_block(void* p, std::size_t size) noexcept {
     return;
   }
   FreeList& l = t_cache.lists[class_of(size)];
-  if (l.count >= kKeepPerClass && t_cache.loops == 0) {
+  if (l.count >= kKeepPerClass && t_loops == 0) {
     ::operator delete(p);
     return;
   }
   l.push(static_cast<FreeBlock*>(p));
 }
 
-void block_cache_enter_loop() noexcept { ++t_cache.loops; }
-void block_cache_leave_loop() noexcept { --t_cache.loops; }
+void block_cache_enter_loop() noexcept { ++t_loops; }
+void block_cache_leave_loop() noexcept { --t_loops; }
 
-void trim_block_cache(int64_t now_ns) noexcept {
-  if (now_ns - t_cache.last_trim < kTrimPeriodNs) return;
-  t_cache.last_trim = now_ns;
+void trim_block_cache() noexcept {
   for (FreeList& l : t_cache.lists) {
     const std::size_t unused = std::min(l.low_water, l.count > kKeepPerClass ? l.count - kKeepPerClass : 0);
     l.release(unused);

@@ -4,9 +4,9 @@
 //
 // How much a free list keeps:
 //   - while a loop is current on the thread (inside Loop::Scope: a loop's iteration, or code that set it
-//     up), everything freed: a burst (200 000 pool jobs in flight) is served again from the cache. Each
-//     iteration of a loop offers to trim (trim_block_cache): about once a second, the blocks that stayed
-//     unused for the whole period, beyond kKeepPerClass, go back to malloc. So the cache holds at most what
+//     up), everything freed: a burst (200 000 pool jobs in flight) is served again from the cache. About
+//     once a second the loop trims it (trim_block_cache): the blocks that stayed unused for the whole
+//     period, beyond kKeepPerClass, go back to malloc. So the cache holds at most what
 //     the thread used at once in the last second or two;
 //   - otherwise, at most kKeepPerClass blocks per class.
 // Blocks above kMaxCachedBlock bytes, and every block under AddressSanitizer (which must see each use after
@@ -26,14 +26,15 @@ void* allocate_block(std::size_t size);
 // `size` is the size given to allocate_block.
 void free_block(void* p, std::size_t size) noexcept;
 
+// How often a loop trims its thread's cache (Loop::run_once).
 inline constexpr int64_t kTrimPeriodNs = 1'000'000'000;
 
 // For Loop::Scope: while a loop is current on the thread, its free lists are not capped.
 void block_cache_enter_loop() noexcept;
 void block_cache_leave_loop() noexcept;
-// For each loop iteration (now_ns: the loop's monotonic time): at most once per kTrimPeriodNs per thread,
-// returns the blocks that no allocation needed since the previous trim (beyond kKeepPerClass per class).
-void trim_block_cache(int64_t now_ns) noexcept;
+// Returns the blocks that no allocation needed since the previous trim (beyond kKeepPerClass per class).
+// A loop calls it every kTrimPeriodNs (two loops on one thread: twice as often).
+void trim_block_cache() noexcept;
 // Blocks parked in this thread's free lists, and whether there are any lists (not under ASan) (tests).
 std::size_t cached_blocks() noexcept;
 bool block_cache_enabled() noexcept;

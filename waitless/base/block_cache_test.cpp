@@ -61,28 +61,25 @@ TEST(BlockCache, UnderALoopABurstIsKeptThenTrimmedOnceUnused) {
   if (!block_cache_enabled()) GTEST_SKIP() << "no cache under AddressSanitizer";
   on_fresh_thread([] {
     const std::size_t burst = 3 * kKeepPerClass;
-    const int64_t t0 = 10 * kTrimPeriodNs;
     block_cache_enter_loop();
-    trim_block_cache(t0);  // starts a period
+    trim_block_cache();  // starts a period
     free_all(allocate(burst, 128), 128);
     EXPECT_EQ(cached_blocks(), burst);  // all of it, for the next burst
 
     // A period in which the whole burst was used again: nothing is trimmed.
     free_all(allocate(burst, 128), 128);
-    trim_block_cache(t0 + kTrimPeriodNs);
+    trim_block_cache();
     EXPECT_EQ(cached_blocks(), burst);
 
     // A period in which only half of it was needed: the other half (beyond the cap) goes back.
     free_all(allocate(burst / 2, 128), 128);
-    trim_block_cache(t0 + kTrimPeriodNs + kTrimPeriodNs / 2);  // too soon: not a trim
-    EXPECT_EQ(cached_blocks(), burst);
-    trim_block_cache(t0 + 2 * kTrimPeriodNs);
+    trim_block_cache();
     EXPECT_EQ(cached_blocks(), burst / 2);
 
     // A period with no use at all: down to the cap, and no further.
-    trim_block_cache(t0 + 3 * kTrimPeriodNs);
+    trim_block_cache();
     EXPECT_EQ(cached_blocks(), kKeepPerClass);
-    trim_block_cache(t0 + 4 * kTrimPeriodNs);
+    trim_block_cache();
     EXPECT_EQ(cached_blocks(), kKeepPerClass);
     block_cache_leave_loop();
 

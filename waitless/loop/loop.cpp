@@ -188,7 +188,10 @@ bool Loop::run_nowait() {
 bool Loop::run_once() {
   Scope scope(*this);
   update_time();
-  detail::trim_block_cache(now_);
+  if (now_ >= next_trim_ns_) {
+    detail::trim_block_cache();
+    next_trim_ns_ = now_ + detail::kTrimPeriodNs;
+  }
   if (!microtasks_.empty()) drain_microtasks();  // work queued before run() (e.g. by a spawn) goes first
   run_timers();
   run_pending();

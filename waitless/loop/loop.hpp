@@ -273,6 +273,7 @@ class Loop {
   std::thread::id thread_id_;
   int64_t now_ = 0;
   int64_t started_ns_ = 0;
+  int64_t next_trim_ns_ = 0;  // when this loop next trims its thread's block cache (base/block_cache.hpp)
   bool stop_ = false;
   std::size_t active_refs_ = 0;
   uint64_t pending_requests_ = 0;

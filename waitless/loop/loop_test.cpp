@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "waitless/base/block_cache.hpp"
 #include "waitless/loop/io_watcher.hpp"
 #include "waitless/loop/test_support.hpp"
 #include "waitless/loop/timer.hpp"
@@ -46,6 +47,26 @@ TEST(Loop, CurrentIsTheRunningLoopElseTheThreadDefault) {
   EXPECT_TRUE(fired);
   EXPECT_EQ(&Loop::current(), &fallback);
   EXPECT_EQ(loop.handle_count(), 0u);
+}
+
+// While a loop is current, its thread keeps every small block freed (a burst of coroutine frames or pool
+// jobs serves the next one without malloc); once it is not, the cache is capped again. On a thread of its
+// own, whose cache starts empty.
+TEST(Loop, AScopeKeepsABurstOfFreedBlocksForTheNext) {
+  if (!detail::block_cache_enabled()) GTEST_SKIP() << "no cache under AddressSanitizer";
+  std::thread([] {
+    constexpr std::size_t kBurst = 3 * detail::kKeepPerClass;
+    std::vector<void*> blocks;
+    for (std::size_t i = 0; i < kBurst; ++i) blocks.push_back(detail::allocate_block(96));
+    Loop loop;
+    {
+      Loop::Scope scope(loop);
+      for (std::size_t i = 0; i < kBurst / 2; ++i) detail::free_block(blocks[i], 96);
+      EXPECT_EQ(detail::cached_blocks(), kBurst / 2);
+    }
+    for (std::size_t i = kBurst / 2; i < kBurst; ++i) detail::free_block(blocks[i], 96);
+    EXPECT_EQ(detail::cached_blocks(), kBurst / 2);  // no loop: nothing more kept beyond the cap
+  }).join();
 }
 
 TEST(Loop, ImmediateBeforeZeroTimerInsideIoCallback) {
