@@ -1,6 +1,6 @@
 // loop_bench: waitless's loop against libuv on the same operations, side by side in one run.
 //
-//   ./build/loop_bench [ROUNDS=6] [CROSS_ROUNDS=40]     env: ONLY=<metric> (one metric), QUICK=1 (a tenth
+//   ./build/loop_bench [ROUNDS=6] [CROSS_ROUNDS=80]     env: ONLY=<metric> (one metric), QUICK=1 (a tenth
 //                                                       of the work)
 //
 // Method (a 2-core machine shared with other work: one timing swings by 2x from run to run):
@@ -8,6 +8,9 @@
 //     metrics, CROSS_ROUNDS for the cross-thread ones (cheap rounds that swing the most); both counts are
 //     even. Each round runs both sides back to back, waitless first in odd rounds and libuv first in even
 //     ones, so both see the same neighbours;
+//   - the cross-thread metrics run one pair of rounds per child process, each with its own warm-up and
+//     pools: where the scheduler puts a process's threads sets the level of all its rounds, so one process
+//     would draw a single level (see run_in_children);
 //   - each run reads wall time and process CPU time (CLOCK_PROCESS_CPUTIME_ID: every thread of the
 //     process) per operation. A ratio is taken over a PAIR of rounds (one with each side first: the sum of
 //     libuv's times over the sum of waitless's), which cancels what running first or second does (a warm
@@ -24,6 +27,8 @@
 // the time the benchmark waited for a core, CPU time only the work done. Unloaded, the two agree (the
 // wall-time ratio is in the figure line, for comparison).
 #include <malloc.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sched.h>
 #include <time.h>
 #include <uv.h>
@@ -375,6 +380,60 @@ double quantile(std::vector<double> v, double q) {
 
 double median(const std::vector<double>& v) { return quantile(v, 0.5); }
 
+// n rounds (even) of both sides back to back, waitless first in odd rounds and libuv first in even ones.
+void run_rounds(const Metric& m, int n, std::vector<Sample>& wl, std::vector<Sample>& uv) {
+  for (int r = 1; r <= n; ++r) {
+    if (r % 2) {
+      wl.push_back(m.wl()), uv.push_back(m.uv());
+    } else {
+      uv.push_back(m.uv()), wl.push_back(m.wl());
+    }
+  }
+}
+
+// The cross-thread lines run in child processes of kRoundsPerProcess rounds each (one pair), each child with
+// a warm-up and pools of its own. Where the scheduler puts a process's threads on the 2 CPUs, and keeps
+// them, sets the level of every round of that process (waitless's coroutine pool line against itself, four
+// runs in one process each: 180, 221, 408 and 243 ns per op, the two sides of each run within 3 %): one
+// process draws one such level, and its median is that draw. A process per pair samples as many levels as
+// there are pairs (the coroutine pool line, three runs each way: 1.38-2.43 in one process, 2.69-3.08 with
+// a process per pair).
+constexpr int kRoundsPerProcess = 2;
+
+void run_in_children(const Metric& m, int n, std::vector<Sample>& wl, std::vector<Sample>& uv) {
+  const int per_child = kRoundsPerProcess;
+  for (int done = 0; done < n; done += per_child) {
+    const int k = std::min(per_child, n - done);
+    int fds[2];
+    if (pipe(fds) != 0) std::abort();
+    const pid_t pid = fork();
+    if (pid < 0) std::abort();
+    if (pid == 0) {  // the child: no thread of the parent's is alive here (every line joins its own)
+      close(fds[0]);
+      (void)m.wl(), (void)m.uv();  // warm-up: start both pools, page in the allocator's arenas
+      std::vector<Sample> w, u;
+      run_rounds(m, k, w, u);
+      for (int i = 0; i < k; ++i) {
+        const Sample pair[2] = {w[i], u[i]};
+        if (write(fds[1], pair, sizeof pair) != static_cast<ssize_t>(sizeof pair)) _exit(1);
+      }
+      _exit(0);
+    }
+    close(fds[1]);
+    for (int i = 0; i < k; ++i) {
+      Sample pair[2];
+      if (read(fds[0], pair, sizeof pair) != static_cast<ssize_t>(sizeof pair)) {
+        std::fprintf(stderr, "loop_bench: the child running %s failed\n", m.name);
+        std::exit(1);
+      }
+      wl.push_back(pair[0]), uv.push_back(pair[1]);
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -388,7 +447,7 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   const int rounds = (std::max(argc > 1 ? std::atoi(argv[1]) : 6, 2) + 1) / 2 * 2;  // even: whole pairs
-  const int cross_rounds = (std::max(argc > 2 ? std::atoi(argv[2]) : 40, rounds) + 1) / 2 * 2;
+  const int cross_rounds = (std::max(argc > 2 ? std::atoi(argv[2]) : 80, rounds) + 1) / 2 * 2;
   if (const char* q = std::getenv("QUICK"); q && *q == '1') {
     kTimers = kIdle = 100'000, kPosts = 200'000, kPool = 20'000;
   }
@@ -411,15 +470,19 @@ int main(int argc, char** argv) {
   for (const Metric& m : metrics) {
     pin_to_first_cpu(!m.cross_thread);
     const int n = m.cross_thread ? cross_rounds : rounds;
-    (void)m.wl(), (void)m.uv();  // warm-up: page in the allocator's arenas, start libuv's pool
+    // Each round's samples, waitless's and libuv's, in round order.
+    std::vector<Sample> wl_samples, uv_samples;
+    if (m.cross_thread) {
+      // In kProcesses child processes of n / kProcesses rounds each (see run_in_children).
+      run_in_children(m, n, wl_samples, uv_samples);
+    } else {
+      (void)m.wl(), (void)m.uv();  // warm-up: page in the allocator's arenas
+      run_rounds(m, n, wl_samples, uv_samples);
+    }
     std::vector<double> wl_wall, wl_cpu, uv_wall, uv_cpu, wall_ratio, cpu_ratio;
     for (int r = 1; r <= n; ++r) {
-      Sample wl, uv;
-      if (r % 2) {
-        wl = m.wl(), uv = m.uv();
-      } else {
-        uv = m.uv(), wl = m.wl();
-      }
+      const Sample& wl = wl_samples[r - 1];
+      const Sample& uv = uv_samples[r - 1];
       wl_wall.push_back(wl.wall_ns), wl_cpu.push_back(wl.cpu_ns);
       uv_wall.push_back(uv.wall_ns), uv_cpu.push_back(uv.cpu_ns);
       std::printf(
@@ -427,7 +490,6 @@ int main(int argc, char** argv) {
           "libuv %7.1f (%.2fx)\n",
           r, m.name, r % 2 ? "waitless" : "libuv   ", wl.cpu_ns, uv.cpu_ns, uv.cpu_ns / wl.cpu_ns, wl.wall_ns,
           uv.wall_ns, uv.wall_ns / wl.wall_ns);
-      std::fflush(stdout);
       if (r % 2 == 0) {  // a pair: one round with each side first, so the order's effect cancels out
         wall_ratio.push_back((uv_wall[r - 2] + uv_wall[r - 1]) / (wl_wall[r - 2] + wl_wall[r - 1]));
         cpu_ratio.push_back((uv_cpu[r - 2] + uv_cpu[r - 1]) / (wl_cpu[r - 2] + wl_cpu[r - 1]));
@@ -435,6 +497,7 @@ int main(int argc, char** argv) {
                     wall_ratio.back());
       }
     }
+    std::fflush(stdout);
     summaries.push_back({n, median(wl_wall), median(wl_cpu), median(uv_wall), median(uv_cpu),
                          median(wall_ratio), median(cpu_ratio), quantile(cpu_ratio, 0.25),
                          quantile(cpu_ratio, 0.75)});
