@@ -140,24 +140,30 @@ TEST(ThreadPool, ManyLoopsOnManyThreadsShareOnePool) {
   EXPECT_EQ(pool.metrics().completed, uint64_t{kLoops} * kJobs);
 }
 
-// Each completion submits the next job: every completion arrives while the loop is between draining the
-// previous one and going back to sleep (the window where a wake-up could be lost), and none is.
-TEST(ThreadPool, ChainedJobsAreNotLostWhileTheLoopWakes) {
-  constexpr int kChain = 20'000;
-  Loop loop;
-  ThreadPool pool("chain", 2);
+// Runs a chain of `length` empty jobs on `pool`, each submitted by the previous one's completion, and
+// returns how many completed.
+int run_chain(Loop& loop, ThreadPool& pool, int length) {
   int done = 0;
   std::function<void()> next = [&] {
     ASSERT_FALSE(pool.submit(
         loop, [] {},
         [&](Result<void> r, std::exception_ptr) {
           ASSERT_TRUE(r.ok());
-          if (++done < kChain) next();
+          if (++done < length) next();
         }));
   };
   next();
   loop.run();
-  EXPECT_EQ(done, kChain);
+  return done;
+}
+
+// Each completion submits the next job: every completion arrives while the loop is between draining the
+// previous one and going back to sleep (the window where a wake-up could be lost), and none is.
+TEST(ThreadPool, ChainedJobsAreNotLostWhileTheLoopWakes) {
+  constexpr int kChain = 20'000;
+  Loop loop;
+  ThreadPool pool("chain", 2);
+  EXPECT_EQ(run_chain(loop, pool, kChain), kChain);
   expect_empty(loop);
 }
 
@@ -172,20 +178,9 @@ TEST(ThreadPool, ChainedJobsAreNotLostWhileAnotherThreadHoldsTheLock) {
   std::thread prober([&] {
     while (!stop.load(std::memory_order_relaxed)) (void)pool.metrics();
   });
-  int done = 0;
-  std::function<void()> next = [&] {
-    ASSERT_FALSE(pool.submit(
-        loop, [] {},
-        [&](Result<void> r, std::exception_ptr) {
-          ASSERT_TRUE(r.ok());
-          if (++done < kChain) next();
-        }));
-  };
-  next();
-  loop.run();
+  EXPECT_EQ(run_chain(loop, pool, kChain), kChain);
   stop = true;
   prober.join();
-  EXPECT_EQ(done, kChain);
   EXPECT_EQ(pool.metrics().completed, uint64_t{kChain});
   EXPECT_EQ(pool.metrics().queue_depth, 0u);
   expect_empty(loop);
