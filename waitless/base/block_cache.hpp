@@ -6,8 +6,8 @@
 //   - while a loop is current on the thread (inside Loop::Scope: a loop's iteration, or code that set it
 //     up), everything freed: a burst (200 000 pool jobs in flight) is served again from the cache. About
 //     once a second the loop trims it (trim_block_cache): the blocks that stayed unused for the whole
-//     period, beyond kKeepPerClass, go back to malloc. So the cache holds at most what
-//     the thread used at once in the last second or two;
+//     period, beyond kKeepPerClass, go back to malloc. So the cache holds at most what the thread used
+//     at once in the last second or two (a loop blocked in epoll_wait trims when it next wakes);
 //   - otherwise, at most kKeepPerClass blocks per class.
 // Blocks above kMaxCachedBlock bytes, and every block under AddressSanitizer (which must see each use after
 // free), go straight to the global allocator. A block may be freed on another thread than the one that
