@@ -1,6 +1,6 @@
 // loop_bench: waitless's loop against libuv on the same operations, side by side in one run.
 //
-//   ./build/loop_bench [ROUNDS=6] [CROSS_ROUNDS=80]     env: ONLY=<metric> (one metric), QUICK=1 (a tenth
+//   ./build/loop_bench [ROUNDS=10] [CROSS_ROUNDS=160]   env: ONLY=<metric> (one metric), QUICK=1 (a tenth
 //                                                       of the work)
 //
 // Method (a 2-core machine shared with other work: one timing swings by 2x from run to run):
@@ -446,8 +446,8 @@ int main(int argc, char** argv) {
   // round after a libuv run). A server in steady state reuses its memory too.
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  const int rounds = (std::max(argc > 1 ? std::atoi(argv[1]) : 6, 2) + 1) / 2 * 2;  // even: whole pairs
-  const int cross_rounds = (std::max(argc > 2 ? std::atoi(argv[2]) : 80, rounds) + 1) / 2 * 2;
+  const int rounds = (std::max(argc > 1 ? std::atoi(argv[1]) : 10, 2) + 1) / 2 * 2;  // even: whole pairs
+  const int cross_rounds = (std::max(argc > 2 ? std::atoi(argv[2]) : 160, rounds) + 1) / 2 * 2;
   if (const char* q = std::getenv("QUICK"); q && *q == '1') {
     kTimers = kIdle = 100'000, kPosts = 200'000, kPool = 20'000;
   }

@@ -18,9 +18,9 @@ run() {
   fi
 }
 # loop_bench pins itself (single-threaded lines on one CPU, each posting thread on a CPU of its own, pool
-# lines free to use every core): 6 rounds, 80 for the cross-thread lines, one pair per child process
-# (bench/README.md).
-run "$BUILD/loop_bench" 6 80
+# lines free to use every core): 10 rounds, 160 for the cross-thread lines, one pair per child process
+# (bench/README.md; about 6.5 minutes).
+run "$BUILD/loop_bench" 10 160
 run "$BUILD/router_bench" 7
 run "$BUILD/json_bench" 3
 run "$BUILD/resp_bench" 3
