@@ -27,10 +27,10 @@
 // the time the benchmark waited for a core, CPU time only the work done. Unloaded, the two agree (the
 // wall-time ratio is in the figure line, for comparison).
 #include <malloc.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <sched.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -401,9 +401,8 @@ void run_rounds(const Metric& m, int n, std::vector<Sample>& wl, std::vector<Sam
 constexpr int kRoundsPerProcess = 2;
 
 void run_in_children(const Metric& m, int n, std::vector<Sample>& wl, std::vector<Sample>& uv) {
-  const int per_child = kRoundsPerProcess;
-  for (int done = 0; done < n; done += per_child) {
-    const int k = std::min(per_child, n - done);
+  for (int done = 0; done < n; done += kRoundsPerProcess) {
+    const int k = std::min(kRoundsPerProcess, n - done);
     int fds[2];
     if (pipe(fds) != 0) std::abort();
     const pid_t pid = fork();

@@ -116,9 +116,8 @@ void PoolCore::absorb_locked(PoolJob* jobs) noexcept {
 }
 
 void PoolCore::absorb_inbox_locked() noexcept {
-  PoolJob* head = inbox.load(std::memory_order_relaxed);
   // closed_inbox() is only set under the lock: it cannot appear between this load and the exchange.
-  if (head == nullptr || head == closed_inbox()) return;
+  if (!holds_jobs(inbox.load(std::memory_order_relaxed))) return;
   absorb_locked(inbox.exchange(nullptr, std::memory_order_acquire));
 }
 
@@ -132,8 +131,7 @@ void PoolCore::release_lock() noexcept {
     // either it saw `can_wake` set (and tried the lock itself, failing only while someone held it), or
     // this sees its job. With no worker to wake, the awake ones absorb the job when they come back.
     if (!can_wake.load(std::memory_order_seq_cst)) return;
-    PoolJob* head = inbox.load(std::memory_order_seq_cst);
-    if (head == nullptr || head == closed_inbox() || !mutex.try_lock()) return;
+    if (!holds_jobs(inbox.load(std::memory_order_seq_cst)) || !mutex.try_lock()) return;
   }
 }
 

@@ -303,6 +303,8 @@ struct PoolCore {
   std::atomic<int64_t> last_wait_ns{0}, max_wait_ns{0};
 
   static PoolJob* closed_inbox() noexcept { return reinterpret_cast<PoolJob*>(alignof(PoolJob)); }
+  // Whether an inbox head read as `head` has jobs to absorb (neither empty nor closed).
+  static bool holds_jobs(PoolJob* head) noexcept { return head != nullptr && head != closed_inbox(); }
 
   // On the loop's thread: queues the job (`job` becomes the pool's reference) and holds a pending request.
   std::error_code enqueue(JobRef<> job, Loop& loop);
